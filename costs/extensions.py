@@ -1,0 +1,44 @@
+"""Extension points through which higher apps act inside the costs app's transactions.
+
+``costs`` must not import ``budgets`` (dependencies run one way). Instead, ``budgets``
+registers a submission check in its ``AppConfig.ready()``; ``costs.services`` calls every
+registered check inside the submit transaction, after the cost row is locked and before the
+status changes. A check either returns warnings (a list of dicts that the API passes on
+under ``warnings``) or raises ``costtrack.core.exceptions.PermissionDenied`` (code
+``budget_exceeded``) to refuse the submission.
+
+Likewise ``decision hooks`` run after an approval or rejection commits its row changes (still
+inside the transaction), e.g. so that budgets can check thresholds the approval crossed.
+"""
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class SubmissionCheck(Protocol):
+    def __call__(
+        self, *, cost, acting_user, override_reason: str | None
+    ) -> list[dict[str, Any]]: ...
+
+
+_submission_checks: list[SubmissionCheck] = []
+_decision_hooks: list[Callable[..., None]] = []
+
+
+def register_submission_check(check: SubmissionCheck) -> None:
+    if check not in _submission_checks:
+        _submission_checks.append(check)
+
+
+def submission_checks() -> tuple[SubmissionCheck, ...]:
+    return tuple(_submission_checks)
+
+
+def register_decision_hook(hook: Callable[..., None]) -> None:
+    """``hook(*, cost, acting_user)`` runs after a cost is approved, rejected or voided."""
+    if hook not in _decision_hooks:
+        _decision_hooks.append(hook)
+
+
+def decision_hooks() -> tuple[Callable[..., None], ...]:
+    return tuple(_decision_hooks)

@@ -1,0 +1,34 @@
+"""The Celery beat schedule: every periodic job costtrack runs, in one place.
+
+Apps add their periodic tasks here by task name (never by import, so this module stays
+free of app imports and can be loaded by settings).
+"""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE: dict[str, dict] = {
+    "budgets-check-all": {
+        "task": "budgets.check_all_budgets",
+        "schedule": crontab(minute="*/15"),
+    },
+    "notifications-sweep-undelivered": {
+        "task": "notifications.sweep_undelivered",
+        "schedule": crontab(minute="*/5"),
+    },
+    "notifications-pending-reminders": {
+        "task": "notifications.send_pending_reminders",
+        "schedule": crontab(hour=7, minute=0),
+    },
+    "notifications-daily-digest": {
+        "task": "notifications.send_daily_digest",
+        "schedule": crontab(hour=6, minute=30),
+    },
+    "costs-generate-recurring": {
+        "task": "costs.generate_recurring_costs",
+        "schedule": crontab(hour=1, minute=0),
+    },
+    "costs-close-last-month": {
+        "task": "costs.close_previous_period",
+        "schedule": crontab(day_of_month="3", hour=2, minute=0),
+    },
+}

@@ -1,0 +1,32 @@
+"""The organisation-wide roles: Django groups created by a data migration in ``orgunits``."""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+FINANCE = "finance"
+AUDITOR = "auditor"
+
+
+def _group_names(user) -> frozenset[str]:
+    cached = getattr(user, "_costtrack_groups", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True)) if user.pk else frozenset()
+        user._costtrack_groups = cached
+    return cached
+
+
+def is_finance(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Finance staff see and manage everything (superusers count as finance)."""
+    if not user or not user.is_authenticated:
+        return False
+    return bool(user.is_superuser or FINANCE in _group_names(user))
+
+
+def is_auditor(user: AbstractBaseUser | AnonymousUser) -> bool:
+    if not user or not user.is_authenticated:
+        return False
+    return AUDITOR in _group_names(user)
+
+
+def sees_everything(user) -> bool:
+    """Finance and auditors read every object in the organisation."""
+    return is_finance(user) or is_auditor(user)

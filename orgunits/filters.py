@@ -1,0 +1,63 @@
+import django_filters
+from django.core.exceptions import ValidationError
+from rest_framework import serializers
+
+from costtrack.core.validators import parse_tag_filter
+
+from .models import Entity, OrganizationUnit, Resource
+
+
+class TagFilterMixin(django_filters.FilterSet):
+    tag = django_filters.CharFilter(
+        method="filter_tag", help_text="key:value; repeatable, every pair must match."
+    )
+
+    def filter_tag(self, queryset, name, value):
+        for raw in self.data.getlist("tag") if hasattr(self.data, "getlist") else [value]:
+            try:
+                key, tag_value = parse_tag_filter(raw)
+            except ValidationError as exc:
+                raise serializers.ValidationError({"tag": exc.messages}) from None
+            queryset = queryset.filter(tags__contains={key: tag_value})
+        return queryset
+
+
+class OrganizationUnitFilter(django_filters.FilterSet):
+    parent = django_filters.NumberFilter(field_name="parent_id")
+    root = django_filters.BooleanFilter(field_name="parent", lookup_expr="isnull")
+    owner = django_filters.NumberFilter(field_name="owner_id")
+    code = django_filters.CharFilter()
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = OrganizationUnit
+        fields = ["parent", "owner", "active", "level", "code", "name"]
+
+
+class EntityFilter(TagFilterMixin):
+    owner = django_filters.NumberFilter(field_name="owner_id")
+    organization_unit = django_filters.NumberFilter(field_name="organization_unit_id")
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Entity
+        fields = ["kind", "owner", "organization_unit", "name"]
+
+
+class ResourceFilter(TagFilterMixin):
+    owner = django_filters.NumberFilter(field_name="owner_id")
+    organization_unit = django_filters.NumberFilter(field_name="organization_unit_id")
+    entity = django_filters.NumberFilter(field_name="entity_id")
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Resource
+        fields = [
+            "provider",
+            "account",
+            "region",
+            "service",
+            "owner",
+            "organization_unit",
+            "entity",
+        ]

@@ -1,0 +1,50 @@
+"""Suite-wide set-up: real PostgreSQL (no SQLite fallback), API clients per role."""
+
+import os
+
+import psycopg
+import pytest
+from django.conf import settings
+
+
+def pytest_configure(config):
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        raise pytest.UsageError(
+            f"costtrack's tests run on PostgreSQL; DATABASE_URL points at {db['ENGINE']}."
+        )
+    try:
+        psycopg.connect(
+            host=db.get("HOST") or None,
+            port=db.get("PORT") or None,
+            user=db.get("USER") or None,
+            password=db.get("PASSWORD") or None,
+            dbname="postgres",
+            connect_timeout=5,
+        ).close()
+    except psycopg.OperationalError as exc:
+        ci = " (CI=true: a missing server is a failure, not a skip)" if os.environ.get("CI") else ""
+        raise pytest.UsageError(
+            f"PostgreSQL is not reachable at {db.get('HOST')}:{db.get('PORT')}{ci}. "
+            f"Start it or set DATABASE_URL. Error: {exc}"
+        ) from None
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(api_client):
+    """``client_for(user)``: an API client signed in as that user."""
+    from rest_framework.test import APIClient
+
+    def make(user):
+        client = APIClient()
+        client.force_authenticate(user=user)
+        return client
+
+    return make

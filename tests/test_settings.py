@@ -1,0 +1,60 @@
+"""Run modes: production settings pass Django's deployment checks; embedded mode needs nothing."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(args, env):
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+
+
+def test_production_settings_pass_check_deploy():
+    result = _manage(
+        ["check", "--deploy", "--fail-level", "WARNING"],
+        {
+            "DJANGO_SETTINGS_MODULE": "costtrack.settings.production",
+            "SECRET_KEY": "x7#kq2!vLm9@pZ4$wR8^tY6&nB3*hJ5(dF1)gS0-aQ+eC_uI=oP~zX%cV",
+            "ALLOWED_HOSTS": "costtrack.example.com",
+            "DATABASE_URL": "postgres://costtrack@db.example.com:5432/costtrack",
+            "REDIS_URL": "redis://cache.example.com:6379/0",
+            "EMAIL_URL": "smtp://mail.example.com:587",
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_secret_key():
+    result = _manage(
+        ["check"],
+        {"DJANGO_SETTINGS_MODULE": "costtrack.settings.production", "ALLOWED_HOSTS": "x"},
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_embedded_default_uses_sqlite_and_eager_tasks():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.EMAIL_BACKEND)"
+    )
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "EMAIL_URL"}
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "costtrack.settings.base"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == [
+        "django.db.backends.sqlite3",
+        "True",
+        "django.core.mail.backends.console.EmailBackend",
+    ]

@@ -15,8 +15,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "notifications.sweep_undelivered",
         "schedule": crontab(minute="*/5"),
     },
-    "notifications-pending-reminders": {
-        "task": "notifications.send_pending_reminders",
+    "costs-pending-reminders": {
+        "task": "costs.send_pending_reminders",
         "schedule": crontab(hour=7, minute=0),
     },
     "notifications-daily-digest": {

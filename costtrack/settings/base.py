@@ -18,7 +18,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=False)
 # The embedded default key only ever signs sessions of a local SQLite demo; production.py
 # refuses to start without SECRET_KEY in the environment.
-SECRET_KEY = env.str("SECRET_KEY", default="costtrack-embedded-insecure-key-for-local-demo-only")  # nosec B105
+SECRET_KEY = env.str("SECRET_KEY", default="costtrack-embedded-insecure-key-for-local-demo-only")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

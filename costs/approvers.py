@@ -1,0 +1,97 @@
+"""Who approves a cost, and who may decide it (SPEC 2.2).
+
+The resolved approver is the first owner up the chain *resource → entity → unit → nearest
+ancestor unit with an owner*, skipping the submitter (nobody approves their own cost) and
+inactive users. When nobody is left, ``None`` means the ``finance`` group decides.
+
+Besides the resolved approver, an active delegate of the approver, any ``approver`` member of
+the cost's unit or an ancestor, and finance may decide, but never the submitter.
+"""
+
+from datetime import date
+
+from django.utils import timezone
+
+from costtrack.core.roles import is_finance
+from orgunits.models import Entity, OrganizationUnit, Resource
+from orgunits.selectors import active_delegate_ids, approver_member_ids, unit_ancestors
+
+from .models import Cost
+
+
+def approver_chain(
+    *,
+    resource: Resource | None,
+    entity: Entity | None,
+    organization_unit: OrganizationUnit,
+) -> list:
+    """The owners in resolution order (duplicates and empty owners removed).
+
+    The entity is the cost's own, else the resource's. Runs one query for the unit's
+    ancestors (with their owners) besides loading the owners of resource and entity.
+    """
+    chain = []
+    if resource is not None and resource.owner_id:
+        chain.append(resource.owner)
+    entity = entity or (resource.entity if resource is not None else None)
+    if entity is not None and entity.owner_id:
+        chain.append(entity.owner)
+    for unit in unit_ancestors(organization_unit, include_self=True).select_related("owner"):
+        if unit.owner_id:
+            chain.append(unit.owner)
+    seen: set[int] = set()
+    unique = []
+    for user in chain:
+        if user.pk not in seen:
+            seen.add(user.pk)
+            unique.append(user)
+    return unique
+
+
+def resolve_approver(
+    *,
+    submitted_by,
+    resource: Resource | None = None,
+    entity: Entity | None = None,
+    organization_unit: OrganizationUnit,
+):
+    """The user who should approve such a cost, or ``None`` when finance decides."""
+    for owner in approver_chain(
+        resource=resource, entity=entity, organization_unit=organization_unit
+    ):
+        if owner.pk != submitted_by.pk and owner.is_active:
+            return owner
+    return None
+
+
+def approver_for(cost: Cost):
+    """``resolve_approver`` for an existing cost."""
+    return resolve_approver(
+        submitted_by=cost.submitted_by,
+        resource=cost.resource,
+        entity=cost.entity,
+        organization_unit=cost.organization_unit,
+    )
+
+
+def decider_ids(cost: Cost, *, on: date | None = None) -> set[int]:
+    """Ids of the users (besides finance) who may decide ``cost``: approver, their active
+    delegates and approver members of the unit or an ancestor; never the submitter."""
+    ids: set[int] = set()
+    if cost.approver_id:
+        ids.add(cost.approver_id)
+        ids |= active_delegate_ids(delegator_ids=[cost.approver_id], on=on)
+    ids |= approver_member_ids(cost.organization_unit)
+    ids.discard(cost.submitted_by_id)
+    return ids
+
+
+def can_decide(user, cost: Cost, *, on: date | None = None) -> bool:
+    """May ``user`` approve or reject ``cost``? (Whatever its status; services check that.)"""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.pk == cost.submitted_by_id:
+        return False
+    if is_finance(user) or user.pk == cost.approver_id:
+        return True
+    return user.pk in decider_ids(cost, on=on or timezone.localdate())

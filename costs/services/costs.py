@@ -1,0 +1,609 @@
+"""Every write to a cost: create, edit, and each transition of the approval state machine.
+
+Each service is keyword-only and atomic. A transition locks the cost row
+(``select_for_update``), checks the acting user's permission, calls the django-fsm transition
+(an invalid one raises ``Conflict``, answered 409), saves with ``update_fields``, writes exactly
+one ``CostEvent`` and queues notifications in the same transaction.
+
+Services that lock return the *locked, updated* instance: use the returned cost, not the one
+passed in (the status field is protected and cannot be refreshed in place).
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+
+from costtrack.core.db import advisory_xact_lock
+from costtrack.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
+from costtrack.core.money import CurrencyError, check_amount, minor_digits, reporting_currency
+from costtrack.core.roles import is_finance
+from orgunits.models import Entity, OrganizationUnit, Resource
+from orgunits.selectors import unit_is_visible
+
+from .. import extensions
+from ..approvers import can_decide, decider_ids, resolve_approver
+from ..models import Cost, CostCategory, CostEvent, IdempotencyKey
+from . import notify as notify_mod
+from .categories import category_default
+from .rates import convert
+
+EARLIEST_DAY = date(1970, 1, 1)
+FUTURE_DAYS = 366
+
+EDITABLE_FIELDS = (
+    "amount",
+    "currency",
+    "incurred_on",
+    "period_start",
+    "period_end",
+    "category",
+    "description",
+    "resource",
+    "entity",
+    "organization_unit",
+    "url",
+    "metadata",
+    "tags",
+)
+
+
+@dataclass
+class CostResult:
+    """What a create, submit or edit hands back.
+
+    ``cost``: the saved cost. ``warnings``: what the submission checks (e.g. budgets with
+    action ``warn``) returned, to be shown to the user (the API puts them under
+    ``warnings``). ``created``: False when an ``Idempotency-Key`` replay returned an earlier
+    cost without writing anything.
+    """
+
+    cost: Cost
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    created: bool = True
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _event(
+    *,
+    cost: Cost,
+    action: str,
+    actor,
+    from_status: str = "",
+    to_status: str = "",
+    comment: str = "",
+    changes: dict | None = None,
+) -> CostEvent:
+    return CostEvent.objects.create(
+        cost=cost,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        at=timezone.now(),
+        comment=comment,
+        changes=changes or {},
+    )
+
+
+def _lock(cost: Cost | int) -> Cost:
+    pk = cost.pk if isinstance(cost, Cost) else cost
+    try:
+        return (
+            Cost.objects.select_for_update(of=("self",))
+            .select_related("submitted_by", "organization_unit", "approver")
+            .get(pk=pk)
+        )
+    except Cost.DoesNotExist:
+        raise NotFound("No such cost.") from None
+
+
+def _transition(cost: Cost, name: str) -> tuple[str, str]:
+    before = cost.status
+    try:
+        getattr(cost, name)()
+    except TransitionNotAllowed:
+        raise Conflict(
+            f"Cannot {name} a cost that is {before}.", code="invalid_transition"
+        ) from None
+    return before, cost.status
+
+
+def _check_day(value: date | None, field_name: str) -> None:
+    if value is None:
+        return
+    if value < EARLIEST_DAY:
+        raise ValidationError("Enter a date on or after 1970-01-01.", field=field_name)
+    if value > timezone.localdate() + timedelta(days=FUTURE_DAYS):
+        raise ValidationError(
+            "Enter a date at most one year in the future.", field=field_name, code="too_far"
+        )
+
+
+def _check_money(amount, currency) -> tuple[Decimal, str]:
+    if not isinstance(currency, str) or not currency:
+        raise ValidationError("Enter a currency code.", field="currency")
+    try:
+        minor_digits(currency)
+    except CurrencyError as exc:
+        raise ValidationError(str(exc), field="currency", code="unknown_currency") from None
+    try:
+        amount = check_amount(amount, currency)
+    except CurrencyError as exc:
+        raise ValidationError(str(exc), field="amount") from None
+    return amount, currency.upper()
+
+
+def _check_visible(*, user, resource, entity, organization_unit) -> None:
+    """A submitter may only book against objects of units they belong to."""
+    for name, obj, unit in (
+        ("resource", resource, getattr(resource, "organization_unit", None)),
+        ("entity", entity, getattr(entity, "organization_unit", None)),
+        ("organization_unit", organization_unit, organization_unit),
+    ):
+        if obj is not None and not unit_is_visible(user=user, unit=unit):
+            raise ValidationError(
+                f'Invalid pk "{obj.pk}" - object does not exist.',
+                field=name,
+                code="does_not_exist",
+            )
+
+
+def _json_value(value):
+    if isinstance(value, (Resource, Entity, OrganizationUnit, CostCategory)):
+        return value.pk
+    if isinstance(value, (Decimal, date)):
+        return str(value)
+    return value
+
+
+def _full_clean(cost: Cost) -> None:
+    # status is protected and validated by its transitions, not by full_clean
+    cost.full_clean(exclude=["status"])
+
+
+def _queue_notifications(*, cost: Cost, kind: str, actor) -> None:
+    notify_mod.cost_notify(cost=cost, kind=kind, actor=actor)
+
+
+def _run_submission_checks(
+    *, cost: Cost, acting_user, override_reason: str | None
+) -> list[dict[str, Any]]:
+    warnings: list[dict[str, Any]] = []
+    for check in extensions.submission_checks():
+        warnings.extend(
+            check(cost=cost, acting_user=acting_user, override_reason=override_reason) or []
+        )
+    return warnings
+
+
+def _submit_locked(
+    *, cost: Cost, acting_user, comment: str = "", override_reason: str | None = None
+) -> list[dict[str, Any]]:
+    """Checks, transition, event and notification for a locked draft cost."""
+    if cost.status != Cost.Status.DRAFT:
+        raise Conflict(f"Cannot submit a cost that is {cost.status}.", code="invalid_transition")
+    if override_reason and not is_finance(acting_user):
+        raise PermissionDenied(
+            "Only finance staff may override a budget block.", code="override_not_allowed"
+        )
+    warnings = _run_submission_checks(
+        cost=cost, acting_user=acting_user, override_reason=override_reason or None
+    )
+    before, after = _transition(cost, "submit")
+    cost.submitted_at = timezone.now()
+    cost.save(update_fields=["status", "submitted_at", "updated_at"])
+    _event(
+        cost=cost,
+        action=CostEvent.Action.SUBMIT,
+        actor=acting_user,
+        from_status=before,
+        to_status=after,
+        comment=comment,
+    )
+    if override_reason:
+        _event(
+            cost=cost,
+            action=CostEvent.Action.OVERRIDE,
+            actor=acting_user,
+            from_status=after,
+            to_status=after,
+            comment=override_reason,
+            changes={"warnings": json.loads(json.dumps(warnings, default=str))},
+        )
+    _queue_notifications(cost=cost, kind="approval_requested", actor=acting_user)
+    return warnings
+
+
+# --- create and edit -------------------------------------------------------------------
+
+
+@transaction.atomic
+def cost_create(
+    *,
+    submitted_by,
+    amount: Decimal,
+    currency: str,
+    incurred_on: date | None = None,
+    category: CostCategory | None = None,
+    description: str = "",
+    resource: Resource | None = None,
+    entity: Entity | None = None,
+    organization_unit: OrganizationUnit | None = None,
+    period_start: date | None = None,
+    period_end: date | None = None,
+    url: str = "",
+    metadata: dict | None = None,
+    tags: dict | None = None,
+    source: str = Cost.Source.MANUAL,
+    draft: bool = False,
+    idempotency_key: str | None = None,
+    override_reason: str | None = None,
+    comment: str = "",
+) -> CostResult:
+    """Record a cost as ``submitted_by``: pending (submitted for approval) unless ``draft``.
+
+    The unit defaults from the resource, then the entity; ``incurred_on`` defaults to
+    ``period_start``; the category defaults to ``other``. A negative amount makes a credit.
+    The amount is converted to the reporting currency at the latest rate on or before
+    ``incurred_on``. The approver is resolved (SPEC 2.2). Writes the cost, a CREATE event,
+    and for a pending cost the SUBMIT event (plus OVERRIDE when finance overrides a block)
+    after running every registered submission check.
+
+    With ``idempotency_key``, a retry by the same user returns the first cost with
+    ``created=False`` and writes nothing.
+
+    Raises ``ValidationError`` (400, naming the field) for bad input, ``PermissionDenied``
+    when a submission check refuses, ``Conflict`` never.
+    """
+    if idempotency_key:
+        advisory_xact_lock(f"costs.idempotency:{submitted_by.pk}:{idempotency_key}")
+        earlier = (
+            IdempotencyKey.objects.filter(user=submitted_by, key=idempotency_key)
+            .select_related("cost")
+            .first()
+        )
+        if earlier is not None:
+            return CostResult(cost=earlier.cost, warnings=[], created=False)
+
+    amount, currency = _check_money(amount, currency)
+    incurred_on = incurred_on or period_start
+    if incurred_on is None:
+        raise ValidationError("Enter the day the cost was incurred.", field="incurred_on")
+    for name, value in (
+        ("incurred_on", incurred_on),
+        ("period_start", period_start),
+        ("period_end", period_end),
+    ):
+        _check_day(value, name)
+    if period_start and period_end and period_end < period_start:
+        raise ValidationError("The period cannot end before it starts.", field="period_end")
+    if resource is None and entity is None and organization_unit is None:
+        raise ValidationError(
+            "Give a resource, an entity or an organisation unit.", field="organization_unit"
+        )
+    if source in (Cost.Source.MANUAL, Cost.Source.API):
+        _check_visible(
+            user=submitted_by,
+            resource=resource,
+            entity=entity,
+            organization_unit=organization_unit,
+        )
+    unit = organization_unit
+    if unit is None:
+        unit = resource.organization_unit if resource is not None else entity.organization_unit
+    kind = Cost.Kind.CREDIT if amount < 0 else Cost.Kind.CHARGE
+    conversion = convert(amount=amount, currency=currency, on=incurred_on)
+    cost = Cost(
+        amount=amount,
+        currency=currency,
+        amount_reporting=conversion.amount_reporting,
+        exchange_rate=conversion.rate,
+        incurred_on=incurred_on,
+        period_start=period_start,
+        period_end=period_end,
+        category=category or category_default(),
+        description=description,
+        resource=resource,
+        entity=entity,
+        organization_unit=unit,
+        url=url or "",
+        metadata=metadata if metadata is not None else {},
+        tags=tags if tags is not None else {},
+        source=source,
+        kind=kind,
+        submitted_by=submitted_by,
+        approver=resolve_approver(
+            submitted_by=submitted_by, resource=resource, entity=entity, organization_unit=unit
+        ),
+    )
+    _full_clean(cost)
+    cost.save()
+    _event(
+        cost=cost,
+        action=CostEvent.Action.CREATE,
+        actor=submitted_by,
+        to_status=cost.status,
+        comment="" if not draft else comment,
+        changes={"amount": [None, str(amount)], "currency": [None, currency]},
+    )
+    if idempotency_key:
+        IdempotencyKey.objects.create(user=submitted_by, key=idempotency_key, cost=cost)
+    warnings: list[dict[str, Any]] = []
+    if not draft:
+        cost = _lock(cost)
+        warnings = _submit_locked(
+            cost=cost, acting_user=submitted_by, comment=comment, override_reason=override_reason
+        )
+    return CostResult(cost=cost, warnings=warnings, created=True)
+
+
+def cost_record(*, user, amount: Decimal, currency: str | None = None, **fields) -> Cost:
+    """The seed's ``CostTracker.record``: record a cost as ``user`` (pending for approval).
+
+    ``currency`` defaults to the reporting currency; other keywords as ``cost_create``.
+    Returns the cost; submission warnings are dropped (use ``cost_create`` to see them).
+    """
+    fields.setdefault("incurred_on", timezone.localdate())
+    return cost_create(
+        submitted_by=user, amount=amount, currency=currency or reporting_currency(), **fields
+    ).cost
+
+
+@transaction.atomic
+def cost_update(*, cost: Cost, acting_user, comment: str = "", **fields) -> CostResult:
+    """Edit a draft or pending cost (its submitter or finance).
+
+    ``fields`` may be any of EDITABLE_FIELDS. Recomputes the conversion and the approver and
+    writes one EDIT event with ``{field: [old, new]}`` of what changed (nothing is written
+    when nothing changed). Raises ``Conflict`` when the cost is no longer editable.
+    """
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    cost = _lock(cost)
+    if acting_user.pk != cost.submitted_by_id and not is_finance(acting_user):
+        raise PermissionDenied("Only the submitter or finance may edit this cost.")
+    if cost.status not in (Cost.Status.DRAFT, Cost.Status.PENDING):
+        raise Conflict(f"A {cost.status} cost cannot be edited.", code="not_editable")
+    if "amount" in fields or "currency" in fields:
+        amount, currency = _check_money(
+            fields.get("amount", cost.amount), fields.get("currency", cost.currency)
+        )
+        fields["amount"], fields["currency"] = amount, currency
+    for name in ("incurred_on", "period_start", "period_end"):
+        if name in fields:
+            _check_day(fields[name], name)
+    relinked = any(k in fields for k in ("resource", "entity", "organization_unit"))
+    own = acting_user.pk == cost.submitted_by_id
+    if relinked and own and cost.source in (Cost.Source.MANUAL, Cost.Source.API):
+        _check_visible(
+            user=acting_user,
+            resource=fields.get("resource"),
+            entity=fields.get("entity"),
+            organization_unit=fields.get("organization_unit"),
+        )
+    if "category" in fields and fields["category"] is None:
+        fields["category"] = category_default()
+    for name in ("url", "description"):
+        if name in fields and fields[name] is None:
+            fields[name] = ""
+    for name in ("metadata", "tags"):
+        if name in fields and fields[name] is None:
+            fields[name] = {}
+
+    changes: dict[str, list] = {}
+    for name, value in fields.items():
+        old = getattr(cost, name)
+        if old != value:
+            changes[name] = [_json_value(old), _json_value(value)]
+            setattr(cost, name, value)
+    if ("resource" in changes or "entity" in changes) and "organization_unit" not in fields:
+        source_obj = cost.resource or cost.entity
+        if source_obj is not None:
+            cost.organization_unit = source_obj.organization_unit
+    if cost.resource is None and cost.entity is None and cost.organization_unit_id is None:
+        raise ValidationError(
+            "Give a resource, an entity or an organisation unit.", field="organization_unit"
+        )
+    if not changes:
+        return CostResult(cost=cost)
+    if cost.period_start and cost.period_end and cost.period_end < cost.period_start:
+        raise ValidationError("The period cannot end before it starts.", field="period_end")
+    cost.kind = Cost.Kind.CREDIT if cost.amount < 0 else Cost.Kind.CHARGE
+    conversion = convert(amount=cost.amount, currency=cost.currency, on=cost.incurred_on)
+    for name, value in (
+        ("amount_reporting", conversion.amount_reporting),
+        ("exchange_rate", conversion.rate),
+    ):
+        if getattr(cost, name) != value:
+            changes[name] = [str(getattr(cost, name)), str(value)]
+            setattr(cost, name, value)
+    approver = resolve_approver(
+        submitted_by=cost.submitted_by,
+        resource=cost.resource,
+        entity=cost.entity,
+        organization_unit=cost.organization_unit,
+    )
+    if approver != cost.approver:
+        changes["approver"] = [cost.approver_id, approver.pk if approver else None]
+        cost.approver = approver
+    _full_clean(cost)
+    cost.save(
+        update_fields=sorted(
+            {*EDITABLE_FIELDS, "kind", "amount_reporting", "exchange_rate", "approver"}
+            | {"updated_at"}
+        )
+    )
+    _event(
+        cost=cost,
+        action=CostEvent.Action.EDIT,
+        actor=acting_user,
+        from_status=cost.status,
+        to_status=cost.status,
+        comment=comment,
+        changes=changes,
+    )
+    if "approver" in changes and cost.status == Cost.Status.PENDING:
+        _queue_notifications(cost=cost, kind="approval_requested", actor=acting_user)
+    return CostResult(cost=cost)
+
+
+# --- transitions -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def cost_submit(
+    *, cost: Cost, acting_user, comment: str = "", override_reason: str | None = None
+) -> CostResult:
+    """Submit a draft for approval (its submitter or finance): draft → pending.
+
+    Re-resolves the approver, runs every submission check (warnings come back in the
+    result; a refusing check raises ``PermissionDenied``), writes a SUBMIT event (and an
+    OVERRIDE event when finance gives ``override_reason``) and notifies the approvers.
+    """
+    cost = _lock(cost)
+    if acting_user.pk != cost.submitted_by_id and not is_finance(acting_user):
+        raise PermissionDenied("Only the submitter or finance may submit this cost.")
+    if cost.status == Cost.Status.DRAFT:
+        approver = resolve_approver(
+            submitted_by=cost.submitted_by,
+            resource=cost.resource,
+            entity=cost.entity,
+            organization_unit=cost.organization_unit,
+        )
+        if approver != cost.approver:
+            cost.approver = approver
+            cost.save(update_fields=["approver"])
+    warnings = _submit_locked(
+        cost=cost, acting_user=acting_user, comment=comment, override_reason=override_reason
+    )
+    return CostResult(cost=cost, warnings=warnings)
+
+
+def _decide(*, cost: Cost, acting_user, comment: str, transition: str) -> Cost:
+    cost = _lock(cost)
+    if acting_user.pk == cost.submitted_by_id:
+        raise PermissionDenied(
+            "You cannot decide a cost you submitted.", code="self_approval_forbidden"
+        )
+    if not can_decide(acting_user, cost):
+        raise PermissionDenied("You are not an approver of this cost.")
+    before, after = _transition(cost, transition)
+    cost.decided_by = acting_user
+    cost.decided_at = timezone.now()
+    cost.decision_comment = comment
+    cost.save(
+        update_fields=["status", "decided_by", "decided_at", "decision_comment", "updated_at"]
+    )
+    _event(
+        cost=cost,
+        action=transition,
+        actor=acting_user,
+        from_status=before,
+        to_status=after,
+        comment=comment,
+    )
+    kind = "cost_approved" if transition == "approve" else "cost_rejected"
+    _queue_notifications(cost=cost, kind=kind, actor=acting_user)
+    for hook in extensions.decision_hooks():
+        hook(cost=cost, acting_user=acting_user)
+    return cost
+
+
+@transaction.atomic
+def cost_approve(*, cost: Cost, acting_user, comment: str = "") -> Cost:
+    """Approve a pending cost: pending → approved.
+
+    Allowed to the resolved approver, their active delegates, approver members of the unit
+    or an ancestor, and finance; never the submitter (``PermissionDenied``, 403). A cost
+    that is no longer pending (e.g. another approver was faster) raises ``Conflict`` (409).
+    Notifies the submitter and runs the decision hooks.
+    """
+    return _decide(cost=cost, acting_user=acting_user, comment=comment, transition="approve")
+
+
+@transaction.atomic
+def cost_reject(*, cost: Cost, acting_user, comment: str = "") -> Cost:
+    """Reject a pending cost: pending → rejected. Same rules as ``cost_approve``."""
+    return _decide(cost=cost, acting_user=acting_user, comment=comment, transition="reject")
+
+
+def _owner_transition(*, cost: Cost, acting_user, comment: str, transition: str) -> Cost:
+    cost = _lock(cost)
+    if acting_user.pk != cost.submitted_by_id and not is_finance(acting_user):
+        raise PermissionDenied(f"Only the submitter or finance may {transition} this cost.")
+    before, after = _transition(cost, transition)
+    cost.save(update_fields=["status", "updated_at"])
+    _event(
+        cost=cost,
+        action=transition,
+        actor=acting_user,
+        from_status=before,
+        to_status=after,
+        comment=comment,
+    )
+    return cost
+
+
+@transaction.atomic
+def cost_revise(*, cost: Cost, acting_user, comment: str = "") -> Cost:
+    """Take a rejected cost back to draft to edit and resubmit it (submitter or finance)."""
+    return _owner_transition(
+        cost=cost, acting_user=acting_user, comment=comment, transition="revise"
+    )
+
+
+@transaction.atomic
+def cost_cancel(*, cost: Cost, acting_user, comment: str = "") -> Cost:
+    """Withdraw a draft, pending or rejected cost (submitter or finance) → cancelled.
+    An approved cost raises ``Conflict`` (finance voids it instead)."""
+    return _owner_transition(
+        cost=cost, acting_user=acting_user, comment=comment, transition="cancel"
+    )
+
+
+@transaction.atomic
+def cost_void(*, cost: Cost, acting_user, reason: str) -> Cost:
+    """Void an approved cost (finance only, ``reason`` required): approved → voided."""
+    if not is_finance(acting_user):
+        raise PermissionDenied("Only finance staff may void a cost.")
+    if not reason or not reason.strip():
+        raise ValidationError("Give the reason for voiding this cost.", field="reason")
+    cost = _lock(cost)
+    before, after = _transition(cost, "void")
+    cost.decision_comment = reason
+    cost.save(update_fields=["status", "decision_comment", "updated_at"])
+    _event(
+        cost=cost,
+        action=CostEvent.Action.VOID,
+        actor=acting_user,
+        from_status=before,
+        to_status=after,
+        comment=reason,
+    )
+    for hook in extensions.decision_hooks():
+        hook(cost=cost, acting_user=acting_user)
+    return cost
+
+
+__all__ = [
+    "CostResult",
+    "cost_approve",
+    "cost_cancel",
+    "cost_create",
+    "cost_record",
+    "cost_reject",
+    "cost_revise",
+    "cost_submit",
+    "cost_update",
+    "cost_void",
+    "decider_ids",
+]

@@ -1,0 +1,19 @@
+"""Thin Celery wrappers around costs services (ids and plain values as arguments)."""
+
+from datetime import date
+
+from celery import shared_task
+
+
+@shared_task(
+    name="costs.reconvert_costs",
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=5,
+)
+def reconvert_costs(currency: str | None = None, since: str | None = None) -> int:
+    """Recompute reporting amounts after exchange rates changed (``since``: ISO date)."""
+    from .services import costs_reconvert
+
+    return costs_reconvert(currency=currency, since=date.fromisoformat(since) if since else None)

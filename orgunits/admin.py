@@ -1,13 +1,48 @@
-"""Admin for the organisation. Tree changes go through the services (moves under a lock)."""
+"""Admin for the organisation. Every write goes through ``orgunits.services``.
 
+Forms validate first (so a bad move or a duplicate shows as a form error and nothing is
+written); ``save_model`` then calls the service that performs the write under the tree lock.
+Drag-and-drop moves in the tree changelist go through ``services.unit_move`` too.
+"""
+
+from django import http
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError as DjangoValidationError
+from django.forms import ValidationError as FormValidationError
 from mptt.admin import DraggableMPTTAdmin
+from mptt.forms import MPTTAdminForm
 
 from costtrack.core.exceptions import ApplicationError
 
 from . import services
 from .models import Delegation, Entity, Membership, OrganizationUnit, Resource
+
+
+def _changed_fields(form, allowed: set[str]) -> dict:
+    return {name: form.cleaned_data[name] for name in form.changed_data if name in allowed}
+
+
+def _all_fields(form, allowed: set[str]) -> dict:
+    return {name: value for name, value in form.cleaned_data.items() if name in allowed}
+
+
+def _adopt(obj, saved) -> None:
+    """Make the admin's in-memory object the row the service wrote."""
+    obj.pk = saved.pk
+    obj.refresh_from_db()
+    obj._state.adding = False
+
+
+class OrganizationUnitAdminForm(MPTTAdminForm):
+    def clean(self):
+        # MPTTAdminForm.clean only says "Invalid parent"; the service's check explains why.
+        cleaned_data = super(MPTTAdminForm, self).clean()
+        parent = cleaned_data.get("parent")
+        if self.instance.pk is not None and parent is not None:
+            try:
+                services.unit_move_check(unit=self.instance, new_parent=parent)
+            except ApplicationError as exc:
+                self.add_error("parent", FormValidationError(exc.message, code=exc.code))
+        return cleaned_data
 
 
 class MembershipInline(admin.TabularInline):
@@ -18,6 +53,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(OrganizationUnit)
 class OrganizationUnitAdmin(DraggableMPTTAdmin):
+    form = OrganizationUnitAdminForm
     list_display = ["tree_actions", "indented_title", "code", "owner", "active"]
     list_display_links = ["indented_title"]
     list_filter = ["active", "level"]
@@ -28,35 +64,61 @@ class OrganizationUnitAdmin(DraggableMPTTAdmin):
     list_select_related = ["owner"]
 
     def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in form.changed_data if name != "parent"}
+        if change:
+            unit = OrganizationUnit.objects.get(pk=obj.pk)
+            fields = _changed_fields(form, services.UNIT_FIELDS | {"parent"})
+            saved = services.unit_update(unit=unit, acting_user=request.user, **fields)
+        else:
+            saved = services.unit_create(
+                **_all_fields(form, services.UNIT_FIELDS | {"parent"}), acting_user=request.user
+            )
+        _adopt(obj, saved)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        memberships = formset.save(commit=False)
+        for membership in formset.deleted_objects:
+            services.membership_remove(user=membership.user, unit=membership.unit)
+        for membership, changed in formset.changed_objects:
+            if "user" in changed:
+                previous = Membership.objects.get(pk=membership.pk)
+                services.membership_remove(user=previous.user, unit=previous.unit)
+        for membership in memberships:
+            services.membership_set(user=membership.user, unit=form.instance, role=membership.role)
+
+    def _move_node(self, request):
+        """Drag-and-drop: the unit goes under the target (or beside it: under its parent)."""
+        position = request.POST.get("position")
+        if position not in ("last-child", "left", "right"):
+            self.message_user(request, "Did not understand moving instruction.", messages.ERROR)
+            return http.HttpResponse("FAIL, unknown instruction.")
+        queryset = self.get_queryset(request)
         try:
-            if change:
-                original = OrganizationUnit.objects.get(pk=obj.pk)
-                if "parent" in form.changed_data:
-                    services.unit_move(unit=original, new_parent=form.cleaned_data["parent"])
-                    original.refresh_from_db()
-                services.unit_update(unit=original, acting_user=request.user, **fields)
-                obj.refresh_from_db()
-            else:
-                created = services.unit_create(
-                    name=obj.name,
-                    code=obj.code,
-                    parent=obj.parent,
-                    owner=obj.owner,
-                    description=obj.description,
-                    active=obj.active,
-                    acting_user=request.user,
-                )
-                obj.pk = created.pk
-                obj.refresh_from_db()
-        except (ApplicationError, DjangoValidationError) as exc:
-            self.message_user(request, getattr(exc, "message", str(exc)), messages.ERROR)
+            unit = queryset.get(pk=request.POST.get("cut_item"))
+            target = queryset.get(pk=request.POST.get("pasted_on"))
+        except (OrganizationUnit.DoesNotExist, TypeError, ValueError):
+            self.message_user(request, "Objects have disappeared, try again.", messages.ERROR)
+            return http.HttpResponse("FAIL, invalid objects.")
+        if not self.has_change_permission(request, unit):
+            self.message_user(request, "No permission", messages.ERROR)
+            return http.HttpResponse("FAIL, no permission.")
+        new_parent = target if position == "last-child" else target.parent
+        try:
+            services.unit_move(unit=unit, new_parent=new_parent, acting_user=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return http.HttpResponse("FAIL, invalid move.")
+        self.log_change(request, unit, [{"changed": {"fields": ["parent"]}}])
+        self.message_user(request, f"{unit} has been moved.")
+        return http.HttpResponse("OK, moved.")
 
     @admin.action(description="Archive selected units and their subtrees")
     def archive_units(self, request, queryset):
-        for unit in queryset:
+        units = list(queryset)
+        for unit in units:
             services.unit_archive(unit=unit, acting_user=request.user)
-        self.message_user(request, f"Archived {queryset.count()} unit(s) with their subtrees.")
+        self.message_user(request, f"Archived {len(units)} unit(s) with their subtrees.")
 
 
 @admin.register(Membership)
@@ -67,6 +129,20 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "unit"]
     list_select_related = ["user", "unit"]
 
+    def save_model(self, request, obj, form, change):
+        if change and {"user", "unit"} & set(form.changed_data):
+            previous = Membership.objects.select_related("user", "unit").get(pk=obj.pk)
+            services.membership_remove(user=previous.user, unit=previous.unit)
+        saved = services.membership_set(user=obj.user, unit=obj.unit, role=obj.role)
+        _adopt(obj, saved)
+
+    def delete_model(self, request, obj):
+        services.membership_remove(user=obj.user, unit=obj.unit)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("user", "unit"):
+            services.membership_remove(user=membership.user, unit=membership.unit)
+
 
 @admin.register(Delegation)
 class DelegationAdmin(admin.ModelAdmin):
@@ -74,6 +150,17 @@ class DelegationAdmin(admin.ModelAdmin):
     search_fields = ["delegator__username", "delegate__username"]
     autocomplete_fields = ["delegator", "delegate"]
     list_select_related = ["delegator", "delegate"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            delegation = Delegation.objects.get(pk=obj.pk)
+            fields = _changed_fields(form, services.DELEGATION_FIELDS)
+            saved = services.delegation_update(
+                delegation=delegation, acting_user=request.user, **fields
+            )
+        else:
+            saved = services.delegation_create(**_all_fields(form, services.DELEGATION_FIELDS))
+        _adopt(obj, saved)
 
 
 @admin.register(Entity)
@@ -83,6 +170,23 @@ class EntityAdmin(admin.ModelAdmin):
     search_fields = ["name", "organization_unit__code"]
     autocomplete_fields = ["owner", "organization_unit"]
     list_select_related = ["organization_unit", "owner"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            entity = Entity.objects.get(pk=obj.pk)
+            fields = _changed_fields(form, services.ENTITY_FIELDS)
+            saved = services.entity_update(entity=entity, acting_user=request.user, **fields)
+        else:
+            fields = _all_fields(form, services.ENTITY_FIELDS)
+            saved = services.entity_create(acting_user=request.user, **fields)
+        _adopt(obj, saved)
+
+    def delete_model(self, request, obj):
+        services.entity_delete(entity=obj, acting_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for entity in queryset:
+            services.entity_delete(entity=entity, acting_user=request.user)
 
 
 @admin.register(Resource)
@@ -100,3 +204,20 @@ class ResourceAdmin(admin.ModelAdmin):
     search_fields = ["name", "provider_resource_id", "account"]
     autocomplete_fields = ["owner", "organization_unit", "entity"]
     list_select_related = ["organization_unit", "owner"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            resource = Resource.objects.get(pk=obj.pk)
+            fields = _changed_fields(form, services.RESOURCE_FIELDS)
+            saved = services.resource_update(resource=resource, acting_user=request.user, **fields)
+        else:
+            fields = _all_fields(form, services.RESOURCE_FIELDS)
+            saved = services.resource_create(acting_user=request.user, **fields)
+        _adopt(obj, saved)
+
+    def delete_model(self, request, obj):
+        services.resource_delete(resource=obj, acting_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for resource in queryset:
+            services.resource_delete(resource=resource, acting_user=request.user)

@@ -1,5 +1,6 @@
 import django_filters
 from django.core.exceptions import ValidationError
+from django.db.models.fields.json import KeyTextTransform
 from rest_framework import serializers
 
 from costtrack.core.validators import parse_tag_filter
@@ -13,12 +14,18 @@ class TagFilterMixin(django_filters.FilterSet):
     )
 
     def filter_tag(self, queryset, name, value):
-        for raw in self.data.getlist("tag") if hasattr(self.data, "getlist") else [value]:
+        raws = self.data.getlist("tag") if hasattr(self.data, "getlist") else [value]
+        for index, raw in enumerate(raws):
             try:
                 key, tag_value = parse_tag_filter(raw)
             except ValidationError as exc:
                 raise serializers.ValidationError({"tag": exc.messages}) from None
-            queryset = queryset.filter(tags__contains={key: tag_value})
+            # A key lookup rather than ``__contains``: it works on SQLite (embedded mode) too,
+            # and keys may hold characters (``-``, ``__``) that keyword lookups cannot.
+            alias = f"_tag_{index}"
+            queryset = queryset.alias(**{alias: KeyTextTransform(key, "tags")}).filter(
+                **{alias: tag_value}
+            )
         return queryset
 
 

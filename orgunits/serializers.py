@@ -96,6 +96,8 @@ class EntitySerializer(ScopedRelationsMixin, serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+        # A name is unique per unit; the service checks it and names the ``name`` field.
+        validators = []
 
 
 class ResourceSerializer(ScopedRelationsMixin, serializers.ModelSerializer):
@@ -126,8 +128,8 @@ class ResourceSerializer(ScopedRelationsMixin, serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
-        # Uniqueness of (provider, provider_resource_id) is checked by the model's full_clean
-        # in the service, which names the fields in its message.
+        # Uniqueness of (provider, provider_resource_id) is checked by the service, which
+        # answers on the ``provider_resource_id`` field.
         validators = []
 
     def validate(self, attrs):

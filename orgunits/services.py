@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import Model, ProtectedError
 
 from costtrack.core.db import advisory_xact_lock
 from costtrack.core.exceptions import Conflict, ValidationError
@@ -18,6 +18,7 @@ TREE_LOCK = "orgunits.tree"
 
 UNIT_FIELDS = {"name", "code", "owner", "description", "active"}
 ENTITY_FIELDS = {"name", "kind", "owner", "organization_unit", "description", "tags"}
+DELEGATION_FIELDS = {"delegator", "delegate", "start_date", "end_date", "reason"}
 RESOURCE_FIELDS = {
     "provider",
     "provider_resource_id",
@@ -32,13 +33,23 @@ RESOURCE_FIELDS = {
 }
 
 
+def _current_value(instance, name: str):
+    """The field's value without loading (or failing on) an unset related object."""
+    field = instance._meta.get_field(name)
+    if field.is_relation:
+        return getattr(instance, field.attname)
+    return getattr(instance, name)
+
+
 def _apply(instance, fields: dict[str, Any], allowed: set[str]) -> list[str]:
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
     changed = []
     for name, value in fields.items():
-        if getattr(instance, name) != value:
+        field = instance._meta.get_field(name)
+        new = value.pk if field.is_relation and isinstance(value, Model) else value
+        if instance.pk is None or _current_value(instance, name) != new:
             setattr(instance, name, value)
             changed.append(name)
     return changed
@@ -62,6 +73,7 @@ def unit_create(
     """
     advisory_xact_lock(TREE_LOCK)
     if parent is not None:
+        # The caller's copy may predate another transaction's tree write; read it under the lock.
         parent.refresh_from_db()
     unit = OrganizationUnit(
         name=name, code=code, parent=parent, owner=owner, description=description, active=active
@@ -73,18 +85,46 @@ def unit_create(
 
 @transaction.atomic
 def unit_update(*, unit: OrganizationUnit, acting_user=None, **fields) -> OrganizationUnit:
-    """Change a unit's own fields; a new ``parent`` in ``fields`` moves it (see ``unit_move``)."""
+    """Change a unit's fields; a new ``parent`` in ``fields`` moves it (see ``unit_move``).
+
+    Runs under the tree lock: renaming re-sorts the unit among its siblings, which rewrites
+    the nested-set numbering. Deactivating a unit deactivates its subtree.
+    Raises ``ValidationError`` (field ``parent``) for a cycle, Django ``ValidationError``
+    for invalid fields (e.g. a duplicate code). Nothing is written when it raises.
+    """
+    advisory_xact_lock(TREE_LOCK)
     parent_given = "parent" in fields
     new_parent = fields.pop("parent", None)
-    if parent_given and new_parent != unit.parent:
+    unit.refresh_from_db()
+    if parent_given and _pk(new_parent) != unit.parent_id:
         unit = unit_move(unit=unit, new_parent=new_parent, acting_user=acting_user)
     changed = _apply(unit, fields, UNIT_FIELDS)
     if changed:
         unit.full_clean()
         unit.save()
+        unit.refresh_from_db()
     if "active" in changed and not unit.active:
         unit.get_descendants().update(active=False)
     return unit
+
+
+def _pk(obj) -> int | None:
+    return None if obj is None else obj.pk
+
+
+def unit_move_check(*, unit: OrganizationUnit, new_parent: OrganizationUnit | None) -> None:
+    """Raise ``ValidationError`` (field ``parent``) if the move would put a unit under itself."""
+    if new_parent is None or unit.pk is None:
+        return
+    if new_parent.pk == unit.pk or (
+        new_parent.tree_id == unit.tree_id and unit.lft < new_parent.lft < unit.rght
+    ):
+        raise ValidationError(
+            f"Cannot move '{unit.code}' under '{new_parent.code}': "
+            "a unit cannot be moved under itself or one of its descendants.",
+            field="parent",
+            code="tree_cycle",
+        )
 
 
 @transaction.atomic
@@ -93,22 +133,18 @@ def unit_move(
 ) -> OrganizationUnit:
     """Move a unit and its subtree under ``new_parent`` (``None`` makes it a root).
 
-    Refuses a move under the unit itself or one of its descendants, which would make a cycle.
+    The subtree keeps its shape; the unit takes its place among its new siblings by name.
+    Refuses (``ValidationError`` on ``parent``) a move under the unit itself or one of its
+    descendants, which would make a cycle; nothing is written then.
     """
     advisory_xact_lock(TREE_LOCK)
     unit.refresh_from_db()
     if new_parent is not None:
         new_parent.refresh_from_db()
-        if new_parent.pk == unit.pk or new_parent.is_descendant_of(unit):
-            raise ValidationError(
-                f"Cannot move '{unit.code}' under '{new_parent.code}': "
-                "a unit cannot be moved under itself or one of its descendants.",
-                field="parent",
-                code="tree_cycle",
-            )
-        unit.move_to(new_parent, position="last-child")
-    elif unit.parent_id is not None:
-        unit.move_to(None)
+    unit_move_check(unit=unit, new_parent=new_parent)
+    if _pk(new_parent) != unit.parent_id:
+        unit.parent = new_parent
+        unit.save()
     unit.refresh_from_db()
     return unit
 
@@ -116,6 +152,8 @@ def unit_move(
 @transaction.atomic
 def unit_archive(*, unit: OrganizationUnit, acting_user=None) -> OrganizationUnit:
     """Deactivate a unit and its whole subtree. History stays; nothing is deleted."""
+    advisory_xact_lock(TREE_LOCK)
+    unit.refresh_from_db()
     unit.get_descendants(include_self=True).update(active=False)
     unit.refresh_from_db()
     return unit
@@ -125,11 +163,17 @@ def unit_archive(*, unit: OrganizationUnit, acting_user=None) -> OrganizationUni
 def membership_set(
     *, user, unit: OrganizationUnit, role: str = Membership.Role.MEMBER
 ) -> Membership:
-    """Make ``user`` a member (or approver) of ``unit``; changing the role of an existing one."""
-    membership, _ = Membership.objects.update_or_create(
-        user=user, unit=unit, defaults={"role": role}
-    )
-    membership.full_clean()
+    """Make ``user`` a member (or approver) of ``unit``, or change the role of an existing one.
+
+    Raises Django ``ValidationError`` for an unknown role.
+    """
+    membership = Membership.objects.filter(user=user, unit=unit).first()
+    if membership is None:
+        membership = Membership(user=user, unit=unit)
+    if membership.pk is None or membership.role != role:
+        membership.role = role
+        membership.full_clean()
+        membership.save()
     return membership
 
 
@@ -160,9 +204,40 @@ def delegation_create(
 
 
 @transaction.atomic
+def delegation_update(*, delegation: Delegation, acting_user=None, **fields) -> Delegation:
+    """Change a delegation's people, dates or reason; the same rules as ``delegation_create``."""
+    _apply(delegation, fields, DELEGATION_FIELDS)
+    if delegation.delegator_id == delegation.delegate_id:
+        raise ValidationError("Nobody can delegate to themselves.", field="delegate")
+    if delegation.end_date < delegation.start_date:
+        raise ValidationError("The end date is before the start date.", field="end_date")
+    delegation.full_clean()
+    delegation.save()
+    return delegation
+
+
+def _check_entity_name(entity: Entity) -> None:
+    clash = Entity.objects.filter(
+        organization_unit_id=entity.organization_unit_id, name=entity.name
+    ).exclude(pk=entity.pk)
+    if entity.organization_unit_id and clash.exists():
+        raise ValidationError(
+            f"This unit already has an entity named '{entity.name}'.",
+            field="name",
+            code="duplicate",
+        )
+
+
+@transaction.atomic
 def entity_create(*, acting_user=None, **fields) -> Entity:
+    """Create an entity (name, kind, owner, organization_unit, description, tags).
+
+    Raises ``ValidationError`` on ``name`` when the unit already has an entity of that name,
+    Django ``ValidationError`` for other invalid fields (e.g. tags that are not strings).
+    """
     entity = Entity()
     _apply(entity, fields, ENTITY_FIELDS)
+    _check_entity_name(entity)
     entity.full_clean()
     entity.save()
     return entity
@@ -170,7 +245,9 @@ def entity_create(*, acting_user=None, **fields) -> Entity:
 
 @transaction.atomic
 def entity_update(*, entity: Entity, acting_user=None, **fields) -> Entity:
+    """Change an entity's fields; the same validation as ``entity_create``."""
     if _apply(entity, fields, ENTITY_FIELDS):
+        _check_entity_name(entity)
         entity.full_clean()
         entity.save()
     return entity
@@ -181,12 +258,30 @@ def _resource_defaults(resource: Resource) -> None:
         resource.organization_unit_id = resource.entity.organization_unit_id
 
 
+def _check_resource_identity(resource: Resource) -> None:
+    clash = Resource.objects.filter(
+        provider=resource.provider, provider_resource_id=resource.provider_resource_id
+    ).exclude(pk=resource.pk)
+    if clash.exists():
+        raise ValidationError(
+            f"A {resource.provider} resource with id '{resource.provider_resource_id}' "
+            "already exists.",
+            field="provider_resource_id",
+            code="duplicate",
+        )
+
+
 @transaction.atomic
 def resource_create(*, acting_user=None, **fields) -> Resource:
-    """Create a resource; its unit defaults to its entity's unit."""
+    """Create a resource; its unit defaults to its entity's unit.
+
+    Raises ``ValidationError`` on ``provider_resource_id`` when (provider, id) is taken,
+    Django ``ValidationError`` for other invalid fields.
+    """
     resource = Resource()
     _apply(resource, fields, RESOURCE_FIELDS)
     _resource_defaults(resource)
+    _check_resource_identity(resource)
     resource.full_clean()
     resource.save()
     return resource
@@ -194,8 +289,10 @@ def resource_create(*, acting_user=None, **fields) -> Resource:
 
 @transaction.atomic
 def resource_update(*, resource: Resource, acting_user=None, **fields) -> Resource:
+    """Change a resource's fields; the same validation as ``resource_create``."""
     if _apply(resource, fields, RESOURCE_FIELDS):
         _resource_defaults(resource)
+        _check_resource_identity(resource)
         resource.full_clean()
         resource.save()
     return resource

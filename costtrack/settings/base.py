@@ -133,9 +133,11 @@ CELERY_TIMEZONE = TIME_ZONE
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: DRF answers unauthenticated requests with the first class's challenge,
+    # so anonymous callers get 401 (with WWW-Authenticate: Token), not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "costtrack.core.pagination.LimitOffsetPagination",

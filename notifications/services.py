@@ -301,3 +301,12 @@ def preference_set(*, user, kind: str, channel: str) -> NotificationPreference:
         user=user, kind=kind, defaults={"channel": channel}
     )
     return preference
+
+
+@transaction.atomic
+def preferences_set(*, user, preferences: dict[str, str]) -> list[NotificationPreference]:
+    """Set several kinds at once (``{kind: channel}``); all or nothing."""
+    return [
+        preference_set(user=user, kind=kind, channel=channel)
+        for kind, channel in preferences.items()
+    ]

@@ -71,6 +71,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "costtrack.core.context_processors.navigation",
+                "notifications.context_processors.unread_notifications",
             ],
         },
     },

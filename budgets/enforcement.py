@@ -1,0 +1,194 @@
+"""Budget enforcement when a cost is submitted, and the "can this be spent?" check.
+
+``check_submission`` is registered with ``costs.extensions.register_submission_check`` and
+runs inside the submit transaction. It locks the matching ``block`` budgets in id order
+(``SELECT … FOR UPDATE``), then sums each budget's spend with a fresh statement, so a
+concurrent submitter waits for the lock and then sees every cost committed before it: a
+``block`` budget is never overspent however many people submit at once.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from costtrack.core.exceptions import PermissionDenied, ValidationError
+from costtrack.core.roles import is_finance
+
+from . import selectors
+from .models import Budget
+from .periods import Period
+
+
+@dataclass(frozen=True)
+class Verdict:
+    budget: Budget
+    period: Period
+    requested: Decimal
+    spent: Decimal
+
+    @property
+    def exceeded(self) -> bool:
+        return self.requested > 0 and self.spent + self.requested > self.budget.amount
+
+    @property
+    def allowed(self) -> bool:
+        return not (self.exceeded and self.budget.action == Budget.Action.BLOCK)
+
+    def as_dict(self) -> dict[str, Any]:
+        start, end = self.period.as_labels()
+        amount = self.budget.amount
+        return {
+            "budget_id": self.budget.pk,
+            "name": self.budget.name,
+            "action": self.budget.action,
+            "budget_limit": str(amount),
+            "budget_spent": str(self.spent),
+            "budget_remaining": str(amount - self.spent),
+            "budget_utilization_pct": str(selectors.percent(self.spent, amount)),
+            "requested": str(self.requested),
+            "currency": self.budget.currency,
+            "period_start": start,
+            "period_end": end,
+        }
+
+
+def _verdicts(
+    budgets: list[Budget],
+    *,
+    amount: Decimal,
+    currency: str,
+    day: date,
+    amount_reporting: Decimal | None,
+    moment,
+    exclude_cost_id: int | None,
+) -> list[Verdict]:
+    pairs = []
+    for budget in budgets:
+        period = selectors.budget_period(budget, moment if budget.period == "hourly" else day)
+        if period is not None:
+            pairs.append((budget, period))
+    spend = selectors.spend_by_budget(pairs, exclude_cost_id=exclude_cost_id)
+    verdicts = []
+    for budget, period in pairs:
+        actual, committed = spend[budget.pk]
+        spent = actual + committed if budget.include_pending else actual
+        try:
+            requested = selectors.convert(
+                amount=amount,
+                currency=currency,
+                to_currency=budget.currency,
+                day=day,
+                amount_reporting=amount_reporting,
+            )
+        except selectors.MissingExchangeRate as exc:
+            raise ValidationError(
+                f"Cannot check budget '{budget.name}': {exc}",
+                field="currency",
+                code="no_exchange_rate",
+            ) from None
+        verdicts.append(Verdict(budget=budget, period=period, requested=requested, spent=spent))
+    return verdicts
+
+
+def blocked_error(blocking: list[dict[str, Any]]) -> PermissionDenied:
+    first = blocking[0]
+    names = ", ".join(f"'{b['name']}'" for b in blocking)
+    return PermissionDenied(
+        f"This cost would exceed the budget{'s' if len(blocking) > 1 else ''} {names}.",
+        code="budget_exceeded",
+        extra={
+            "budgets": blocking,
+            "budget_limit": first["budget_limit"],
+            "budget_remaining": first["budget_remaining"],
+            "budget_utilization_pct": first["budget_utilization_pct"],
+        },
+    )
+
+
+def check_submission(*, cost, acting_user, override_reason: str | None) -> list[dict[str, Any]]:
+    """Check a cost being submitted against every active budget that covers it.
+
+    Call inside the submit transaction, before the cost becomes pending. Locks the matching
+    ``block`` budgets (id order). Returns warnings: one dict per exceeded ``warn`` budget and,
+    when a finance user overrides with a reason, per exceeded ``block`` budget (marked
+    ``overridden``). Raises ``PermissionDenied`` (code ``budget_exceeded``) listing every
+    exceeded ``block`` budget otherwise.
+    """
+    moment = timezone.now()
+    budgets = selectors.matching_budgets(
+        unit=cost.organization_unit,
+        category=cost.category,
+        tags=cost.tags,
+        submitter_id=cost.submitted_by_id,
+        day=cost.incurred_on,
+        include_ignored=False,
+    )
+    if not budgets:
+        return []
+    block_ids = [b.pk for b in budgets if b.action == Budget.Action.BLOCK]
+    if block_ids:
+        # The lock is what makes enforcement race-free; id order prevents deadlocks.
+        locked = {
+            b.pk: b
+            for b in Budget.objects.select_for_update().filter(pk__in=block_ids).order_by("pk")
+        }
+        # Amounts read before the lock may be stale: use the locked rows' values.
+        for budget in budgets:
+            if budget.pk in locked:
+                fresh = locked[budget.pk]
+                budget.amount, budget.include_pending = fresh.amount, fresh.include_pending
+                budget.action, budget.active = fresh.action, fresh.active
+        budgets = [b for b in budgets if b.active]
+    verdicts = _verdicts(
+        budgets,
+        amount=cost.amount,
+        currency=cost.currency,
+        day=cost.incurred_on,
+        amount_reporting=cost.amount_reporting,
+        moment=moment,
+        exclude_cost_id=cost.pk,
+    )
+    exceeded = [v for v in verdicts if v.exceeded]
+    blocking = [v.as_dict() for v in exceeded if not v.allowed]
+    warnings = [v.as_dict() for v in exceeded if v.allowed]
+    if blocking:
+        if override_reason and override_reason.strip() and is_finance(acting_user):
+            return [dict(d, overridden=True, override_reason=override_reason) for d in blocking] + [
+                *warnings
+            ]
+        raise blocked_error(blocking)
+    return warnings
+
+
+def check_spend(
+    *,
+    amount: Decimal,
+    currency: str,
+    unit,
+    category=None,
+    tags: dict[str, str] | None = None,
+    submitter_id: int | None = None,
+    day: date | None = None,
+) -> dict[str, Any]:
+    """Could this amount be spent now? An answer per matching budget, without locking.
+
+    Returns ``{"allowed": bool, "budgets": [... budget dicts with allowed/exceeded ...]}``.
+    """
+    day = day or timezone.localdate()
+    budgets = selectors.matching_budgets(
+        unit=unit, category=category, tags=tags, submitter_id=submitter_id, day=day
+    )
+    verdicts = _verdicts(
+        budgets,
+        amount=amount,
+        currency=currency,
+        day=day,
+        amount_reporting=None,
+        moment=timezone.now(),
+        exclude_cost_id=None,
+    )
+    answers = [dict(v.as_dict(), allowed=v.allowed, exceeded=v.exceeded) for v in verdicts]
+    return {"allowed": all(a["allowed"] for a in answers), "budgets": answers}

@@ -1,0 +1,464 @@
+"""Reads of budgets: who may see which, which budgets a cost falls under, and how much of a
+budget a period has used.
+
+Spend is summed in the budget's currency: a cost in that currency counts with its own
+amount; any other cost counts with its reporting-currency amount converted at the latest
+rate of the budget's currency on or before the cost's day. One aggregate per budget; many
+budgets are answered by one ``UNION ALL`` of those aggregates.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import ROUND_HALF_EVEN, Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import (
+    Case,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from costs.models import Cost, CostCategory, ExchangeRate
+from costtrack.core.money import reporting_currency, round_money
+from costtrack.core.roles import sees_everything
+from orgunits.models import OrganizationUnit
+from orgunits.selectors import TreeRange, subtree_q, user_root_ranges
+
+from . import periods
+from .models import Budget, BudgetAlert, BudgetRevision
+
+User = get_user_model()
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+MONEY = DecimalField(max_digits=30, decimal_places=12)
+
+
+class MissingExchangeRate(LookupError):
+    pass
+
+
+# --- visibility ----------------------------------------------------------------------------
+
+
+def _ancestors_q(ranges: Iterable[TreeRange], prefix: str) -> Q:
+    """Rows whose unit (through ``prefix``) is an ancestor of any of the given units."""
+    condition = Q(pk__in=[])
+    for tree_id, lft, rght in ranges:
+        condition |= Q(
+            **{
+                f"{prefix}__tree_id": tree_id,
+                f"{prefix}__lft__lt": lft,
+                f"{prefix}__rght__gt": rght,
+            }
+        )
+    return condition
+
+
+def _with_relations(qs: QuerySet[Budget]) -> QuerySet[Budget]:
+    return qs.select_related("organization_unit", "category", "team", "created_by")
+
+
+def budget_list(*, user) -> QuerySet[Budget]:
+    """Budgets the user may read, by name.
+
+    Finance and auditors read every budget. Anyone else reads the budgets of the units they
+    belong to or own (with their subtrees) and of those units' ancestors, whose budgets their
+    own costs count against.
+    """
+    qs = _with_relations(Budget.objects.all())
+    if not sees_everything(user):
+        ranges = user_root_ranges(user)
+        qs = qs.filter(
+            subtree_q(ranges, "organization_unit") | _ancestors_q(ranges, "organization_unit")
+        )
+    return qs.order_by("name", "id")
+
+
+def my_budgets(*, user) -> QuerySet[Budget]:
+    """Budgets that concern the user whatever their role: those of their units (subtrees and
+    ancestors) and those of the teams they are in. Active budgets only."""
+    ranges = user_root_ranges(user)
+    group_ids = list(user.groups.values_list("id", flat=True)) if user.is_authenticated else []
+    condition = subtree_q(ranges, "organization_unit") | _ancestors_q(ranges, "organization_unit")
+    if group_ids:
+        condition |= Q(team_id__in=group_ids)
+    return _with_relations(Budget.objects.filter(condition, active=True)).order_by("name", "id")
+
+
+def budget_alert_list(*, budget: Budget) -> QuerySet[BudgetAlert]:
+    return budget.alerts.order_by("-period_start", "threshold", "kind")
+
+
+def budget_revision_list(*, budget: Budget) -> QuerySet[BudgetRevision]:
+    return budget.revisions.select_related("changed_by").order_by("-at", "-id")
+
+
+# --- periods -------------------------------------------------------------------------------
+
+
+def local_tz() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def _as_moment(on: date | datetime | None) -> datetime:
+    if on is None:
+        return timezone.now()
+    if isinstance(on, datetime):
+        return on if timezone.is_aware(on) else on.replace(tzinfo=local_tz())
+    return datetime.combine(on, time.min, tzinfo=local_tz())
+
+
+def budget_period(budget: Budget, on: date | datetime | None = None) -> periods.Period | None:
+    """The budget's period containing ``on`` (default now); ``None`` when a custom budget's
+    range does not contain it."""
+    return periods.period_containing(
+        budget.period,
+        _as_moment(on),
+        tz=local_tz(),
+        fiscal_start_month=settings.FISCAL_YEAR_START_MONTH,
+        custom_start=budget.start_date,
+        custom_end=budget.end_date,
+    )
+
+
+def display_period(budget: Budget, on: date | datetime | None = None) -> periods.Period:
+    """The period to show for a budget: the one containing ``on``, or a custom budget's range."""
+    found = budget_period(budget, on)
+    if found is None:
+        return periods.custom_period(budget.start_date, budget.end_date, tz=local_tz())
+    return found
+
+
+# --- scope matching ------------------------------------------------------------------------
+
+
+def _tags_match(filter_: Mapping[str, str], tags: Mapping[str, str]) -> bool:
+    return all(tags.get(key) == value for key, value in filter_.items())
+
+
+def matching_budgets(
+    *,
+    unit: OrganizationUnit,
+    category: CostCategory | None,
+    tags: Mapping[str, str] | None,
+    submitter_id: int | None,
+    day: date,
+    include_ignored: bool = True,
+) -> list[Budget]:
+    """Active budgets whose scope covers a cost with these attributes, by id.
+
+    A budget covers the cost when its unit is the cost's unit or an ancestor, its category
+    (if any) is the cost's category or an ancestor, every pair of its tag filter is among the
+    cost's tags, its team (if any) contains the submitter, and (for a custom budget) its
+    range contains ``day``.
+    """
+    qs = Budget.objects.filter(
+        active=True,
+        organization_unit__tree_id=unit.tree_id,
+        organization_unit__lft__lte=unit.lft,
+        organization_unit__rght__gte=unit.rght,
+    )
+    if category is None:
+        qs = qs.filter(category__isnull=True)
+    else:
+        qs = qs.filter(
+            Q(category__isnull=True)
+            | Q(
+                category__tree_id=category.tree_id,
+                category__lft__lte=category.lft,
+                category__rght__gte=category.rght,
+            )
+        )
+    team_ids = User.groups.through.objects.filter(user_id=submitter_id).values("group_id")
+    qs = qs.filter(Q(team__isnull=True) | Q(team_id__in=team_ids))
+    qs = qs.filter(~Q(period=Budget.Period.CUSTOM) | Q(start_date__lte=day, end_date__gte=day))
+    if not include_ignored:
+        qs = qs.exclude(action=Budget.Action.IGNORE)
+    tags = tags or {}
+    return [b for b in _with_relations(qs).order_by("id") if _tags_match(b.tags_filter or {}, tags)]
+
+
+# --- spend ---------------------------------------------------------------------------------
+
+
+def _rate_subquery(currency: str, ordering: str, lookup: str):
+    rates = ExchangeRate.objects.filter(currency=currency, **{lookup: OuterRef("incurred_on")})
+    return Subquery(rates.order_by(ordering).values("rate")[:1], output_field=MONEY)
+
+
+def converted_amount_expression(currency: str):
+    """A cost's amount in ``currency``: its own amount when it is in that currency, else its
+    reporting amount divided by the latest rate on or before its day (the earliest later
+    rate when there is none before)."""
+    if currency == reporting_currency():
+        other = F("amount_reporting")
+    else:
+        rate = Coalesce(
+            _rate_subquery(currency, "-date", "date__lte"),
+            _rate_subquery(currency, "date", "date__gt"),
+        )
+        other = ExpressionWrapper(F("amount_reporting") / rate, output_field=MONEY)
+    return Case(When(currency=currency, then=F("amount")), default=other, output_field=MONEY)
+
+
+def _unit_ids_in_subtree(unit: OrganizationUnit):
+    return OrganizationUnit.objects.filter(
+        tree_id=unit.tree_id, lft__gte=unit.lft, rght__lte=unit.rght
+    ).values("pk")
+
+
+def _category_ids_in_subtree(category: CostCategory):
+    return CostCategory.objects.filter(
+        tree_id=category.tree_id, lft__gte=category.lft, rght__lte=category.rght
+    ).values("pk")
+
+
+def budget_costs(
+    budget: Budget, period: periods.Period, *, exclude_cost_id: int | None = None
+) -> QuerySet[Cost]:
+    """Pending and approved costs in the budget's scope and period (not yet aggregated)."""
+    qs = Cost.objects.filter(
+        organization_unit_id__in=_unit_ids_in_subtree(budget.organization_unit),
+        status__in=[Cost.Status.APPROVED, Cost.Status.PENDING],
+    )
+    if budget.category_id is not None:
+        qs = qs.filter(category_id__in=_category_ids_in_subtree(budget.category))
+    if budget.team_id is not None:
+        members = User.groups.through.objects.filter(group_id=budget.team_id).values("user_id")
+        qs = qs.filter(submitted_by_id__in=members)
+    if budget.tags_filter:
+        if connection.vendor == "postgresql":
+            qs = qs.filter(tags__contains=budget.tags_filter)
+        else:
+            for index, (key, value) in enumerate(sorted(budget.tags_filter.items())):
+                alias = f"_tag_{index}"
+                qs = qs.alias(**{alias: KeyTextTransform(key, "tags")}).filter(**{alias: value})
+    if period.hourly:
+        qs = qs.alias(_at=Coalesce("submitted_at", "created_at")).filter(
+            _at__gte=period.start, _at__lt=period.end
+        )
+    else:
+        qs = qs.filter(incurred_on__gte=period.first_day, incurred_on__lte=period.last_day)
+    if exclude_cost_id is not None:
+        qs = qs.exclude(pk=exclude_cost_id)
+    return qs
+
+
+def _spend_rows(budget: Budget, period: periods.Period, exclude_cost_id: int | None):
+    amount = converted_amount_expression(budget.currency)
+    return (
+        budget_costs(budget, period, exclude_cost_id=exclude_cost_id)
+        .order_by()
+        .values(budget_ref=Value(budget.pk))
+        .annotate(
+            actual=Sum(amount, filter=Q(status=Cost.Status.APPROVED)),
+            committed=Sum(amount, filter=Q(status=Cost.Status.PENDING)),
+        )
+        .values("budget_ref", "actual", "committed")
+    )
+
+
+def spend_by_budget(
+    pairs: list[tuple[Budget, periods.Period]], *, exclude_cost_id: int | None = None
+) -> dict[int, tuple[Decimal, Decimal]]:
+    """``{budget_id: (actual, committed)}`` in each budget's currency, in one query.
+
+    Amounts are rounded to the budget currency's minor unit.
+    """
+    if not pairs:
+        return {}
+    queries = [_spend_rows(b, p, exclude_cost_id) for b, p in pairs]
+    union = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
+    currency = {b.pk: b.currency for b, _ in pairs}
+    result = {b.pk: (ZERO, ZERO) for b, _ in pairs}
+    for row in union:
+        code = currency[row["budget_ref"]]
+        result[row["budget_ref"]] = (
+            round_money(row["actual"] or ZERO, code),
+            round_money(row["committed"] or ZERO, code),
+        )
+    return result
+
+
+def _latest_rate(currency: str, day: date) -> Decimal | None:
+    rate = (
+        ExchangeRate.objects.filter(currency=currency, date__lte=day)
+        .order_by("-date")
+        .values_list("rate", flat=True)
+        .first()
+    )
+    if rate is None:
+        rate = (
+            ExchangeRate.objects.filter(currency=currency, date__gt=day)
+            .order_by("date")
+            .values_list("rate", flat=True)
+            .first()
+        )
+    return rate
+
+
+def convert(
+    *,
+    amount: Decimal,
+    currency: str,
+    to_currency: str,
+    day: date,
+    amount_reporting: Decimal | None = None,
+) -> Decimal:
+    """An amount in ``to_currency`` by the same rule as the spend aggregate (unrounded).
+
+    Raises ``MissingExchangeRate`` when a needed rate has never been loaded.
+    """
+    if currency == to_currency:
+        return Decimal(amount)
+    reporting = reporting_currency()
+    if amount_reporting is None:
+        if currency == reporting:
+            amount_reporting = Decimal(amount)
+        else:
+            rate = _latest_rate(currency, day)
+            if rate is None:
+                raise MissingExchangeRate(f"No exchange rate for {currency} has been loaded.")
+            amount_reporting = Decimal(amount) * rate
+    if to_currency == reporting:
+        return amount_reporting
+    rate = _latest_rate(to_currency, day)
+    if rate is None:
+        raise MissingExchangeRate(f"No exchange rate for {to_currency} has been loaded.")
+    return amount_reporting / rate
+
+
+# --- utilisation ---------------------------------------------------------------------------
+
+
+def percent(part: Decimal, whole: Decimal) -> Decimal:
+    if not whole:
+        return ZERO
+    return (part * HUNDRED / whole).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True)
+class Utilisation:
+    """A budget's use of one period, in the budget's currency.
+
+    ``spent`` is what counts against the budget: actual, plus committed when the budget
+    counts pending costs. ``forecast`` extrapolates ``spent`` to the end of the period at
+    the run-rate so far.
+    """
+
+    budget: Budget
+    period: periods.Period
+    actual: Decimal
+    committed: Decimal
+    spent: Decimal
+    remaining: Decimal
+    utilization_pct: Decimal
+    forecast: Decimal
+    forecast_pct: Decimal
+    elapsed_pct: Decimal
+
+    @property
+    def bar_class(self) -> str:
+        if self.utilization_pct > 100:
+            return "red"
+        if self.utilization_pct > 80:
+            return "amber"
+        return ""
+
+    @property
+    def bar_width(self) -> Decimal:
+        return min(self.utilization_pct, HUNDRED)
+
+    @property
+    def forecast_marker(self) -> Decimal:
+        return min(self.forecast_pct, HUNDRED)
+
+    def as_dict(self) -> dict:
+        start, end = self.period.as_labels()
+        return {
+            "period_start": start,
+            "period_end": end,
+            "currency": self.budget.currency,
+            "amount": str(self.budget.amount),
+            "actual": str(self.actual),
+            "committed": str(self.committed),
+            "spent": str(self.spent),
+            "remaining": str(self.remaining),
+            "utilization_pct": str(self.utilization_pct),
+            "forecast": str(self.forecast),
+            "forecast_pct": str(self.forecast_pct),
+            "elapsed_pct": str(self.elapsed_pct),
+        }
+
+
+def build_utilisation(
+    budget: Budget,
+    period: periods.Period,
+    actual: Decimal,
+    committed: Decimal,
+    *,
+    now: datetime,
+) -> Utilisation:
+    spent = actual + committed if budget.include_pending else actual
+    fraction = period.elapsed_fraction(now)
+    forecast = spent / fraction if fraction > 0 else spent
+    forecast = round_money(forecast, budget.currency)
+    return Utilisation(
+        budget=budget,
+        period=period,
+        actual=actual,
+        committed=committed,
+        spent=spent,
+        remaining=budget.amount - spent,
+        utilization_pct=percent(spent, budget.amount),
+        forecast=forecast,
+        forecast_pct=percent(forecast, budget.amount),
+        elapsed_pct=(fraction * HUNDRED).quantize(Decimal("0.01")),
+    )
+
+
+def budget_utilisations(
+    budgets: Iterable[Budget], *, on: date | datetime | None = None, now: datetime | None = None
+) -> dict[int, Utilisation]:
+    """Utilisation of each budget for its period containing ``on`` (default now), in one
+    query whatever the number of budgets."""
+    now = now or timezone.now()
+    pairs = [(b, display_period(b, on if on is not None else now)) for b in budgets]
+    spend = spend_by_budget(pairs)
+    return {b.pk: build_utilisation(b, p, *spend[b.pk], now=now) for b, p in pairs}
+
+
+def budget_utilization(
+    budget: Budget, *, on: date | datetime | None = None, now: datetime | None = None
+) -> Utilisation:
+    """One budget's utilisation for the period containing ``on`` (default now)."""
+    return budget_utilisations([budget], on=on, now=now)[budget.pk]
+
+
+def my_budget_bars(*, user, on: date | None = None) -> list[Utilisation]:
+    """Utilisation of the active budgets that concern ``user`` (for dashboards): one query for
+    the budgets, one for all their spend."""
+    budgets = list(my_budgets(user=user))
+    utils = budget_utilisations(budgets, on=on)
+    return [utils[b.pk] for b in budgets]
+
+
+def visible_budget_bars(*, user, on: date | None = None) -> list[Utilisation]:
+    budgets = list(budget_list(user=user).filter(active=True))
+    utils = budget_utilisations(budgets, on=on)
+    return [utils[b.pk] for b in budgets]

@@ -9,6 +9,7 @@ from costtrack import views
 api_v1 = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("", include("orgunits.urls_api")),
+    path("", include("costs.urls_api")),
     path("", include("notifications.urls_api")),
 ]
 

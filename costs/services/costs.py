@@ -243,6 +243,7 @@ def cost_create(
     metadata: dict | None = None,
     tags: dict | None = None,
     source: str = Cost.Source.MANUAL,
+    kind: str | None = None,
     draft: bool = False,
     idempotency_key: str | None = None,
     override_reason: str | None = None,
@@ -251,7 +252,8 @@ def cost_create(
     """Record a cost as ``submitted_by``: pending (submitted for approval) unless ``draft``.
 
     The unit defaults from the resource, then the entity; ``incurred_on`` defaults to
-    ``period_start``; the category defaults to ``other``. A negative amount makes a credit.
+    ``period_start``; the category defaults to ``other``. A negative amount makes a credit
+    (``kind`` may be given to insist: a negative charge or a positive credit is refused).
     The amount is converted to the reporting currency at the latest rate on or before
     ``incurred_on``. The approver is resolved (SPEC 2.2). Writes the cost, a CREATE event,
     and for a pending cost the SUBMIT event (plus OVERRIDE when finance overrides a block)
@@ -299,7 +301,14 @@ def cost_create(
     unit = organization_unit
     if unit is None:
         unit = resource.organization_unit if resource is not None else entity.organization_unit
-    kind = Cost.Kind.CREDIT if amount < 0 else Cost.Kind.CHARGE
+    inferred = Cost.Kind.CREDIT if amount < 0 else Cost.Kind.CHARGE
+    if kind == Cost.Kind.CHARGE and amount < 0:
+        raise ValidationError(
+            "A charge cannot have a negative amount; record a credit instead.", field="amount"
+        )
+    if kind == Cost.Kind.CREDIT and amount > 0:
+        raise ValidationError("A credit has a negative amount.", field="amount")
+    kind = inferred
     conversion = convert(amount=amount, currency=currency, on=incurred_on)
     cost = Cost(
         amount=amount,

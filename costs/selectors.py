@@ -1,0 +1,182 @@
+"""Reads of costs, categories and rates, and who may see which cost.
+
+Visibility (SPEC 2.1): finance and auditors see every cost; anyone else sees the costs they
+submitted, the costs they may decide (as resolved approver or as an active delegate of it)
+and the costs booked on the units they belong to, with their subtrees (which covers the
+costs an approver member may decide).
+"""
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from costtrack.core.exceptions import NotFound
+from costtrack.core.roles import is_finance, sees_everything
+from orgunits.models import Membership, OrganizationUnit
+from orgunits.selectors import active_delegators_of, subtree_q, user_root_ranges
+
+from .models import Cost, CostCategory, CostEvent, ExchangeRate
+
+LIST_RELATED = (
+    "category",
+    "organization_unit",
+    "resource",
+    "entity",
+    "submitted_by",
+    "approver",
+    "decided_by",
+)
+
+
+def _approver_member_ranges(user) -> list[tuple[int, int, int]]:
+    cached = getattr(user, "_costtrack_approver_ranges", None)
+    if cached is None:
+        cached = list(
+            OrganizationUnit.objects.filter(
+                memberships__user=user, memberships__role=Membership.Role.APPROVER
+            )
+            .values_list("tree_id", "lft", "rght")
+            .distinct()
+        )
+        user._costtrack_approver_ranges = cached
+    return cached
+
+
+def decidable_q(user, *, on: date | None = None) -> Q:
+    """Costs routed to ``user`` for a decision, whatever their status (the submitter's own
+    costs excluded): resolved approver, delegate of the approver, approver member of the unit
+    or an ancestor, and for finance the costs routed to finance (no approver)."""
+    if user is None or not user.is_authenticated:
+        return Q(pk__in=[])
+    condition = Q(approver=user)
+    delegators = active_delegators_of(user=user, on=on or timezone.localdate())
+    if delegators:
+        condition |= Q(approver_id__in=delegators)
+    ranges = _approver_member_ranges(user)
+    if ranges:
+        condition |= subtree_q(ranges, "organization_unit")
+    if is_finance(user):
+        condition |= Q(approver__isnull=True)
+    return condition & ~Q(submitted_by=user)
+
+
+def cost_visibility_q(user) -> Q:
+    """The costs ``user`` may see (use with ``sees_everything`` short-circuit)."""
+    if user is None or not user.is_authenticated:
+        return Q(pk__in=[])
+    condition = Q(submitted_by=user) | Q(approver=user)
+    delegators = active_delegators_of(user=user)
+    if delegators:
+        condition |= Q(approver_id__in=delegators)
+    ranges = user_root_ranges(user)
+    if ranges:
+        condition |= subtree_q(ranges, "organization_unit")
+    return condition
+
+
+def cost_list(*, user, filters: Mapping[str, Any] | None = None) -> QuerySet[Cost]:
+    """Costs ``user`` may see, newest first, with related rows loaded (bounded queries).
+
+    ``filters`` takes the API's query parameters (see ``costs.filters.CostFilter``); a bad
+    value raises a DRF ``ValidationError``.
+    """
+    qs = Cost.objects.select_related(*LIST_RELATED)
+    if not sees_everything(user):
+        qs = qs.filter(cost_visibility_q(user))
+    qs = qs.order_by("-incurred_on", "-id")
+    if filters:
+        from .filters import CostFilter
+
+        filterset = CostFilter(data=filters, queryset=qs, user=user)
+        if not filterset.is_valid():
+            from rest_framework.exceptions import ValidationError
+
+            raise ValidationError(filterset.errors)
+        qs = filterset.qs
+    return qs
+
+
+def cost_get(*, user, cost_id: int) -> Cost:
+    """One cost the user may see, or ``NotFound`` (also for another unit's cost)."""
+    cost = cost_list(user=user).filter(pk=cost_id).first()
+    if cost is None:
+        raise NotFound("No such cost.")
+    return cost
+
+
+def cost_events(cost: Cost) -> QuerySet[CostEvent]:
+    return cost.events.select_related("actor").order_by("at", "id")
+
+
+def cost_detail(*, user, cost_id: int) -> Cost:
+    """``cost_get`` with its events (and their actors) prefetched as ``cost.events.all()``."""
+    cost = (
+        cost_list(user=user)
+        .filter(pk=cost_id)
+        .prefetch_related(
+            Prefetch(
+                "events",
+                queryset=CostEvent.objects.select_related("actor").order_by("at", "id"),
+            )
+        )
+        .first()
+    )
+    if cost is None:
+        raise NotFound("No such cost.")
+    return cost
+
+
+def costs_awaiting(user, *, on: date | None = None) -> QuerySet[Cost]:
+    """Pending costs waiting for ``user``'s decision (the approval inbox), oldest first.
+
+    As resolved approver, as active delegate of the approver, as approver member of the unit
+    or an ancestor; finance sees the costs routed to finance. Never the user's own costs.
+    A constant number of queries (two or three to build the condition, one for the rows).
+    """
+    return (
+        Cost.objects.select_related(*LIST_RELATED)
+        .filter(status=Cost.Status.PENDING)
+        .filter(decidable_q(user, on=on))
+        .order_by("submitted_at", "id")
+    )
+
+
+def category_list() -> QuerySet[CostCategory]:
+    return CostCategory.objects.select_related("parent").order_by("tree_id", "lft")
+
+
+def category_paths() -> dict[int, str]:
+    """``{id: "Expenses:Cloud:Compute"}`` for every category, in one query."""
+    names: dict[int, tuple[str, int | None]] = {
+        pk: (name, parent)
+        for pk, name, parent in CostCategory.objects.values_list("pk", "name", "parent_id")
+    }
+    paths: dict[int, str] = {}
+
+    def path(pk: int) -> str:
+        if pk not in paths:
+            name, parent = names[pk]
+            paths[pk] = f"{path(parent)}:{name}" if parent in names else name
+        return paths[pk]
+
+    for pk in names:
+        path(pk)
+    return paths
+
+
+def category_with_descendants_q(category: CostCategory, prefix: str = "category") -> Q:
+    """Costs (through ``prefix``) in ``category`` or any of its subcategories."""
+    return Q(
+        **{
+            f"{prefix}__tree_id": category.tree_id,
+            f"{prefix}__lft__gte": category.lft,
+            f"{prefix}__rght__lte": category.rght,
+        }
+    )
+
+
+def exchange_rate_list() -> QuerySet[ExchangeRate]:
+    return ExchangeRate.objects.order_by("currency", "-date")

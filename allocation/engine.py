@@ -436,6 +436,66 @@ def fixed_share_units(edges: Iterable[Edge], dimension: str | None = None) -> in
     return total
 
 
+def check_parent_rules(edges: Sequence[Edge], names: Mapping[int, str] | None = None) -> None:
+    """Refuse a parent's edges that the engine cannot split as one rule per dimension.
+
+    Per dimension (the base rule and every overridden dimension): the ``fixed_percent``
+    shares total at most 100 %; the other edges share one strategy and its parameters (only
+    ``cap`` may differ per child); ``min_floor_proportional`` floors total at most 100 %.
+    Raises ``ParameterError`` naming the nodes.
+    """
+    names = names or {}
+
+    def label(node_id: int) -> str:
+        return f"'{names.get(node_id, node_id)}'"
+
+    if not edges:
+        return
+    parent = label(edges[0].parent)
+    dimensions: list[str | None] = [None]
+    for edge in edges:
+        dimensions.extend(d for d in (edge.overrides or {}) if d not in dimensions)
+    for dim in dimensions:
+        rules = [(e, *(e.rule_for(dim) if dim else (e.strategy, e.params))) for e in edges]
+        where = f" for dimension '{dim}'" if dim else ""
+        fixed = [(e, p) for e, s, p in rules if s == FIXED_PERCENT]
+        total = sum(_percent_units(p.get("percent"), "percent") for _, p in fixed)
+        if total > PERCENT_SCALE:
+            shares = ", ".join(f"{label(e.child)} {p['percent']} %" for e, p in fixed)
+            raise ParameterError(
+                f"The fixed shares of {parent}{where} would total "
+                f"{Decimal(total).scaleb(-PERCENT_DECIMALS).normalize():f} %, above 100 % "
+                f"({shares}).",
+                field="parameters",
+            )
+        others = [(e, s, p) for e, s, p in rules if s != FIXED_PERCENT]
+        if not others:
+            continue
+        first_edge, first_strategy, first_params = others[0]
+        shared = {k: v for k, v in first_params.items() if k != "cap"}
+        for edge, strategy, params in others[1:]:
+            if strategy != first_strategy or {k: v for k, v in params.items() if k != "cap"} != (
+                shared
+            ):
+                raise ParameterError(
+                    f"The edges from {parent}{where} must split by one rule: "
+                    f"{label(first_edge.child)} uses '{first_strategy}' {shared or ''}, "
+                    f"{label(edge.child)} uses '{strategy}' "
+                    f"{ {k: v for k, v in params.items() if k != 'cap'} or '' }.".replace(
+                        " .", "."
+                    ),
+                    field="strategy",
+                )
+        if first_strategy == MIN_FLOOR_PROPORTIONAL:
+            floor = _percent_units(first_params["floor_percent"], "floor_percent", allow_zero=True)
+            if floor * len(others) > PERCENT_SCALE:
+                raise ParameterError(
+                    f"The floors of {parent}{where} would total more than 100 % "
+                    f"({len(others)} children × {first_params['floor_percent']} %).",
+                    field="parameters",
+                )
+
+
 # --- graph -----------------------------------------------------------------------------
 
 

@@ -1,1 +1,232 @@
-"""Models of the allocation app."""
+"""Allocation: the cost graph (nodes and edges), usage, and the runs that attribute shared
+infrastructure cost to products, with their results, flows and ledger.
+
+Rows of a run (results, flows, ledger) are only ever written by ``allocation.services`` in
+bulk, once, when the run computes; nothing edits them afterwards.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from costtrack.core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
+from orgunits.models import Entity, OrganizationUnit, Resource
+
+from . import engine
+
+
+def _money(**kwargs):
+    return models.DecimalField(
+        max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, **kwargs
+    )
+
+
+class CostNode(models.Model):
+    """A node of the cost graph. Its direct cost is the approved cost of the linked object."""
+
+    class Kind(models.TextChoices):
+        RESOURCE = engine.RESOURCE, "Resource"
+        SHARED_SERVICE = engine.SHARED_SERVICE, "Shared service"
+        PLATFORM = engine.PLATFORM, "Platform"
+        PRODUCT = engine.PRODUCT, "Product"
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    resource = models.ForeignKey(
+        Resource, null=True, blank=True, on_delete=models.PROTECT, related_name="cost_nodes"
+    )
+    entity = models.ForeignKey(
+        Entity, null=True, blank=True, on_delete=models.PROTECT, related_name="cost_nodes"
+    )
+    organization_unit = models.ForeignKey(
+        OrganizationUnit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cost_nodes",
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(resource__isnull=True, entity__isnull=True)
+                | Q(resource__isnull=True, organization_unit__isnull=True)
+                | Q(entity__isnull=True, organization_unit__isnull=True),
+                name="costnode_at_most_one_link",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AllocationEdge(models.Model):
+    """``parent`` (the cost source) passes cost to ``child`` (the receiver) by ``strategy``."""
+
+    STRATEGY_CHOICES = [(s, s.replace("_", " ").capitalize()) for s in engine.STRATEGIES]
+
+    parent = models.ForeignKey(CostNode, on_delete=models.CASCADE, related_name="out_edges")
+    child = models.ForeignKey(CostNode, on_delete=models.CASCADE, related_name="in_edges")
+    strategy = models.CharField(max_length=32, choices=STRATEGY_CHOICES, default=engine.EQUAL)
+    parameters = models.JSONField(default=dict, blank=True)
+    overrides = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Per dimension: {"storage": {"strategy": ..., "parameters": {...}}}.',
+    )
+    active_from = models.DateField(null=True, blank=True)
+    active_to = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["parent_id", "child_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "child"], name="allocationedge_unique_pair"),
+            models.CheckConstraint(condition=~Q(parent=F("child")), name="allocationedge_no_loop"),
+            models.CheckConstraint(
+                condition=Q(active_from__isnull=True)
+                | Q(active_to__isnull=True)
+                | Q(active_to__gte=F("active_from")),
+                name="allocationedge_dates_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.parent} → {self.child} ({self.strategy})"
+
+
+class UsageRecord(models.Model):
+    """How much of a metric a node used on a day (optionally for one dimension)."""
+
+    node = models.ForeignKey(CostNode, on_delete=models.CASCADE, related_name="usage")
+    metric = models.CharField(max_length=64)
+    date = models.DateField()
+    quantity = models.DecimalField(max_digits=24, decimal_places=engine.USAGE_DECIMALS)
+    dimension = models.CharField(
+        max_length=32, blank=True, help_text="Empty: the usage counts for every dimension."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "node_id", "metric"]
+        indexes = [models.Index(fields=["date", "node"], name="usage_date_node")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="usage_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node} {self.metric} {self.date}: {self.quantity}"
+
+
+class AllocationRun(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    period_start = models.DateField()
+    period_end = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    input_fingerprint = models.CharField(max_length=64, blank=True)
+    currency = models.CharField(max_length=8)
+    raw_total = _money(default=0)
+    allocated_total = _money(default=0)
+    unallocated_total = _money(default=0)
+    carried_forward_total = _money(default=0)
+    coverage = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    invariants = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "-id"]
+        indexes = [
+            models.Index(
+                fields=["period_start", "period_end", "status"], name="allocationrun_period"
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_end__gte=F("period_start")), name="allocationrun_period_ordered"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Allocation run #{self.pk} {self.period_start}–{self.period_end} ({self.status})"
+
+
+class AllocationResult(models.Model):
+    run = models.ForeignKey(AllocationRun, on_delete=models.CASCADE, related_name="results")
+    node = models.ForeignKey(CostNode, on_delete=models.CASCADE, related_name="+")
+    dimension = models.CharField(max_length=32)
+    direct = _money()
+    received = _money()
+    holistic = _money()
+    allocated_out = _money()
+    retained = _money()
+    carried_forward = _money(default=0)
+
+    class Meta:
+        ordering = ["run_id", "node_id", "dimension"]
+        indexes = [models.Index(fields=["run", "node"], name="allocresult_run_node")]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} node {self.node_id} {self.dimension}: {self.holistic}"
+
+
+class AllocationFlow(models.Model):
+    run = models.ForeignKey(AllocationRun, on_delete=models.CASCADE, related_name="flows")
+    from_node = models.ForeignKey(CostNode, on_delete=models.CASCADE, related_name="+")
+    to_node = models.ForeignKey(CostNode, on_delete=models.CASCADE, related_name="+")
+    dimension = models.CharField(max_length=32)
+    amount = _money()
+
+    class Meta:
+        ordering = ["run_id", "id"]
+        indexes = [
+            models.Index(fields=["run", "to_node"], name="allocflow_run_to"),
+            models.Index(fields=["run", "from_node"], name="allocflow_run_from"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_node_id} → {self.to_node_id} {self.dimension}: {self.amount}"
+
+
+class LedgerEntry(models.Model):
+    """One side of a double entry; the two rows of an entry share ``entry`` and an amount."""
+
+    class Kind(models.TextChoices):
+        COST_INCURRED = engine.LEDGER_COST_INCURRED, "Cost incurred"
+        COST_ALLOCATED = engine.LEDGER_COST_ALLOCATED, "Cost allocated"
+        LOSS_FORWARD = engine.LEDGER_LOSS_FORWARD, "Loss carried forward"
+
+    run = models.ForeignKey(AllocationRun, on_delete=models.CASCADE, related_name="ledger")
+    entry = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    account = models.CharField(max_length=16)
+    node = models.ForeignKey(
+        CostNode, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    dimension = models.CharField(max_length=32)
+    debit = _money(default=0)
+    credit = _money(default=0)
+
+    class Meta:
+        ordering = ["run_id", "entry", "id"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["run", "kind"], name="ledger_run_kind")]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} entry {self.entry} {self.kind} {self.account}"

@@ -1,0 +1,574 @@
+"""Every write of the allocation app: the cost graph, usage, and allocation runs.
+
+Graph writes validate what the engine needs (no cycle, fixed shares of a parent at most
+100 %, one rule per parent and dimension, parameters valid for the strategy) and raise
+``costtrack.core.exceptions.ValidationError`` naming the nodes. Runs load a period's graph,
+usage and direct costs in a handful of queries, compute in memory (``allocation.engine``)
+and write results, flows and ledger in bulk.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from costs.models import Cost, CostStatus
+from costtrack.core.db import advisory_xact_lock
+from costtrack.core.exceptions import ValidationError
+from costtrack.core.money import minor_digits, reporting_currency, round_money, to_minor
+
+from . import engine
+from .models import (
+    AllocationEdge,
+    AllocationFlow,
+    AllocationResult,
+    AllocationRun,
+    CostNode,
+    LedgerEntry,
+    UsageRecord,
+)
+
+GRAPH_LOCK = "allocation.graph"
+DEFAULT_DIMENSION = "other"
+NODE_FIELDS = {"name", "kind", "resource", "entity", "organization_unit", "description"}
+EDGE_FIELDS = {"strategy", "parameters", "overrides", "active_from", "active_to"}
+
+
+def _refuse(exc: engine.EngineError) -> ValidationError:
+    return ValidationError(exc.message, field=exc.field)
+
+
+# --- nodes -----------------------------------------------------------------------------
+
+
+def _check_node_links(node: CostNode) -> None:
+    links = [n for n in ("resource", "entity", "organization_unit") if getattr(node, f"{n}_id")]
+    if len(links) > 1:
+        raise ValidationError(
+            f"Link a node to one resource, entity or unit, not several ({', '.join(links)}).",
+            field=links[1],
+        )
+
+
+@transaction.atomic
+def node_create(
+    *,
+    name: str,
+    kind: str,
+    resource=None,
+    entity=None,
+    organization_unit=None,
+    description: str = "",
+    acting_user=None,
+) -> CostNode:
+    """Create a node. Its direct cost will be the approved cost of the linked object."""
+    node = CostNode(
+        name=name,
+        kind=kind,
+        resource=resource,
+        entity=entity,
+        organization_unit=organization_unit,
+        description=description,
+    )
+    _check_node_links(node)
+    node.full_clean()
+    node.save()
+    return node
+
+
+@transaction.atomic
+def node_update(*, node: CostNode, acting_user=None, **fields: Any) -> CostNode:
+    unknown = set(fields) - NODE_FIELDS
+    if unknown:
+        raise ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    for name, value in fields.items():
+        setattr(node, name, value)
+    _check_node_links(node)
+    node.full_clean()
+    node.save()
+    return node
+
+
+@transaction.atomic
+def node_delete(*, node: CostNode, acting_user=None) -> None:
+    """Delete a node with its edges and usage (past runs keep nothing that points to it)."""
+    advisory_xact_lock(GRAPH_LOCK)
+    node.delete()
+
+
+# --- edges -----------------------------------------------------------------------------
+
+
+def _as_engine_edge(edge: AllocationEdge) -> engine.Edge:
+    return engine.Edge(
+        edge.parent_id, edge.child_id, edge.strategy, edge.parameters or {}, edge.overrides or {}
+    )
+
+
+def _validate_edge(edge: AllocationEdge) -> None:
+    """Parameters, overrides, no cycle, and the parent's rules taken together."""
+    digits = minor_digits(reporting_currency())
+    if edge.parent_id and edge.parent_id == edge.child_id:
+        raise ValidationError("A node cannot allocate to itself.", field="child")
+    try:
+        edge.parameters = engine.validate_parameters(
+            edge.strategy, edge.parameters, minor_digits=digits
+        )
+        edge.overrides = engine.validate_overrides(edge.overrides, minor_digits=digits)
+    except engine.EngineError as exc:
+        raise _refuse(exc) from None
+    others = list(
+        AllocationEdge.objects.exclude(pk=edge.pk).values_list("parent_id", "child_id")
+        if edge.pk
+        else AllocationEdge.objects.values_list("parent_id", "child_id")
+    )
+    pairs = [*others, (edge.parent_id, edge.child_id)]
+    cycle = engine.find_cycle({p for p, _ in pairs} | {c for _, c in pairs}, pairs)
+    if cycle:
+        names = dict(CostNode.objects.filter(pk__in=cycle).values_list("id", "name"))
+        raise _refuse(engine.CycleError(cycle, names))
+    siblings = [
+        _as_engine_edge(e)
+        for e in AllocationEdge.objects.filter(parent_id=edge.parent_id).exclude(pk=edge.pk)
+    ]
+    group = sorted([*siblings, _as_engine_edge(edge)], key=lambda e: e.child)
+    names = dict(
+        CostNode.objects.filter(pk__in=[edge.parent_id, *(e.child for e in group)]).values_list(
+            "id", "name"
+        )
+    )
+    try:
+        engine.check_parent_rules(group, names)
+    except engine.EngineError as exc:
+        raise _refuse(exc) from None
+
+
+@transaction.atomic
+def edge_create(
+    *,
+    parent: CostNode,
+    child: CostNode,
+    strategy: str = engine.EQUAL,
+    parameters: dict | None = None,
+    overrides: dict | None = None,
+    active_from: date | None = None,
+    active_to: date | None = None,
+    acting_user=None,
+) -> AllocationEdge:
+    """Add ``parent → child``. Raises ``ValidationError`` (400) naming the nodes of a cycle,
+    the children whose fixed shares pass 100 %, or the invalid parameter.
+    """
+    advisory_xact_lock(GRAPH_LOCK)
+    edge = AllocationEdge(
+        parent=parent,
+        child=child,
+        strategy=strategy,
+        parameters=parameters or {},
+        overrides=overrides or {},
+        active_from=active_from,
+        active_to=active_to,
+    )
+    if AllocationEdge.objects.filter(parent=parent, child=child).exists():
+        raise ValidationError(f"'{parent}' already allocates to '{child}'.", field="child")
+    _validate_edge(edge)
+    edge.full_clean()
+    edge.save()
+    return edge
+
+
+@transaction.atomic
+def edge_update(*, edge: AllocationEdge, acting_user=None, **fields: Any) -> AllocationEdge:
+    """Change an edge's rule or active dates (its parent and child are fixed)."""
+    unknown = set(fields) - EDGE_FIELDS
+    if unknown:
+        raise ValidationError(
+            f"Field(s) {', '.join(sorted(unknown))} cannot be changed; "
+            "delete the edge and create another."
+        )
+    advisory_xact_lock(GRAPH_LOCK)
+    for name, value in fields.items():
+        if name in ("parameters", "overrides") and value is None:
+            value = {}
+        setattr(edge, name, value)
+    _validate_edge(edge)
+    edge.full_clean()
+    edge.save()
+    return edge
+
+
+@transaction.atomic
+def edge_delete(*, edge: AllocationEdge, acting_user=None) -> None:
+    advisory_xact_lock(GRAPH_LOCK)
+    edge.delete()
+
+
+# --- usage -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def usage_record_create(
+    *,
+    node: CostNode,
+    metric: str,
+    date: date,
+    quantity: Decimal,
+    dimension: str = "",
+    acting_user=None,
+) -> UsageRecord:
+    record = UsageRecord(
+        node=node, metric=metric, date=date, quantity=quantity, dimension=dimension
+    )
+    record.full_clean()
+    record.save()
+    return record
+
+
+# --- runs ------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedPeriod:
+    input: engine.AllocationInput
+    currency: str
+    fingerprint: str
+    carried_in: int
+
+
+def _window_days(edges: list[engine.Edge]) -> int:
+    longest = 0
+    for edge in edges:
+        rules = [edge.params, *(o.get("parameters", {}) for o in (edge.overrides or {}).values())]
+        for params in rules:
+            window = params.get("window_days") if isinstance(params, dict) else None
+            if isinstance(window, int):
+                longest = max(longest, window)
+    return longest
+
+
+def _direct_costs(
+    nodes: list[tuple[int, int | None, int | None, int | None]],
+    period_start: date,
+    period_end: date,
+    currency: str,
+) -> dict[tuple[int, str], int]:
+    """Approved costs of the period per (node, dimension), in reporting-currency minor units.
+
+    A cost counts once, at the most specific node linked to it: its resource's node, else its
+    entity's, else its unit's.
+    """
+    by_resource = {r: n for n, r, _, _ in nodes if r}
+    by_entity = {e: n for n, _, e, _ in nodes if e}
+    by_unit = {u: n for n, _, _, u in nodes if u}
+    if not (by_resource or by_entity or by_unit):
+        return {}
+    rows = (
+        Cost.objects.filter(
+            Q(resource_id__in=list(by_resource))
+            | Q(entity_id__in=list(by_entity))
+            | Q(organization_unit_id__in=list(by_unit)),
+            status=CostStatus.APPROVED,
+            incurred_on__gte=period_start,
+            incurred_on__lte=period_end,
+        )
+        .values_list("resource_id", "entity_id", "organization_unit_id", "category__dimension")
+        .annotate(total=Sum("amount_reporting"))
+        .order_by()
+    )
+    totals: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    for resource_id, entity_id, unit_id, dimension, total in rows:
+        node = by_resource.get(resource_id) or by_entity.get(entity_id) or by_unit.get(unit_id)
+        if node is not None:
+            totals[(node, dimension or DEFAULT_DIMENSION)] += total
+    return {key: to_minor(round_money(v, currency), currency) for key, v in totals.items()}
+
+
+def load_period(*, period_start: date, period_end: date) -> LoadedPeriod:
+    """Load a period's graph, usage and direct costs (seven queries, whatever the size)."""
+    currency = reporting_currency()
+    node_rows = list(
+        CostNode.objects.values_list(
+            "id", "kind", "name", "resource_id", "entity_id", "organization_unit_id"
+        )
+    )
+    edges = [
+        engine.Edge(p, c, s, params or {}, overrides or {})
+        for p, c, s, params, overrides in AllocationEdge.objects.filter(
+            Q(active_from__isnull=True) | Q(active_from__lte=period_end),
+            Q(active_to__isnull=True) | Q(active_to__gte=period_start),
+        ).values_list("parent_id", "child_id", "strategy", "parameters", "overrides")
+    ]
+    window = _window_days(edges)
+    usage_from = min(period_start, period_end - timedelta(days=max(window - 1, 0)))
+    usage = [
+        engine.Usage(node, metric, day, int(quantity.scaleb(engine.USAGE_DECIMALS)), dim)
+        for node, metric, day, quantity, dim in UsageRecord.objects.filter(
+            date__gte=usage_from, date__lte=period_end
+        ).values_list("node_id", "metric", "date", "quantity", "dimension")
+    ]
+    tracked = set(
+        UsageRecord.objects.filter(date__lte=period_end)
+        .values_list("node_id", flat=True)
+        .distinct()
+        .order_by()
+    )
+    direct = _direct_costs(
+        [(n, r, e, u) for n, _, _, r, e, u in node_rows], period_start, period_end, currency
+    )
+    carried_in = 0
+    previous = (
+        AllocationRun.objects.filter(
+            status=AllocationRun.Status.SUCCEEDED, period_end=period_start - timedelta(days=1)
+        )
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if previous is not None:
+        digits = minor_digits(currency)
+        for node_id, dim, credit in LedgerEntry.objects.filter(
+            run_id=previous, kind=LedgerEntry.Kind.LOSS_FORWARD, node__isnull=False
+        ).values_list("node_id", "dimension", "credit"):
+            units = int(credit.scaleb(digits))
+            direct[(node_id, dim)] = direct.get((node_id, dim), 0) + units
+            carried_in += units
+    active_in_period = {u.node for u in usage if u.quantity and u.day >= period_start}
+    active_in_period |= {node for (node, _), amount in direct.items() if amount}
+    nodes = [
+        engine.Node(n, kind, name, active=n in active_in_period or n not in tracked)
+        for n, kind, name, *_ in node_rows
+    ]
+    inp = engine.AllocationInput(
+        nodes=nodes,
+        edges=edges,
+        direct=direct,
+        usage=usage,
+        period_start=period_start,
+        period_end=period_end,
+        minor_digits=minor_digits(currency),
+    )
+    return LoadedPeriod(inp, currency, engine.fingerprint(inp), carried_in)
+
+
+def _money_text(units: int, digits: int) -> str:
+    if digits == 0:
+        return str(units)
+    sign = "-" if units < 0 else ""
+    q, r = divmod(abs(units), 10**digits)
+    return f"{sign}{q}.{r:0{digits}d}"
+
+
+def _write_rows(model, columns: list[str], rows: list[tuple]) -> None:
+    """Insert many rows: ``COPY`` on PostgreSQL, ``bulk_create`` elsewhere."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(model._meta.db_table)
+        cols = ", ".join(connection.ops.quote_name(c) for c in columns)
+        buffer = io.StringIO()
+        for row in rows:
+            buffer.write("\t".join(r"\N" if v is None else str(v) for v in row))
+            buffer.write("\n")
+        statement = f"COPY {table} ({cols}) FROM STDIN"  # nosec B608 - names from model meta
+        with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+            copy.write(buffer.getvalue())
+        return
+    model.objects.bulk_create(
+        [model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=2000
+    )
+
+
+def store_outcome(*, run: AllocationRun, outcome: engine.AllocationOutcome, digits: int) -> None:
+    """Write a computed run's results, flows and ledger in bulk, and its totals."""
+
+    def m(units: int) -> str:
+        return _money_text(units, digits)
+
+    _write_rows(
+        AllocationResult,
+        [
+            "run_id",
+            "node_id",
+            "dimension",
+            "direct",
+            "received",
+            "holistic",
+            "allocated_out",
+            "retained",
+            "carried_forward",
+        ],
+        [
+            (
+                run.pk,
+                r.node,
+                r.dimension,
+                m(r.direct),
+                m(r.received),
+                m(r.holistic),
+                m(r.allocated_out),
+                m(r.retained),
+                m(r.carried_forward),
+            )
+            for r in outcome.results
+        ],
+    )
+    _write_rows(
+        AllocationFlow,
+        ["run_id", "from_node_id", "to_node_id", "dimension", "amount"],
+        [(run.pk, f.parent, f.child, f.dimension, m(f.amount)) for f in outcome.flows],
+    )
+    _write_rows(
+        LedgerEntry,
+        ["run_id", "entry", "kind", "account", "node_id", "dimension", "debit", "credit"],
+        [
+            (run.pk, x.entry, x.kind, x.account, x.node, x.dimension, m(x.debit), m(x.credit))
+            for x in outcome.ledger
+        ],
+    )
+    inv = outcome.invariants
+    run.raw_total = Decimal(inv.raw).scaleb(-digits)
+    run.allocated_total = Decimal(inv.allocated).scaleb(-digits)
+    run.unallocated_total = Decimal(inv.unallocated).scaleb(-digits)
+    run.carried_forward_total = Decimal(inv.carried_forward).scaleb(-digits)
+    run.coverage = inv.coverage
+    run.invariants = inv.as_dict(digits)
+    run.counts = {
+        "nodes": len(outcome.order),
+        "results": len(outcome.results),
+        "flows": len(outcome.flows),
+        "ledger": len(outcome.ledger),
+        "final_cost_centres": len(outcome.final_cost_centres),
+    }
+
+
+def _period_lock(period_start: date, period_end: date) -> None:
+    advisory_xact_lock(f"allocation.run.{period_start}.{period_end}")
+
+
+def _matching_run(loaded: LoadedPeriod, period_start: date, period_end: date):
+    return (
+        AllocationRun.objects.filter(
+            period_start=period_start,
+            period_end=period_end,
+            status=AllocationRun.Status.SUCCEEDED,
+            input_fingerprint=loaded.fingerprint,
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
+def _check_period(period_start: date, period_end: date) -> None:
+    if period_end < period_start:
+        raise ValidationError("The period ends before it starts.", field="period_end")
+    if (period_end - period_start).days > 366:
+        raise ValidationError("A run covers at most one year.", field="period_end")
+
+
+def _compute_into(run: AllocationRun, loaded: LoadedPeriod) -> AllocationRun:
+    run.status = AllocationRun.Status.RUNNING
+    run.started_at = run.started_at or timezone.now()
+    run.input_fingerprint = loaded.fingerprint
+    run.currency = loaded.currency
+    outcome = engine.allocate(loaded.input)
+    store_outcome(run=run, outcome=outcome, digits=loaded.input.minor_digits)
+    run.invariants["carried_in"] = _money_text(loaded.carried_in, loaded.input.minor_digits)
+    run.status = AllocationRun.Status.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.error = ""
+    run.save()
+    return run
+
+
+def _fail(run: AllocationRun, exc: engine.EngineError) -> AllocationRun:
+    run.status = AllocationRun.Status.FAILED
+    run.error = exc.message
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+    return run
+
+
+def allocation_run(*, period_start: date, period_end: date, acting_user=None) -> AllocationRun:
+    """Run the allocation of a period now, in this process.
+
+    Re-running a period whose inputs (graph, usage, direct costs) are unchanged returns the
+    existing successful run: the same input fingerprint, no new rows. A graph the engine
+    refuses gives a run with status ``failed`` and the reason in ``error``.
+    """
+    _check_period(period_start, period_end)
+    try:
+        with transaction.atomic():
+            _period_lock(period_start, period_end)
+            loaded = load_period(period_start=period_start, period_end=period_end)
+            existing = _matching_run(loaded, period_start, period_end)
+            if existing is not None:
+                return existing
+            run = AllocationRun(
+                period_start=period_start,
+                period_end=period_end,
+                currency=loaded.currency,
+                created_by=acting_user,
+                started_at=timezone.now(),
+            )
+            run.full_clean()
+            run.save()
+            return _compute_into(run, loaded)
+    except engine.EngineError as exc:
+        run = AllocationRun.objects.create(
+            period_start=period_start,
+            period_end=period_end,
+            currency=reporting_currency(),
+            created_by=acting_user,
+        )
+        return _fail(run, exc)
+
+
+@transaction.atomic
+def allocation_run_request(
+    *, period_start: date, period_end: date, acting_user=None
+) -> tuple[AllocationRun, bool]:
+    """Ask for a run of the period; returns ``(run, queued)``.
+
+    When the period's inputs match an existing successful run, that run is returned and
+    nothing is queued. Otherwise a ``pending`` run is written and the Celery task
+    ``allocation.run_allocation`` computes it after commit.
+    """
+    from .tasks import run_allocation
+
+    _check_period(period_start, period_end)
+    loaded = load_period(period_start=period_start, period_end=period_end)
+    existing = _matching_run(loaded, period_start, period_end)
+    if existing is not None:
+        return existing, False
+    run = AllocationRun(
+        period_start=period_start,
+        period_end=period_end,
+        currency=loaded.currency,
+        input_fingerprint=loaded.fingerprint,
+        created_by=acting_user,
+    )
+    run.full_clean()
+    run.save()
+    transaction.on_commit(lambda: run_allocation.delay(run.pk))
+    return run, True
+
+
+def allocation_run_execute(*, run_id: int) -> AllocationRun:
+    """Compute a pending run (the Celery task's body). A run already done is left as it is."""
+    try:
+        with transaction.atomic():
+            run = AllocationRun.objects.select_for_update().get(pk=run_id)
+            if run.status in (AllocationRun.Status.SUCCEEDED, AllocationRun.Status.FAILED):
+                return run
+            _period_lock(run.period_start, run.period_end)
+            loaded = load_period(period_start=run.period_start, period_end=run.period_end)
+            return _compute_into(run, loaded)
+    except engine.EngineError as exc:
+        return _fail(AllocationRun.objects.get(pk=run_id), exc)

@@ -7,19 +7,22 @@ costs an approver member may decide).
 """
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
-from costtrack.core.exceptions import NotFound
+from costtrack.core.exceptions import NotFound, ValidationError
+from costtrack.core.money import reporting_currency
 from costtrack.core.roles import is_finance, sees_everything
 from orgunits.models import Membership, OrganizationUnit
 from orgunits.selectors import active_delegators_of, subtree_q, user_root_ranges
 
 from .models import Cost, CostCategory, CostEvent, ExchangeRate
 
+ZERO = Decimal(0)
 LIST_RELATED = (
     "category",
     "organization_unit",
@@ -180,3 +183,134 @@ def category_with_descendants_q(category: CostCategory, prefix: str = "category"
 
 def exchange_rate_list() -> QuerySet[ExchangeRate]:
     return ExchangeRate.objects.order_by("currency", "-date")
+
+
+# --- seed 001: summary and total of approved spend ---------------------------------------
+
+SUMMARY_PERIODS = ("hourly", "daily", "weekly", "monthly", "annual")
+
+
+def summary_window(period: str, *, today: date | None = None) -> tuple[date, date]:
+    """The current ``period`` as inclusive days. Costs are dated by day, so ``hourly`` and
+    ``daily`` both mean today; ``weekly`` starts on Monday; ``annual`` is the fiscal year
+    (``FISCAL_YEAR_START_MONTH``)."""
+    from django.conf import settings
+
+    today = today or timezone.localdate()
+    if period in ("hourly", "daily"):
+        return today, today
+    if period == "weekly":
+        start = today - timedelta(days=today.weekday())
+        return start, start + timedelta(days=6)
+    if period == "monthly":
+        start = today.replace(day=1)
+        return start, _add_months(start, 1) - timedelta(days=1)
+    if period == "annual":
+        month = settings.FISCAL_YEAR_START_MONTH
+        year = today.year if today.month >= month else today.year - 1
+        start = date(year, month, 1)
+        return start, _add_months(start, 12) - timedelta(days=1)
+    raise ValidationError(
+        f"Unknown period '{period}'. Use one of {', '.join(SUMMARY_PERIODS)}.", field="period"
+    )
+
+
+def _add_months(first: date, months: int) -> date:
+    index = first.year * 12 + first.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _as_day(value) -> date | None:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return date.fromisoformat(str(value))
+
+
+def _summary_costs(*, user, period, start, end, category=None) -> tuple[QuerySet, date, date]:
+    if period is not None:
+        start, end = summary_window(period)
+    start, end = _as_day(start), _as_day(end)
+    if start and end and end < start:
+        raise ValidationError("The end is before the start.", field="end")
+    qs = (cost_list(user=user) if user is not None else Cost.objects.all()).filter(
+        status=Cost.Status.APPROVED
+    )
+    if start:
+        qs = qs.filter(incurred_on__gte=start)
+    if end:
+        qs = qs.filter(incurred_on__lte=end)
+    if category is not None:
+        if not isinstance(category, CostCategory):
+            lookup = {"pk": category} if str(category).isdigit() else {"slug": category}
+            category = CostCategory.objects.filter(**lookup).first()
+            if category is None:
+                raise ValidationError("Unknown category.", field="category")
+        qs = qs.filter(category_with_descendants_q(category))
+    return qs.order_by(), start, end
+
+
+def cost_summary(
+    *,
+    period: str | None = None,
+    start: date | datetime | None = None,
+    end: date | datetime | None = None,
+    user=None,
+) -> dict[str, Any]:
+    """Seed 001's ``get_summary``: approved spend in the reporting currency.
+
+    ``period`` (hourly|daily|weekly|monthly|annual, the current one) or ``start``/``end``
+    (inclusive days; either may be open); ``user`` limits it to the costs they may see
+    (``None``: every cost). Returns ``{"total", "by_category" {slug: total}, "by_resource"
+    {resource name: total}, "by_tag" {key: {value: total}}, "entry_count", "period_start",
+    "period_end", "currency"}`` with Decimal totals. Four queries whatever the row count.
+    """
+    qs, start, end = _summary_costs(user=user, period=period, start=start, end=end)
+    head = qs.aggregate(total=Sum("amount_reporting"), count=Count("id"))
+    by_category = {
+        row["category__slug"]: row["total"]
+        for row in qs.values("category__slug")
+        .annotate(total=Sum("amount_reporting"))
+        .order_by("category__slug")
+    }
+    by_resource: dict[str, Decimal] = {}
+    for row in (
+        qs.filter(resource__isnull=False)
+        .values("resource_id", "resource__name")
+        .annotate(total=Sum("amount_reporting"))
+        .order_by("resource__name", "resource_id")
+    ):
+        name = row["resource__name"]
+        if name in by_resource:
+            name = f"{name} (#{row['resource_id']})"
+        by_resource[name] = row["total"]
+    by_tag: dict[str, dict[str, Decimal]] = {}
+    for tags, amount in qs.exclude(tags={}).values_list("tags", "amount_reporting").iterator():
+        for key, value in (tags or {}).items():
+            values = by_tag.setdefault(key, {})
+            values[value] = values.get(value, ZERO) + amount
+    return {
+        "total": head["total"] or ZERO,
+        "by_category": by_category,
+        "by_resource": by_resource,
+        "by_tag": {k: dict(sorted(v.items())) for k, v in sorted(by_tag.items())},
+        "entry_count": head["count"],
+        "period_start": start,
+        "period_end": end,
+        "currency": reporting_currency(),
+    }
+
+
+def cost_total(
+    *,
+    period: str | None = None,
+    category: CostCategory | str | int | None = None,
+    start: date | datetime | None = None,
+    end: date | datetime | None = None,
+    user=None,
+) -> Decimal:
+    """Seed 001's ``get_total``: approved spend in the reporting currency, optionally in a
+    category (with its subcategories) and for the current ``period`` or a day range."""
+    qs, _, _ = _summary_costs(user=user, period=period, start=start, end=end, category=category)
+    return qs.aggregate(total=Sum("amount_reporting"))["total"] or ZERO

@@ -2,10 +2,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 
-from costs import services
+from costs import extensions, services
 from costs.models import Cost, CostEvent
-from costtrack.core.exceptions import Conflict, PermissionDenied
+from costtrack.core.exceptions import Conflict, PermissionDenied, ValidationError
+from notifications.models import Notification
+from tests.costs.factories import category, make_cost
 
 pytestmark = pytest.mark.django_db
 
@@ -22,33 +25,362 @@ def create(org, **kw):
     return services.cost_create(**params)
 
 
+def events(cost):
+    return list(CostEvent.objects.filter(cost=cost).order_by("at", "id"))
+
+
 def actions(cost):
-    return list(CostEvent.objects.filter(cost=cost).values_list("action", flat=True))
+    return [e.action for e in events(cost)]
+
+
+@pytest.fixture
+def checks():
+    """Register submission checks / decision hooks for one test, then remove them."""
+    saved = (list(extensions._submission_checks), list(extensions._decision_hooks))
+    yield extensions
+    extensions._submission_checks[:] = saved[0]
+    extensions._decision_hooks[:] = saved[1]
+
+
+# --- create ----------------------------------------------------------------------------
 
 
 def test_create_pending_routes_to_unit_owner_and_writes_events(org):
     result = create(org)
     cost = result.cost
     assert cost.status == Cost.Status.PENDING
+    assert cost.submitted_at is not None
     assert cost.approver == org.eng_owner
     assert cost.amount_reporting == Decimal("120.50")
+    assert cost.exchange_rate == 1
     assert cost.category.slug == "other"
+    assert cost.kind == Cost.Kind.CHARGE
     assert result.warnings == [] and result.created
+    create_event, submit_event = events(cost)
+    assert (create_event.action, create_event.to_status) == ("create", "draft")
+    assert (submit_event.action, submit_event.from_status, submit_event.to_status) == (
+        "submit",
+        "draft",
+        "pending",
+    )
+    assert submit_event.actor == org.member
+
+
+def test_create_draft_writes_one_event_and_no_notification(org):
+    cost = create(org, draft=True).cost
+    assert cost.status == Cost.Status.DRAFT
+    assert actions(cost) == ["create"]
+    assert not Notification.objects.filter(kind="approval_requested").exists()
+
+
+def test_unit_defaults_from_resource_then_entity(org):
+    by_resource = create(org, organization_unit=None, resource=org.resource).cost
+    by_entity = create(org, organization_unit=None, entity=org.entity).cost
+    assert by_resource.organization_unit == org.platform
+    assert by_entity.organization_unit == org.platform
+
+
+def test_negative_amount_is_a_credit_and_negative_charge_refused(org):
+    credit = create(org, amount=Decimal("-20.00")).cost
+    assert credit.kind == Cost.Kind.CREDIT
+    assert credit.amount_reporting == Decimal("-20.00")
+    with pytest.raises(ValidationError) as exc:
+        create(org, amount=Decimal("-5"), kind="charge")
+    assert exc.value.field == "amount"
+    assert Cost.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        ({"currency": "XXQ"}, "currency"),
+        ({"amount": Decimal("1.005")}, "amount"),
+        ({"amount": Decimal("NaN")}, "amount"),
+        ({"amount": Decimal("Infinity")}, "amount"),
+        ({"amount": Decimal(10) ** 12}, "amount"),
+        ({"incurred_on": date(1969, 12, 31)}, "incurred_on"),
+        ({"incurred_on": date(2999, 1, 1)}, "incurred_on"),
+        ({"organization_unit": None}, "organization_unit"),
+        ({"currency": "EUR"}, "currency"),  # no EUR rate loaded
+        ({"url": "javascript:alert(1)"}, "url"),
+        ({"metadata": ["not", "an", "object"]}, "metadata"),
+    ],
+)
+def test_create_bad_input_names_the_field_and_writes_nothing(org, kw, field):
+    from django.core.exceptions import ValidationError as DjangoValidationError
+
+    with pytest.raises((ValidationError, DjangoValidationError)) as exc:
+        create(org, **kw)
+    if isinstance(exc.value, ValidationError):
+        assert exc.value.field == field
+    else:
+        assert field in exc.value.message_dict
+    assert Cost.objects.count() == 0
+    assert CostEvent.objects.count() == 0
+
+
+def test_missing_rate_message_names_currency_and_day(org):
+    with pytest.raises(ValidationError) as exc:
+        create(org, currency="EUR")
+    assert "EUR" in exc.value.message and "2025-03-10" in exc.value.message
+
+
+def test_submitter_may_not_book_on_another_units_objects(org):
+    with pytest.raises(ValidationError) as exc:
+        create(org, organization_unit=org.sales)
+    assert exc.value.field == "organization_unit"
+    assert "does not exist" in exc.value.message
+    assert Cost.objects.count() == 0
+
+
+def test_idempotency_key_returns_first_cost_without_writing(org):
+    first = create(org, idempotency_key="k-1")
+    again = create(org, idempotency_key="k-1", amount=Decimal("999"))
+    assert again.cost.pk == first.cost.pk and not again.created
+    assert Cost.objects.count() == 1 and CostEvent.objects.count() == 2
+    other_user = create(org, submitted_by=org.eng_owner, idempotency_key="k-1")
+    assert other_user.cost.pk != first.cost.pk
+
+
+# --- transitions -----------------------------------------------------------------------
+
+
+def test_submit_draft(org):
+    cost = create(org, draft=True).cost
+    result = services.cost_submit(cost=cost, acting_user=org.member, comment="please")
+    assert result.cost.status == Cost.Status.PENDING and result.warnings == []
+    assert actions(cost) == ["create", "submit"]
+    assert events(cost)[-1].comment == "please"
+
+
+def test_only_submitter_or_finance_submits(org):
+    cost = create(org, draft=True).cost
+    with pytest.raises(PermissionDenied):
+        services.cost_submit(cost=cost, acting_user=org.eng_owner)
+    assert services.cost_submit(cost=cost, acting_user=org.fin).cost.status == "pending"
+
+
+def test_approve_records_decision_and_notifies_submitter(org):
+    cost = create(org).cost
+    cost = services.cost_approve(cost=cost, acting_user=org.eng_owner, comment="fine")
+    assert cost.status == Cost.Status.APPROVED
+    assert (cost.decided_by, cost.decision_comment) == (org.eng_owner, "fine")
+    assert cost.decided_at is not None
+    last = events(cost)[-1]
+    assert (last.action, last.actor, last.comment) == ("approve", org.eng_owner, "fine")
+    assert (last.from_status, last.to_status) == ("pending", "approved")
+    assert Notification.objects.filter(recipient=org.member, kind="cost_approved").count() == 1
+
+
+def test_reject_then_revise_then_resubmit(org):
+    cost = create(org).cost
+    cost = services.cost_reject(cost=cost, acting_user=org.eng_owner, comment="wrong unit")
+    assert cost.status == Cost.Status.REJECTED
+    assert Notification.objects.filter(recipient=org.member, kind="cost_rejected").count() == 1
+    cost = services.cost_revise(cost=cost, acting_user=org.member)
+    assert cost.status == Cost.Status.DRAFT
+    cost = services.cost_submit(cost=cost, acting_user=org.member).cost
+    assert cost.status == Cost.Status.PENDING
+    assert actions(cost) == ["create", "submit", "reject", "revise", "submit"]
+
+
+@pytest.mark.parametrize("status", ["draft", "pending", "rejected"])
+def test_cancel_from_draft_pending_rejected(org, status):
+    cost = make_cost(status=status, submitted_by=org.member, organization_unit=org.platform)
+    cost = services.cost_cancel(cost=cost, acting_user=org.member, comment="not needed")
+    assert cost.status == Cost.Status.CANCELLED
+    assert events(cost)[-1].action == "cancel"
+
+
+def test_void_needs_finance_and_reason(org):
+    cost = make_cost(status="approved", submitted_by=org.member, organization_unit=org.platform)
+    with pytest.raises(PermissionDenied):
+        services.cost_void(cost=cost, acting_user=org.eng_owner, reason="dup")
+    with pytest.raises(ValidationError) as exc:
+        services.cost_void(cost=cost, acting_user=org.fin, reason="  ")
+    assert exc.value.field == "reason"
+    cost = services.cost_void(cost=cost, acting_user=org.fin, reason="duplicate invoice")
+    assert cost.status == Cost.Status.VOIDED
+    assert events(cost)[-1].comment == "duplicate invoice"
+
+
+@pytest.mark.parametrize(
+    ("status", "service", "kwargs"),
+    [
+        ("draft", "cost_approve", {}),
+        ("draft", "cost_reject", {}),
+        ("approved", "cost_approve", {}),
+        ("approved", "cost_reject", {}),
+        ("rejected", "cost_approve", {}),
+        ("pending", "cost_revise", {}),
+        ("approved", "cost_revise", {}),
+        ("approved", "cost_cancel", {}),
+        ("voided", "cost_cancel", {}),
+        ("cancelled", "cost_cancel", {}),
+        ("pending", "cost_void", {"reason": "x"}),
+        ("rejected", "cost_void", {"reason": "x"}),
+        ("voided", "cost_void", {"reason": "x"}),
+        ("pending", "cost_submit", {}),
+        ("approved", "cost_submit", {}),
+    ],
+)
+def test_invalid_transitions_conflict_and_write_nothing(org, status, service, kwargs):
+    cost = make_cost(status=status, submitted_by=org.member, organization_unit=org.platform)
+    before = CostEvent.objects.count()
+    with pytest.raises(Conflict):
+        getattr(services, service)(cost=cost, acting_user=org.fin, **kwargs)
+    assert Cost.objects.get(pk=cost.pk).status == status
+    assert CostEvent.objects.count() == before
+
+
+def test_status_cannot_be_assigned_directly(org):
+    cost = create(org).cost
+    with pytest.raises(AttributeError):
+        cost.status = Cost.Status.APPROVED
+
+
+# --- edit ------------------------------------------------------------------------------
+
+
+def test_edit_pending_writes_one_event_with_changes(org, eur_rates):
+    cost = create(org).cost
+    result = services.cost_update(
+        cost=cost,
+        acting_user=org.member,
+        amount=Decimal("100.00"),
+        currency="EUR",
+        resource=org.resource,
+        description="db",
+    )
+    cost = result.cost
+    assert cost.amount_reporting == Decimal("120.00")  # 100 EUR at 1.20 from 2025-03-01
+    assert cost.exchange_rate == Decimal("1.2")
+    assert cost.approver == org.res_owner
+    edit = events(cost)[-1]
+    assert edit.action == "edit" and edit.actor == org.member
+    assert edit.changes["amount"] == ["120.50000000", "100.00"]
+    assert edit.changes["currency"] == ["USD", "EUR"]
+    assert edit.changes["resource"] == [None, org.resource.pk]
+    assert edit.changes["approver"] == [org.eng_owner.pk, org.res_owner.pk]
+    assert actions(cost) == ["create", "submit", "edit"]
+
+
+def test_edit_without_change_writes_nothing(org):
+    cost = create(org).cost
+    services.cost_update(cost=cost, acting_user=org.member, description="")
     assert actions(cost) == ["create", "submit"]
 
 
-def test_approve_and_second_approve_conflicts(org):
+def test_edit_approved_conflicts_and_stranger_forbidden(org):
     cost = create(org).cost
-    cost = services.cost_approve(cost=cost, acting_user=org.eng_owner, comment="ok")
-    assert cost.status == Cost.Status.APPROVED
-    assert cost.decided_by == org.eng_owner
-    with pytest.raises(Conflict):
-        services.cost_approve(cost=cost, acting_user=org.fin)
-    assert actions(cost) == ["create", "submit", "approve"]
-
-
-def test_submitter_cannot_approve(org):
-    cost = create(org, submitted_by=org.eng_owner).cost
-    assert cost.approver == org.ceo
     with pytest.raises(PermissionDenied):
-        services.cost_approve(cost=cost, acting_user=org.eng_owner)
+        services.cost_update(cost=cost, acting_user=org.sales_member, description="x")
+    cost = services.cost_approve(cost=cost, acting_user=org.eng_owner)
+    with pytest.raises(Conflict):
+        services.cost_update(cost=cost, acting_user=org.member, description="x")
+
+
+# --- extension points ------------------------------------------------------------------
+
+
+def test_submission_check_warnings_come_back(org, checks):
+    seen = []
+
+    def warn(*, cost, acting_user, override_reason):
+        seen.append((cost.status, acting_user, override_reason))
+        return [{"budget_id": 7, "name": "Cloud"}]
+
+    checks.register_submission_check(warn)
+    result = create(org)
+    assert result.warnings == [{"budget_id": 7, "name": "Cloud"}]
+    assert seen == [("draft", org.member, None)]
+
+
+def test_refusing_check_writes_nothing(org, checks):
+    def block(*, cost, acting_user, override_reason):
+        if not override_reason:
+            raise PermissionDenied("Budget exceeded", code="budget_exceeded")
+        return [{"overridden": True}]
+
+    checks.register_submission_check(block)
+    with pytest.raises(PermissionDenied):
+        create(org)
+    assert Cost.objects.count() == 0 and CostEvent.objects.count() == 0
+    with pytest.raises(PermissionDenied):
+        create(org, override_reason="I am not finance")
+    assert Cost.objects.count() == 0
+    fin_cost = create(org, submitted_by=org.fin, override_reason="board approved").cost
+    assert actions(fin_cost) == ["create", "submit", "override"]
+    override = events(fin_cost)[-1]
+    assert override.comment == "board approved"
+    assert override.changes == {"warnings": [{"overridden": True}]}
+
+
+def test_decision_hooks_run_after_approve_reject_void(org, checks):
+    calls = []
+    checks.register_decision_hook(lambda *, cost, acting_user: calls.append(cost.status))
+    a = create(org).cost
+    b = create(org).cost
+    a = services.cost_approve(cost=a, acting_user=org.eng_owner)
+    services.cost_reject(cost=b, acting_user=org.eng_owner)
+    services.cost_void(cost=a, acting_user=org.fin, reason="dup")
+    assert calls == ["approved", "rejected", "voided"]
+
+
+# --- notifications ---------------------------------------------------------------------
+
+
+def test_approval_requested_goes_to_approvers_not_submitter(org):
+    from orgunits import services as org_services
+
+    org_services.delegation_create(
+        delegator=org.eng_owner,
+        delegate=org.delegate,
+        start_date=date(2000, 1, 1),
+        end_date=date(2999, 1, 1),
+    )
+    create(org)
+    recipients = set(
+        Notification.objects.filter(kind="approval_requested").values_list(
+            "recipient__username", flat=True
+        )
+    )
+    assert recipients == {"eng_owner", "delegate", "eng_approver"}
+
+
+def test_cost_routed_to_finance_notifies_finance(org):
+    from tests.orgunits.factories import OrganizationUnitFactory
+
+    lonely = OrganizationUnitFactory(name="Lonely", code="lonely")
+    create(org, submitted_by=org.fin, organization_unit=lonely)
+    other_fin = __import__("tests.orgunits.factories", fromlist=["x"]).finance_user()
+    cost = create(org, submitted_by=org.ceo, organization_unit=org.root).cost
+    assert cost.approver is None
+    recipients = set(
+        Notification.objects.filter(
+            kind="approval_requested", payload__cost_id=cost.pk
+        ).values_list("recipient__username", flat=True)
+    )
+    assert recipients == {"fin", other_fin.username}
+
+
+# --- audit trail is append-only ---------------------------------------------------------
+
+
+def test_cost_events_cannot_be_updated_or_deleted_in_the_database(org):
+    cost = create(org).cost
+    event = events(cost)[0]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CostEvent.objects.filter(pk=event.pk).update(comment="rewritten")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CostEvent.objects.filter(pk=event.pk).delete()
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE costs_costevent SET actor_id = NULL")
+    assert CostEvent.objects.get(pk=event.pk).comment == event.comment
+    assert CostEvent.objects.filter(cost=cost).count() == 2
+
+
+def test_category_defaults_and_subcategory(org):
+    compute = category("compute")
+    cost = create(org, category=compute).cost
+    assert cost.category == compute

@@ -254,3 +254,6 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → cost #{self.cost_id}"
+
+
+from .import_models import *  # noqa: E402,F401,F403

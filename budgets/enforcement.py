@@ -15,6 +15,7 @@ from typing import Any
 from django.utils import timezone
 
 from costtrack.core.exceptions import PermissionDenied, ValidationError
+from costtrack.core.money import round_money
 from costtrack.core.roles import is_finance
 
 from . import selectors
@@ -39,7 +40,8 @@ class Verdict:
 
     def as_dict(self) -> dict[str, Any]:
         start, end = self.period.as_labels()
-        amount = self.budget.amount
+        code = self.budget.currency
+        amount = round_money(self.budget.amount, code)
         return {
             "budget_id": self.budget.pk,
             "name": self.budget.name,
@@ -48,7 +50,7 @@ class Verdict:
             "budget_spent": str(self.spent),
             "budget_remaining": str(amount - self.spent),
             "budget_utilization_pct": str(selectors.percent(self.spent, amount)),
-            "requested": str(self.requested),
+            "requested": str(round_money(self.requested, code)),
             "currency": self.budget.currency,
             "period_start": start,
             "period_end": end,
@@ -156,9 +158,10 @@ def check_submission(*, cost, acting_user, override_reason: str | None) -> list[
     warnings = [v.as_dict() for v in exceeded if v.allowed]
     if blocking:
         if override_reason and override_reason.strip() and is_finance(acting_user):
-            return [dict(d, overridden=True, override_reason=override_reason) for d in blocking] + [
-                *warnings
+            overridden = [
+                dict(d, overridden=True, override_reason=override_reason) for d in blocking
             ]
+            return overridden + warnings
         raise blocked_error(blocking)
     return warnings
 

@@ -363,6 +363,7 @@ class Utilisation:
 
     budget: Budget
     period: periods.Period
+    amount: Decimal
     actual: Decimal
     committed: Decimal
     spent: Decimal
@@ -394,7 +395,7 @@ class Utilisation:
             "period_start": start,
             "period_end": end,
             "currency": self.budget.currency,
-            "amount": str(self.budget.amount),
+            "amount": str(self.amount),
             "actual": str(self.actual),
             "committed": str(self.committed),
             "spent": str(self.spent),
@@ -418,16 +419,18 @@ def build_utilisation(
     fraction = period.elapsed_fraction(now)
     forecast = spent / fraction if fraction > 0 else spent
     forecast = round_money(forecast, budget.currency)
+    amount = round_money(budget.amount, budget.currency)
     return Utilisation(
         budget=budget,
         period=period,
+        amount=amount,
         actual=actual,
         committed=committed,
         spent=spent,
-        remaining=budget.amount - spent,
-        utilization_pct=percent(spent, budget.amount),
+        remaining=amount - spent,
+        utilization_pct=percent(spent, amount),
         forecast=forecast,
-        forecast_pct=percent(forecast, budget.amount),
+        forecast_pct=percent(forecast, amount),
         elapsed_pct=(fraction * HUNDRED).quantize(Decimal("0.01")),
     )
 

@@ -264,7 +264,7 @@ def _alert_recipients(budget: Budget) -> list:
 
 
 def _notify_alert(budget: Budget, alert: BudgetAlert, util: selectors.Utilisation) -> None:
-    pct = (alert.threshold * 100).normalize()
+    pct = format((alert.threshold * 100).normalize(), "f")
     start, end = util.period.as_labels()
     if alert.kind == BudgetAlert.Kind.ACTUAL:
         kind = NotificationKind.BUDGET_THRESHOLD
@@ -275,7 +275,7 @@ def _notify_alert(budget: Budget, alert: BudgetAlert, util: selectors.Utilisatio
         kind=kind,
         subject=alert.message,
         body=(
-            f"{alert.message}\n\nBudget: {budget.name} ({budget.amount} {budget.currency}, "
+            f"{alert.message}\n\nBudget: {budget.name} ({util.amount} {budget.currency}, "
             f"{budget.get_period_display().lower()} {start} to {end}).\n"
             f"Actual {util.actual}, committed {util.committed}, forecast {util.forecast} "
             f"{budget.currency}."
@@ -287,7 +287,7 @@ def _notify_alert(budget: Budget, alert: BudgetAlert, util: selectors.Utilisatio
             "threshold_pct": str(pct),
             "kind": alert.kind,
             "spend": str(alert.spend),
-            "amount": str(budget.amount),
+            "amount": str(util.amount),
             "currency": budget.currency,
             "period_start": start,
             "period_end": end,
@@ -295,15 +295,16 @@ def _notify_alert(budget: Budget, alert: BudgetAlert, util: selectors.Utilisatio
     )
 
 
-def _alert_message(budget: Budget, kind: str, threshold: Decimal, spend: Decimal) -> str:
+def _alert_message(util: selectors.Utilisation, kind: str, threshold: Decimal, spend) -> str:
+    budget = util.budget
     pct = format((threshold * 100).normalize(), "f")
     if kind == BudgetAlert.Kind.ACTUAL:
         return (
-            f"Budget '{budget.name}' has reached {pct} %: {spend} of {budget.amount} "
+            f"Budget '{budget.name}' has reached {pct} %: {spend} of {util.amount} "
             f"{budget.currency} spent."
         )[:500]
     return (
-        f"Budget '{budget.name}' is forecast to reach {pct} %: {spend} of {budget.amount} "
+        f"Budget '{budget.name}' is forecast to reach {pct} %: {spend} of {util.amount} "
         f"{budget.currency} by the end of the period."
     )[:500]
 
@@ -330,8 +331,8 @@ def alerts_for(util: selectors.Utilisation, *, now: datetime) -> list[BudgetAler
                         threshold=threshold,
                         kind=kind,
                         spend=spend,
-                        amount=budget.amount,
-                        message=_alert_message(budget, kind, threshold, spend),
+                        amount=util.amount,
+                        message=_alert_message(util, kind, threshold, spend),
                     )
                 )
     return alerts

@@ -10,7 +10,11 @@ api_v1 = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("", include("orgunits.urls_api")),
     path("", include("costs.urls_api")),
+    path("", include("costs.urls_reports")),
+    path("", include("budgets.urls_api")),
+    path("", include("costs.imports.urls")),
     path("", include("notifications.urls_api")),
+    path("", include("allocation.urls_api")),
 ]
 
 urlpatterns = [
@@ -18,7 +22,9 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("budgets/", include("budgets.urls")),
     path("notifications/", include("notifications.urls")),
+    path("allocation/", include("allocation.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

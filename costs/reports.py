@@ -1,0 +1,493 @@
+"""Report selectors: approved (or committed) spend aggregated by unit subtree, object and time.
+
+Every aggregate is one SQL ``GROUP BY`` over ``costs_cost``: totals in the reporting currency
+are sums of ``amount_reporting``; totals per original currency are sums of ``amount`` grouped
+by ``currency``. Unit subtree totals come from one grouped query of direct totals per unit,
+folded up the tree in memory (children before parents), never a query per unit.
+
+Who sees what: finance and auditors see every cost; anyone else sees the costs booked on the
+units they belong to or own, with their subtrees (a report is about units, so a cost someone
+merely submitted elsewhere does not appear in their rollups).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import TruncMonth, TruncQuarter
+from django.utils import timezone
+
+from costtrack.core.exceptions import ValidationError
+from costtrack.core.money import is_known_currency, reporting_currency, round_money
+from costtrack.core.roles import sees_everything
+from orgunits.models import Entity, OrganizationUnit, Resource
+from orgunits.selectors import subtree_q, unit_range, user_root_ranges
+
+from .models import Cost, CostCategory, CostStatus, ExchangeRate
+
+ZERO = Decimal(0)
+ACTUAL = (CostStatus.APPROVED,)
+OBJECT_KEYS = ("organization_unit", "entity", "resource", "category")
+TIME_KEYS = ("day", "month", "quarter")
+GROUP_KEYS = (*OBJECT_KEYS, "provider", "currency", *TIME_KEYS)
+TAG_PREFIX = "tag:"
+MAX_GROUP_KEYS = 2
+REPORT_STATUSES = (CostStatus.APPROVED, CostStatus.PENDING)
+SUMMARY_PERIODS = ("hourly", "daily", "weekly", "monthly", "annual")
+
+
+# --- parameters -----------------------------------------------------------------------------
+def parse_group_by(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"month,tag:team"`` → ``("month", "tag:team")``; raises ValidationError(field=group_by)."""
+    if value is None:
+        return ()
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    keys = tuple(p.strip() for p in parts if p.strip())
+    if len(keys) > MAX_GROUP_KEYS:
+        raise ValidationError(
+            f"Group by at most {MAX_GROUP_KEYS} keys; got {len(keys)}.", field="group_by"
+        )
+    if len(set(keys)) != len(keys):
+        raise ValidationError("Each group_by key may appear only once.", field="group_by")
+    for key in keys:
+        if key.startswith(TAG_PREFIX):
+            if not key[len(TAG_PREFIX) :]:
+                raise ValidationError("tag: needs a key, e.g. tag:team.", field="group_by")
+        elif key not in GROUP_KEYS:
+            raise ValidationError(
+                f"Unknown group_by key '{key}'. Use {', '.join(GROUP_KEYS)} or tag:KEY.",
+                field="group_by",
+            )
+    return keys
+
+
+def _group_expression(key: str):
+    if key.startswith(TAG_PREFIX):
+        return KeyTextTransform(key[len(TAG_PREFIX) :], "tags")
+    return {
+        "organization_unit": F("organization_unit_id"),
+        "entity": F("entity_id"),
+        "resource": F("resource_id"),
+        "category": F("category_id"),
+        "provider": F("resource__provider"),
+        "currency": F("currency"),
+        "day": F("incurred_on"),
+        "month": TruncMonth("incurred_on"),
+        "quarter": TruncQuarter("incurred_on"),
+    }[key]
+
+
+def _as_date(value) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    return value
+
+
+# --- the scoped base queryset ---------------------------------------------------------------
+def report_costs(
+    *,
+    user=None,
+    start: date | None = None,
+    end: date | None = None,
+    unit: OrganizationUnit | None = None,
+    include_descendants: bool = True,
+    statuses: Iterable[str] = ACTUAL,
+) -> QuerySet[Cost]:
+    """Costs a report covers: by status (approved unless told), incurred_on in [start, end],
+    on ``unit`` (with its subtree unless ``include_descendants`` is false), visible to ``user``
+    (``None`` means an internal caller that sees everything). Unordered, ready to aggregate.
+    """
+    qs = Cost.objects.filter(status__in=list(statuses))
+    if start is not None:
+        qs = qs.filter(incurred_on__gte=start)
+    if end is not None:
+        qs = qs.filter(incurred_on__lte=end)
+    if unit is not None:
+        if include_descendants:
+            qs = qs.filter(subtree_q([unit_range(unit)], "organization_unit"))
+        else:
+            qs = qs.filter(organization_unit=unit)
+    if user is not None and not sees_everything(user):
+        qs = qs.filter(subtree_q(user_root_ranges(user), "organization_unit"))
+    return qs.order_by()
+
+
+# --- grouped totals -------------------------------------------------------------------------
+def _grouped(qs: QuerySet[Cost], keys: Sequence[str], extra: Sequence[str] = ()):
+    aliases = {f"g{i}": _group_expression(k) for i, k in enumerate(keys)}
+    extra_aliases = {f"x{i}": F(name) for i, name in enumerate(extra)}
+    names = [*aliases, *extra_aliases]
+    return qs.annotate(**aliases, **extra_aliases).values(*names), names
+
+
+def cost_totals(*, group_by: Sequence[str] = (), **filters) -> list[dict[str, Any]]:
+    """Totals in the reporting currency, grouped by up to two keys (one query).
+
+    Each row: the group values under their key names (ids for objects, dates for time keys,
+    strings for provider/currency/tags; ``None`` where a cost has no such value), ``total``
+    (Decimal, sum of ``amount_reporting``) and ``count``. Ordered by the group values.
+    """
+    keys = parse_group_by(group_by)
+    qs = report_costs(**filters)
+    if not keys:
+        row = qs.aggregate(total=Sum("amount_reporting"), count=Count("id"))
+        return [{"total": row["total"] or ZERO, "count": row["count"]}]
+    grouped, names = _grouped(qs, keys)
+    rows = grouped.annotate(total=Sum("amount_reporting"), count=Count("id")).order_by(*names)
+    return [
+        {
+            **{k: _as_date(r[f"g{i}"]) for i, k in enumerate(keys)},
+            "total": r["total"],
+            "count": r["count"],
+        }
+        for r in rows
+    ]
+
+
+def cost_totals_by_currency(*, group_by: Sequence[str] = (), **filters) -> list[dict[str, Any]]:
+    """Totals in each original currency (sum of ``amount``), grouped like ``cost_totals``.
+
+    Each row: the group values, ``currency``, ``amount`` (Decimal) and ``count`` (one query).
+    """
+    keys = tuple(k for k in parse_group_by(group_by) if k != "currency")
+    grouped, names = _grouped(report_costs(**filters), keys, extra=("currency",))
+    rows = grouped.annotate(amount=Sum("amount"), count=Count("id")).order_by(*names)
+    return [
+        {
+            **{k: _as_date(r[f"g{i}"]) for i, k in enumerate(keys)},
+            "currency": r["x0"],
+            "amount": r["amount"],
+            "count": r["count"],
+        }
+        for r in rows
+    ]
+
+
+def group_labels(rows: Iterable[dict[str, Any]], keys: Sequence[str]) -> dict[str, dict]:
+    """Display names for the object ids in ``rows``: one query per object key (at most two)."""
+    models = {
+        "organization_unit": (OrganizationUnit, "name"),
+        "entity": (Entity, "name"),
+        "resource": (Resource, "name"),
+        "category": (CostCategory, "slug"),
+    }
+    rows = list(rows)
+    labels: dict[str, dict] = {}
+    for key in keys:
+        if key in models:
+            model, attr = models[key]
+            ids = {r[key] for r in rows if r.get(key) is not None}
+            labels[key] = dict(model.objects.filter(pk__in=ids).values_list("pk", attr))
+    return labels
+
+
+# --- report currency ------------------------------------------------------------------------
+def report_rate(currency: str, *, on: date | None = None) -> Decimal:
+    """Reporting-currency units per one unit of ``currency`` on or before ``on`` (1 for the
+    reporting currency itself). Raises ValidationError(field=currency) when unknown or unrated.
+    """
+    code = (currency or "").upper()
+    if not is_known_currency(code):
+        raise ValidationError(f"Unknown currency '{currency}'.", field="currency")
+    if code == reporting_currency():
+        return Decimal(1)
+    on = on or timezone.localdate()
+    rate = (
+        ExchangeRate.objects.filter(currency=code, date__lte=on)
+        .order_by("-date")
+        .values_list("rate", flat=True)
+        .first()
+    )
+    if rate is None:
+        raise ValidationError(
+            f"No exchange rate for {code} on or before {on.isoformat()}.", field="currency"
+        )
+    return rate
+
+
+def in_currency(amount: Decimal, *, currency: str, rate: Decimal) -> Decimal:
+    """A reporting-currency amount expressed in ``currency`` at ``rate``, to its minor unit."""
+    if rate == 1 and currency == reporting_currency():
+        return round_money(amount, currency)
+    return round_money(amount / rate, currency)
+
+
+# --- unit subtree totals --------------------------------------------------------------------
+def fold_subtree_totals(
+    units: Sequence[tuple[int, int | None]], direct: dict[int, Any], zero: Any = ZERO
+) -> dict[int, Any]:
+    """Subtree totals from direct totals.
+
+    ``units`` are ``(id, parent_id)`` in tree pre-order (``tree_id, lft``), so walking them
+    backwards meets every child before its parent. Parents outside ``units`` are ignored.
+    Works for any values supporting ``+`` (Decimals, or dicts via ``_add``).
+    """
+    present = {uid for uid, _ in units}
+    totals = {uid: _copy(direct.get(uid, zero)) for uid, _ in units}
+    for uid, parent_id in reversed(units):
+        if parent_id in present:
+            totals[parent_id] = _add(totals[parent_id], totals[uid])
+    return totals
+
+
+def _copy(value):
+    return dict(value) if isinstance(value, dict) else value
+
+
+def _add(a, b):
+    if isinstance(a, dict):
+        merged = dict(a)
+        for k, v in b.items():
+            merged[k] = merged.get(k, ZERO) + v
+        return merged
+    return a + b
+
+
+def _scoped_units(*, user, root: OrganizationUnit | None) -> QuerySet[OrganizationUnit]:
+    qs = OrganizationUnit.objects.all()
+    if root is not None:
+        qs = qs.filter(subtree_q([unit_range(root)]))
+    if user is not None and not sees_everything(user):
+        qs = qs.filter(subtree_q(user_root_ranges(user)))
+    return qs.order_by("tree_id", "lft")
+
+
+def direct_unit_totals(**filters) -> dict[int, Decimal]:
+    """Reporting-currency totals of costs booked directly on each unit (one query)."""
+    rows = (
+        report_costs(**filters)
+        .values("organization_unit_id")
+        .annotate(total=Sum("amount_reporting"))
+        .values_list("organization_unit_id", "total")
+    )
+    return dict(rows)
+
+
+def direct_unit_totals_by_currency(**filters) -> dict[int, dict[str, Decimal]]:
+    """Original-currency totals per unit: ``{unit_id: {currency: amount}}`` (one query)."""
+    out: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    rows = (
+        report_costs(**filters)
+        .values("organization_unit_id", "currency")
+        .annotate(amount=Sum("amount"))
+        .values_list("organization_unit_id", "currency", "amount")
+    )
+    for unit_id, currency, amount in rows:
+        out[unit_id][currency] = amount
+    return dict(out)
+
+
+def unit_subtree_totals(
+    *,
+    user=None,
+    root: OrganizationUnit | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    statuses: Iterable[str] = ACTUAL,
+) -> dict[int, tuple[Decimal, Decimal]]:
+    """``{unit_id: (direct, subtree)}`` for every unit under ``root`` (all visible units when
+    no root) in two queries: the units' (id, parent) and the grouped direct totals.
+    """
+    units = list(_scoped_units(user=user, root=root).values_list("id", "parent_id"))
+    direct = direct_unit_totals(user=user, unit=root, start=start, end=end, statuses=statuses)
+    subtree = fold_subtree_totals(units, direct)
+    return {uid: (direct.get(uid, ZERO), subtree[uid]) for uid, _ in units}
+
+
+@dataclass
+class UnitRollup:
+    """A unit's own (direct) total, its subtree total, and each child's subtree total."""
+
+    unit: OrganizationUnit
+    own: Decimal
+    total: Decimal
+    own_by_currency: dict[str, Decimal]
+    total_by_currency: dict[str, Decimal]
+    children: list[dict[str, Any]] = field(default_factory=list)
+    count: int = 0
+
+
+def rollup(
+    *,
+    unit: OrganizationUnit,
+    user=None,
+    start: date | None = None,
+    end: date | None = None,
+    statuses: Iterable[str] = ACTUAL,
+) -> UnitRollup:
+    """Roll a unit's costs up its subtree in three queries (units, totals, totals per currency).
+
+    ``children`` lists each direct child with ``unit``, ``total`` (its subtree, reporting
+    currency) and ``total_by_currency``; the unit's own costs are ``own``. The caller checks
+    that ``user`` may see ``unit``.
+    """
+    statuses = tuple(statuses)
+    units = list(_scoped_units(user=user, root=unit).select_related("owner"))
+    pairs = [(u.pk, u.parent_id) for u in units]
+    filters = {"user": user, "unit": unit, "start": start, "end": end, "statuses": statuses}
+    direct = direct_unit_totals(**filters)
+    direct_cur = direct_unit_totals_by_currency(**filters)
+    subtree = fold_subtree_totals(pairs, direct)
+    subtree_cur = fold_subtree_totals(pairs, direct_cur, zero={})
+    children = [
+        {
+            "unit": u,
+            "total": subtree[u.pk],
+            "total_by_currency": _sorted(subtree_cur[u.pk]),
+        }
+        for u in units
+        if u.parent_id == unit.pk
+    ]
+    return UnitRollup(
+        unit=unit,
+        own=direct.get(unit.pk, ZERO),
+        total=subtree.get(unit.pk, ZERO),
+        own_by_currency=_sorted(direct_cur.get(unit.pk, {})),
+        total_by_currency=_sorted(subtree_cur.get(unit.pk, {})),
+        children=children,
+    )
+
+
+def _sorted(d: dict[str, Decimal]) -> dict[str, Decimal]:
+    return {k: d[k] for k in sorted(d)}
+
+
+# --- the seed-001 summary -------------------------------------------------------------------
+def summary_period(period: str, *, now: datetime | None = None) -> tuple[date, date]:
+    """The current ``period`` (hourly|daily|weekly|monthly|annual) as inclusive days.
+
+    Costs are dated by day, so ``hourly`` and ``daily`` both cover today.
+    """
+    today = timezone.localdate(now) if now else timezone.localdate()
+    if period in ("hourly", "daily"):
+        return today, today
+    if period == "weekly":
+        start = today - timedelta(days=today.weekday())
+        return start, start + timedelta(days=6)
+    if period == "monthly":
+        start = today.replace(day=1)
+        return start, _month_end(start)
+    if period == "annual":
+        return today.replace(month=1, day=1), today.replace(month=12, day=31)
+    raise ValidationError(
+        f"Unknown period '{period}'. Use {', '.join(SUMMARY_PERIODS)}.", field="period"
+    )
+
+
+def _month_end(first: date) -> date:
+    return add_months(first, 1) - timedelta(days=1)
+
+
+def add_months(first: date, months: int) -> date:
+    index = first.year * 12 + first.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def cost_summary(
+    *,
+    user=None,
+    start: date,
+    end: date,
+    unit: OrganizationUnit | None = None,
+    include_descendants: bool = True,
+    statuses: Iterable[str] = ACTUAL,
+) -> dict[str, Any]:
+    """Seed 001's CostSummary: ``total``, ``by_category`` {slug: total}, ``by_resource``
+    {resource name: total}, ``by_tag`` {key: {value: total}}, ``entry_count``,
+    ``period_start``, ``period_end`` — reporting currency, four queries.
+    """
+    filters = {
+        "user": user,
+        "start": start,
+        "end": end,
+        "unit": unit,
+        "include_descendants": include_descendants,
+        "statuses": tuple(statuses),
+    }
+    qs = report_costs(**filters)
+    head = qs.aggregate(total=Sum("amount_reporting"), count=Count("id"))
+    by_category = (
+        qs.values("category__slug").annotate(t=Sum("amount_reporting")).order_by("category__slug")
+    )
+    by_resource = (
+        qs.filter(resource__isnull=False)
+        .values("resource__name", "resource_id")
+        .annotate(t=Sum("amount_reporting"))
+        .order_by("resource__name", "resource_id")
+    )
+    resources: dict[str, Decimal] = {}
+    for r in by_resource:
+        name = r["resource__name"] if r["resource__name"] not in resources else None
+        resources[name or f"{r['resource__name']} (#{r['resource_id']})"] = r["t"]
+    return {
+        "total": head["total"] or ZERO,
+        "by_category": {r["category__slug"]: r["t"] for r in by_category},
+        "by_resource": resources,
+        "by_tag": tag_totals(qs),
+        "entry_count": head["count"],
+        "period_start": start,
+        "period_end": end,
+        "currency": reporting_currency(),
+    }
+
+
+_TAG_TOTALS_HEAD = "SELECT kv.key, kv.value, SUM(sub.amount_reporting) FROM ("
+_TAG_TOTALS_TAIL = (
+    ") AS sub CROSS JOIN LATERAL jsonb_each_text(sub.tags) AS kv "
+    "GROUP BY kv.key, kv.value ORDER BY kv.key, kv.value"
+)
+
+
+def tag_totals(qs: QuerySet[Cost]) -> dict[str, dict[str, Decimal]]:
+    """``{key: {value: total}}`` over every tag of the costs in ``qs`` (one query)."""
+    inner, params = qs.values("tags", "amount_reporting").query.sql_with_params()
+    # Django compiles ``inner`` (placeholders, with params passed separately): no user text
+    # is interpolated into the statement.
+    sql = " ".join([_TAG_TOTALS_HEAD, inner, _TAG_TOTALS_TAIL])
+    out: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for key, value, total in cursor.fetchall():
+            out[key][value] = total
+    return dict(out)
+
+
+def monthly_trend(*, months: int = 12, end_month: date | None = None, **filters) -> list[dict]:
+    """The last ``months`` calendar months up to ``end_month`` (default: this month), each
+    ``{"month": date, "total": Decimal}`` including empty months (one query).
+    """
+    last = (end_month or timezone.localdate()).replace(day=1)
+    first = add_months(last, -(months - 1))
+    filters = {**filters, "start": first, "end": _month_end(last)}
+    got = {r["month"]: r["total"] for r in cost_totals(group_by=("month",), **filters)}
+    return [
+        {"month": m, "total": got.get(m, ZERO)}
+        for m in (add_months(first, i) for i in range(months))
+    ]
+
+
+def totals_by(key: str, *, limit: int | None = None, **filters) -> list[dict]:
+    """Totals by one key, largest first, with display labels (two queries)."""
+    rows = cost_totals(group_by=(key,), **filters)
+    rows.sort(key=lambda r: (-r["total"], str(r[key])))
+    if limit:
+        rows = rows[:limit]
+    labels = group_labels(rows, (key,)).get(key, {})
+    for r in rows:
+        r["label"] = labels.get(r[key], r[key]) if r[key] is not None else "(none)"
+    return rows
+
+
+def visible_unit_q(user) -> Q:
+    """Condition on ``OrganizationUnit`` rows the user may see (everything for finance)."""
+    if user is None or sees_everything(user):
+        return Q()
+    return subtree_q(user_root_ranges(user))

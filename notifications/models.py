@@ -89,6 +89,18 @@ class NotificationPreference(models.Model):
         return f"{self.user_id} {self.kind}: {self.channel}"
 
 
+class NotificationMarker(models.Model):
+    """A key recorded once: ``notify_once`` sends nothing when its key is already here, so a
+    periodic job tells people about the same thing once (e.g. one reminder per cost and stage).
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
 # What each kind does for a user who never chose: what needs action or decides money goes by
 # e-mail, the rest stays in the app.
 DEFAULT_CHANNELS: dict[str, str] = {

@@ -19,7 +19,13 @@ from django.utils import timezone
 from costtrack.core.exceptions import NotFound, ValidationError
 
 from .kinds import Kind
-from .models import Channel, Notification, NotificationPreference, default_channel
+from .models import (
+    Channel,
+    Notification,
+    NotificationMarker,
+    NotificationPreference,
+    default_channel,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +133,32 @@ def notify(
         if row.channel == Channel.EMAIL:
             transaction.on_commit(lambda pk=row.pk: enqueue_delivery(pk))
     return rows
+
+
+@transaction.atomic
+def notify_once(
+    *,
+    key: str,
+    recipients: Iterable[Any],
+    kind: str,
+    subject: str,
+    body: str,
+    link: str = "",
+    payload: dict | None = None,
+) -> list[Notification] | None:
+    """``notify`` unless ``key`` was used before; records ``key`` in the same transaction.
+
+    Returns ``None`` when the key was already recorded (nothing written), else the rows
+    ``notify`` wrote. Two concurrent calls with one key notify once: the second waits on the
+    unique key and then finds it.
+    """
+    _check_kind(kind)
+    _, created = NotificationMarker.objects.get_or_create(key=key[:200])
+    if not created:
+        return None
+    return notify(
+        recipients=recipients, kind=kind, subject=subject, body=body, link=link, payload=payload
+    )
 
 
 def absolute_link(link: str) -> str:

@@ -247,3 +247,34 @@ def test_preference_set_validates_and_upserts():
     assert list(
         NotificationPreference.objects.filter(user=user).values_list("channel", flat=True)
     ) == [Channel.DIGEST]
+
+
+def test_notify_once_notifies_once_per_key(django_capture_on_commit_callbacks):
+    user = UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.notify_once(
+            key="costs.reminder:1",
+            recipients=[user],
+            kind=Kind.PENDING_REMINDER,
+            subject="Reminder",
+            body="Cost 1 still waits.",
+        )
+        again = services.notify_once(
+            key="costs.reminder:1",
+            recipients=[user],
+            kind=Kind.PENDING_REMINDER,
+            subject="Reminder",
+            body="Cost 1 still waits.",
+        )
+        other = services.notify_once(
+            key="costs.reminder:2",
+            recipients=[user],
+            kind=Kind.PENDING_REMINDER,
+            subject="Reminder",
+            body="Cost 2 still waits.",
+        )
+    assert len(first) == 1
+    assert again is None
+    assert len(other) == 1
+    assert Notification.objects.filter(recipient=user).count() == 2
+    assert len(mail.outbox) == 2

@@ -113,8 +113,15 @@ def _as_engine_edge(edge: AllocationEdge) -> engine.Edge:
     )
 
 
+def edge_validate(*, edge: AllocationEdge) -> None:
+    """Check an edge (saved or not) against the graph without writing: parameters and
+    overrides valid for the strategy, no cycle, and the parent's rules taken together.
+    Normalises ``edge.parameters``/``edge.overrides``; raises ``ValidationError``.
+    """
+    _validate_edge(edge)
+
+
 def _validate_edge(edge: AllocationEdge) -> None:
-    """Parameters, overrides, no cycle, and the parent's rules taken together."""
     digits = minor_digits(reporting_currency())
     if edge.parent_id and edge.parent_id == edge.child_id:
         raise ValidationError("A node cannot allocate to itself.", field="child")
@@ -376,7 +383,7 @@ def _write_rows(model, columns: list[str], rows: list[tuple]) -> None:
         for row in rows:
             buffer.write("\t".join(r"\N" if v is None else str(v) for v in row))
             buffer.write("\n")
-        statement = f"COPY {table} ({cols}) FROM STDIN"  # nosec B608 - names from model meta
+        statement = f"COPY {table} ({cols}) FROM STDIN"
         with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
             copy.write(buffer.getvalue())
         return

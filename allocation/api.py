@@ -1,0 +1,207 @@
+"""REST API of the allocation app (SPEC 3.1). Views validate, then call a service or selector.
+
+Everyone signed in reads the graph and the runs; only finance changes the graph, records
+usage or starts a run.
+"""
+
+from django.db.models import Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from costtrack.core.exceptions import NotFound, ValidationError
+from costtrack.core.permissions import FinanceManagesOthersRead
+
+from . import selectors, services
+from .serializers import (
+    AllocationEdgeSerializer,
+    AllocationFlowSerializer,
+    AllocationResultSerializer,
+    AllocationRunSerializer,
+    CostNodeSerializer,
+    RunRequestSerializer,
+    UsageRecordSerializer,
+)
+
+
+def _run_from_query(request):
+    run_id = request.query_params.get("run")
+    if run_id:
+        return selectors.run_get(run_id=run_id, user=request.user)
+    run = selectors.latest_run(user=request.user)
+    if run is None:
+        raise NotFound("No allocation run has succeeded yet.")
+    return run
+
+
+class CostNodeViewSet(viewsets.ModelViewSet):
+    serializer_class = CostNodeSerializer
+    permission_classes = [FinanceManagesOthersRead]
+    filterset_fields = ["kind"]
+    ordering_fields = ["name", "kind", "created_at"]
+
+    def get_queryset(self):
+        return selectors.node_list(user=self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.node_create(
+            **serializer.validated_data, acting_user=self.request.user
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.node_update(
+            node=serializer.instance, **serializer.validated_data, acting_user=self.request.user
+        )
+
+    def perform_destroy(self, instance):
+        services.node_delete(node=instance, acting_user=self.request.user)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("run", int, description="Run id (default: the latest).")]
+    )
+    @action(detail=True, methods=["get"])
+    def explain(self, request, pk=None):
+        """The paths and amounts by which this node got its cost in a run."""
+        node = self.get_object()
+        run = _run_from_query(request)
+        return Response(selectors.explain_node(run=run, node=node))
+
+
+class AllocationEdgeViewSet(viewsets.ModelViewSet):
+    serializer_class = AllocationEdgeSerializer
+    permission_classes = [FinanceManagesOthersRead]
+    filterset_fields = ["parent", "child", "strategy"]
+    ordering_fields = ["parent", "child", "created_at"]
+
+    def get_queryset(self):
+        return selectors.edge_list(user=self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.edge_create(
+            **serializer.validated_data, acting_user=self.request.user
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.edge_update(
+            edge=serializer.instance, **serializer.validated_data, acting_user=self.request.user
+        )
+
+    def perform_destroy(self, instance):
+        services.edge_delete(edge=instance, acting_user=self.request.user)
+
+
+class UsageRecordViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = UsageRecordSerializer
+    permission_classes = [FinanceManagesOthersRead]
+    filterset_fields = ["node", "metric", "date", "dimension"]
+    ordering_fields = ["date", "node", "metric"]
+
+    def get_queryset(self):
+        return selectors.usage_list(user=self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.usage_record_create(
+            **serializer.validated_data, acting_user=self.request.user
+        )
+
+
+class AllocationRunViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = AllocationRunSerializer
+    permission_classes = [FinanceManagesOthersRead]
+    filterset_fields = ["status", "period_start", "period_end"]
+    ordering_fields = ["period_start", "created_at"]
+
+    def get_queryset(self):
+        return selectors.run_list(user=self.request.user)
+
+    @extend_schema(request=RunRequestSerializer, responses={200: AllocationRunSerializer})
+    def create(self, request):
+        """Run a period: 202 with the queued run, or 200 with the existing run when the
+        period's inputs are unchanged since it ran."""
+        params = RunRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        run, queued = services.allocation_run_request(
+            **params.validated_data, acting_user=request.user
+        )
+        run.refresh_from_db()
+        return Response(
+            self.get_serializer(run).data,
+            status=status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK,
+        )
+
+    def _page(self, queryset, serializer_class):
+        page = self.paginate_queryset(queryset)
+        data = serializer_class(page, many=True).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(
+        responses={200: AllocationResultSerializer(many=True)},
+        parameters=[
+            OpenApiParameter("node", int),
+            OpenApiParameter("dimension", str),
+            OpenApiParameter("kind", str),
+        ],
+    )
+    @action(detail=True, methods=["get"])
+    def results(self, request, pk=None):
+        run = self.get_object()
+        qs = selectors.run_results(run=run)
+        qs = self._filter(qs, request, node="node_id", dimension="dimension", kind="node__kind")
+        return self._page(qs, AllocationResultSerializer)
+
+    @extend_schema(
+        responses={200: AllocationFlowSerializer(many=True)},
+        parameters=[
+            OpenApiParameter("node", int, description="Flows from or to this node."),
+            OpenApiParameter("from_node", int),
+            OpenApiParameter("to_node", int),
+            OpenApiParameter("dimension", str),
+        ],
+    )
+    @action(detail=True, methods=["get"])
+    def flows(self, request, pk=None):
+        run = self.get_object()
+        qs = selectors.run_flows(run=run)
+        qs = self._filter(
+            qs, request, from_node="from_node_id", to_node="to_node_id", dimension="dimension"
+        )
+        node = request.query_params.get("node")
+        if node:
+            node_id = self._int(node, "node")
+            qs = qs.filter(Q(from_node_id=node_id) | Q(to_node_id=node_id))
+        return self._page(qs, AllocationFlowSerializer)
+
+    @action(detail=True, methods=["get"])
+    def reconciliation(self, request, pk=None):
+        """Raw infrastructure cost, allocated to final cost centres, unallocated, coverage,
+        conservation delta and violations."""
+        return Response(selectors.reconciliation(run=self.get_object()))
+
+    @staticmethod
+    def _int(value, name):
+        try:
+            return int(value)
+        except ValueError:
+            raise ValidationError(f"'{name}' must be an id.", field=name) from None
+
+    def _filter(self, qs, request, **fields):
+        for param, lookup in fields.items():
+            value = request.query_params.get(param)
+            if value:
+                if lookup.endswith("_id"):
+                    value = self._int(value, param)
+                qs = qs.filter(**{lookup: value})
+        return qs
+
+    def filter_queryset(self, queryset):
+        if self.action in ("results", "flows"):
+            return queryset
+        return super().filter_queryset(queryset)

@@ -1,0 +1,179 @@
+"""Serializers of the allocation API: input validation and output shapes only."""
+
+from datetime import date
+
+from rest_framework import serializers
+
+from orgunits.models import Entity, OrganizationUnit, Resource
+
+from . import selectors
+from .models import (
+    AllocationEdge,
+    AllocationFlow,
+    AllocationResult,
+    AllocationRun,
+    CostNode,
+    UsageRecord,
+)
+
+
+class CostNodeSerializer(serializers.ModelSerializer):
+    resource = serializers.PrimaryKeyRelatedField(
+        queryset=Resource.objects.all(), required=False, allow_null=True
+    )
+    entity = serializers.PrimaryKeyRelatedField(
+        queryset=Entity.objects.all(), required=False, allow_null=True
+    )
+    organization_unit = serializers.PrimaryKeyRelatedField(
+        queryset=OrganizationUnit.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = CostNode
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "resource",
+            "entity",
+            "organization_unit",
+            "description",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class AllocationEdgeSerializer(serializers.ModelSerializer):
+    parent_name = serializers.CharField(source="parent.name", read_only=True)
+    child_name = serializers.CharField(source="child.name", read_only=True)
+    parameters = serializers.JSONField(required=False)
+    overrides = serializers.JSONField(required=False)
+
+    class Meta:
+        model = AllocationEdge
+        fields = [
+            "id",
+            "parent",
+            "parent_name",
+            "child",
+            "child_name",
+            "strategy",
+            "parameters",
+            "overrides",
+            "active_from",
+            "active_to",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        # The service names the nodes when a pair already exists.
+        validators = []
+
+    def validate(self, attrs):
+        if self.instance is not None:
+            for name in ("parent", "child"):
+                if name in attrs and attrs[name] != getattr(self.instance, name):
+                    raise serializers.ValidationError(
+                        {name: ["An edge's nodes cannot change; delete it and create another."]}
+                    )
+                attrs.pop(name, None)
+        return attrs
+
+
+class UsageRecordSerializer(serializers.ModelSerializer):
+    node_name = serializers.CharField(source="node.name", read_only=True)
+    quantity = serializers.DecimalField(
+        max_digits=24, decimal_places=6, min_value=0, coerce_to_string=True
+    )
+
+    class Meta:
+        model = UsageRecord
+        fields = ["id", "node", "node_name", "metric", "date", "quantity", "dimension"]
+        read_only_fields = ["id"]
+
+
+class RunRequestSerializer(serializers.Serializer):
+    """``{"period": "2025-03"}`` or ``{"period_start": ..., "period_end": ...}``."""
+
+    period = serializers.CharField(required=False)
+    period_start = serializers.DateField(required=False)
+    period_end = serializers.DateField(required=False)
+
+    def validate(self, attrs):
+        if attrs.get("period"):
+            if "period_start" in attrs or "period_end" in attrs:
+                raise serializers.ValidationError(
+                    {"period": ["Give either period or period_start/period_end, not both."]}
+                )
+            start, end = selectors.parse_period(attrs["period"])
+            return {"period_start": start, "period_end": end}
+        missing = [f for f in ("period_start", "period_end") if f not in attrs]
+        if missing:
+            raise serializers.ValidationError(
+                {"period": ["Give period (YYYY-MM) or both period_start and period_end."]}
+            )
+        if attrs["period_end"] < attrs["period_start"]:
+            raise serializers.ValidationError({"period_end": ["The period ends before it starts."]})
+        if not (date(2000, 1, 1) <= attrs["period_start"] <= date(2100, 12, 31)):
+            raise serializers.ValidationError({"period_start": ["Date out of range."]})
+        return attrs
+
+
+class AllocationRunSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", default=None)
+
+    class Meta:
+        model = AllocationRun
+        fields = [
+            "id",
+            "period_start",
+            "period_end",
+            "status",
+            "input_fingerprint",
+            "currency",
+            "raw_total",
+            "allocated_total",
+            "unallocated_total",
+            "carried_forward_total",
+            "coverage",
+            "invariants",
+            "counts",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class AllocationResultSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="node.name", read_only=True)
+    kind = serializers.CharField(source="node.kind", read_only=True)
+
+    class Meta:
+        model = AllocationResult
+        fields = [
+            "node",
+            "name",
+            "kind",
+            "dimension",
+            "direct",
+            "received",
+            "holistic",
+            "allocated_out",
+            "retained",
+            "carried_forward",
+        ]
+        read_only_fields = fields
+
+
+class AllocationFlowSerializer(serializers.ModelSerializer):
+    from_name = serializers.CharField(source="from_node.name", read_only=True)
+    to_name = serializers.CharField(source="to_node.name", read_only=True)
+
+    class Meta:
+        model = AllocationFlow
+        fields = ["from_node", "from_name", "to_node", "to_name", "dimension", "amount"]
+        read_only_fields = fields

@@ -1,0 +1,60 @@
+"""Page: the product cost explorer — holistic cost per product, coverage, and one product's
+cost explained path by path."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from costtrack.core.exceptions import NotFound
+
+from . import selectors
+from .models import CostNode
+
+CHART_WIDTH = 320
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def explorer(request: HttpRequest) -> HttpResponse:
+    """``/allocation/?run=&node=``: the latest successful run unless ``run`` is given."""
+    try:
+        run = (
+            selectors.run_get(run_id=request.GET["run"], user=request.user)
+            if request.GET.get("run")
+            else selectors.latest_run(user=request.user)
+        )
+    except NotFound:
+        raise Http404("No such allocation run.") from None
+    runs = list(selectors.run_list(user=request.user)[:12])
+    products, explanation = [], None
+    if run is not None:
+        products = selectors.product_costs(run=run)
+        largest = max((abs(p["final"]) for p in products), default=0)
+        for p in products:
+            p["bar"] = int(CHART_WIDTH * abs(p["final"]) / largest) if largest else 0
+        node_id = request.GET.get("node")
+        if node_id:
+            node = selectors.node_list(user=request.user).filter(pk=_int_or_404(node_id)).first()
+            if node is None:
+                raise Http404("No such node.")
+            explanation = selectors.explain_node(run=run, node=node)
+    return render(
+        request,
+        "allocation/explorer.html",
+        {
+            "run": run,
+            "runs": runs,
+            "products": products,
+            "explanation": explanation,
+            "chart_width": CHART_WIDTH,
+            "product_kind": CostNode.Kind.PRODUCT,
+        },
+    )
+
+
+def _int_or_404(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise Http404("No such node.") from None

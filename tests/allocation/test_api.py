@@ -1,0 +1,222 @@
+"""The allocation API: who may do what, 400s naming the problem, runs and their reports."""
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from allocation.models import AllocationEdge, AllocationRun, CostNode
+from tests.orgunits.factories import UserFactory, auditor_user, finance_user
+
+from .factories import MARCH, approved_cost, edge, node, resource_node, usage
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/v1/allocation"
+
+
+@pytest.fixture
+def fin(client_for):
+    return client_for(finance_user())
+
+
+@pytest.fixture
+def post_run(fin, django_capture_on_commit_callbacks):
+    """POST a run and execute what the request queued after commit (the Celery task)."""
+
+    def post(body):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = fin.post(f"{BASE}/runs/", body, format="json")
+        return response
+
+    return post
+
+
+@pytest.fixture
+def graph():
+    """kubernetes $500 → web_app (1,000 cpu-hours) and api (4,000); api → suite 100 %."""
+    k8s = resource_node("kubernetes", CostNode.Kind.PLATFORM)
+    web, api, suite = node("web_app"), node("api"), node("suite")
+    edge(k8s, web, "proportional", {"metric": "cpu_hours"})
+    edge(k8s, api, "proportional", {"metric": "cpu_hours"})
+    edge(api, suite, "fixed_percent", {"percent": "100"})
+    usage(web, "cpu_hours", 1000)
+    usage(api, "cpu_hours", 4000)
+    approved_cost("500.00", resource=k8s.resource)
+    return {"k8s": k8s, "web": web, "api": api, "suite": suite}
+
+
+def test_finance_builds_the_graph(fin):
+    r = fin.post(f"{BASE}/nodes/", {"name": "database", "kind": "shared_service"}, format="json")
+    assert r.status_code == 201, r.data
+    db = r.data["id"]
+    web = fin.post(f"{BASE}/nodes/", {"name": "web", "kind": "product"}, format="json").data["id"]
+    r = fin.post(
+        f"{BASE}/edges/",
+        {"parent": db, "child": web, "strategy": "proportional", "parameters": {"metric": "qps"}},
+        format="json",
+    )
+    assert r.status_code == 201, r.data
+    assert r.data["parent_name"] == "database"
+    r = fin.post(
+        f"{BASE}/usage/",
+        {"node": web, "metric": "qps", "date": "2025-03-02", "quantity": "12.5"},
+        format="json",
+    )
+    assert r.status_code == 201, r.data
+    assert r.data["quantity"] == "12.500000"
+
+
+def test_a_cycle_answers_400_naming_the_cycle(fin):
+    a, b = node("alpha", "platform"), node("beta")
+    edge(a, b)
+    r = fin.post(f"{BASE}/edges/", {"parent": b.pk, "child": a.pk}, format="json")
+    assert r.status_code == 400
+    assert r.data == {"child": ["This edge would create a cycle: alpha → beta → alpha."]}
+    assert AllocationEdge.objects.count() == 1
+
+
+def test_fixed_shares_above_100_answer_400_naming_the_nodes(fin):
+    base, ent, prem = node("base"), node("enterprise"), node("premium")
+    edge(base, ent, "fixed_percent", {"percent": "70"})
+    r = fin.post(
+        f"{BASE}/edges/",
+        {
+            "parent": base.pk,
+            "child": prem.pk,
+            "strategy": "fixed_percent",
+            "parameters": {"percent": "50"},
+        },
+        format="json",
+    )
+    assert r.status_code == 400
+    assert "'enterprise' 70 %" in r.data["parameters"][0]
+    assert "'premium' 50 %" in r.data["parameters"][0]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"strategy": "proportional", "parameters": {}}, "parameters"),
+        ({"strategy": "banana"}, "strategy"),
+        ({"strategy": "fixed_percent", "parameters": {"percent": "abc"}}, "parameters"),
+        ({"overrides": {"storage": {"strategy": "proportional"}}}, "overrides"),
+        ({"parameters": [1, 2]}, "parameters"),
+    ],
+)
+def test_bad_edge_parameters_answer_400(fin, body, field):
+    a, b = node("a", "platform"), node("b")
+    r = fin.post(f"{BASE}/edges/", {"parent": a.pk, "child": b.pk, **body}, format="json")
+    assert r.status_code == 400
+    assert field in r.data
+    assert AllocationEdge.objects.count() == 0
+
+
+def test_others_read_but_do_not_write(client_for):
+    node("web")
+    for user in (UserFactory(), auditor_user()):
+        client = client_for(user)
+        assert client.get(f"{BASE}/nodes/").data["count"] == 1
+        r = client.post(f"{BASE}/nodes/", {"name": "x", "kind": "product"}, format="json")
+        assert r.status_code == 403
+        assert client.post(f"{BASE}/runs/", {"period": "2025-03"}, format="json").status_code == 403
+    assert CostNode.objects.count() == 1
+
+
+def test_anonymous_is_refused(api_client):
+    assert api_client.get(f"{BASE}/runs/").status_code == 401
+
+
+def test_run_results_flows_reconciliation_and_explain(fin, graph, post_run):
+    r = post_run({"period": "2025-03"})
+    assert r.status_code == 202, r.data
+    run_id = r.data["id"]
+    assert r.data["status"] == "pending"
+    run = fin.get(f"{BASE}/runs/{run_id}/").data
+    assert run["status"] == "succeeded"
+    assert run["raw_total"] == "500.00000000"
+
+    again = post_run({"period_start": "2025-03-01", "period_end": "2025-03-31"})
+    assert (again.status_code, again.data["id"]) == (200, run_id)
+
+    results = fin.get(f"{BASE}/runs/{run_id}/results/", {"kind": "product"}).data["results"]
+    holistic = {row["name"]: Decimal(row["holistic"]) for row in results}
+    assert holistic == {"api": Decimal("400"), "suite": Decimal("400"), "web_app": Decimal("100")}
+
+    flows = fin.get(f"{BASE}/runs/{run_id}/flows/", {"to_node": graph["suite"].pk}).data
+    assert [(f["from_name"], Decimal(f["amount"])) for f in flows["results"]] == [
+        ("api", Decimal("400"))
+    ]
+
+    rec = fin.get(f"{BASE}/runs/{run_id}/reconciliation/").data
+    assert Decimal(rec["raw_infrastructure_cost"]) == Decimal("500")
+    assert Decimal(rec["allocated_to_final_cost_centres"]) == Decimal("500")
+    assert Decimal(rec["unallocated"]) == 0
+    assert Decimal(rec["coverage"]) == 1
+    assert rec["conservation_delta"] == 0
+    assert rec["violations"] == []
+
+    explain = fin.get(f"{BASE}/nodes/{graph['suite'].pk}/explain/", {"run": run_id}).data
+    assert [([step["name"] for step in p["path"]], p["amount"]) for p in explain["paths"]] == [
+        (["kubernetes", "api", "suite"], Decimal("400"))
+    ]
+    assert explain["holistic"] == Decimal("400")
+
+
+def test_explain_splits_a_shared_parent_back_to_its_sources(fin, post_run):
+    db, k8s = resource_node("db", "shared_service"), resource_node("k8s", "platform")
+    platform, web = node("platform", "platform"), node("web")
+    edge(db, platform)
+    edge(k8s, platform)
+    edge(platform, web)
+    approved_cost("30.00", resource=db.resource, category_slug="compute")
+    approved_cost("70.00", resource=k8s.resource, category_slug="compute")
+    run = post_run({"period": "2025-03"}).data["id"]
+    paths = fin.get(f"{BASE}/nodes/{web.pk}/explain/", {"run": run}).data["paths"]
+    assert [([s["name"] for s in p["path"]], p["amount"]) for p in paths] == [
+        (["k8s", "platform", "web"], Decimal("70")),
+        (["db", "platform", "web"], Decimal("30")),
+    ]
+
+
+def test_run_requests_are_validated(fin):
+    assert fin.post(f"{BASE}/runs/", {"period": "2025-13"}, format="json").status_code == 400
+    r = fin.post(
+        f"{BASE}/runs/", {"period_start": "2025-03-31", "period_end": "2025-03-01"}, format="json"
+    )
+    assert r.status_code == 400 and "period_end" in r.data
+    assert fin.post(f"{BASE}/runs/", {}, format="json").status_code == 400
+    assert AllocationRun.objects.count() == 0
+
+
+def test_unknown_run_is_404(fin):
+    node_ = node("web")
+    assert fin.get(f"{BASE}/runs/999/").status_code == 404
+    assert fin.get(f"{BASE}/nodes/{node_.pk}/explain/", {"run": 999}).status_code == 404
+    assert fin.get(f"{BASE}/nodes/{node_.pk}/explain/").status_code == 404
+
+
+def test_result_list_runs_a_bounded_number_of_queries(
+    fin, graph, post_run, django_assert_max_num_queries
+):
+    for i in range(30):
+        child = node(f"extra-{i}")
+        edge(graph["web"], child)
+    run = post_run({"period": "2025-03"}).data["id"]
+    with django_assert_max_num_queries(6):
+        r = fin.get(f"{BASE}/runs/{run}/results/")
+    assert r.data["count"] > 30
+    with django_assert_max_num_queries(6):
+        fin.get(f"{BASE}/runs/{run}/flows/")
+    with django_assert_max_num_queries(6):
+        fin.get(f"{BASE}/edges/")
+
+
+def test_management_command_runs_a_month(graph, capsys):
+    from django.core.management import call_command
+
+    call_command("allocation", "run", "--period", "2025-03")
+    report = json.loads(capsys.readouterr().out)
+    assert Decimal(report["raw_infrastructure_cost"]) == Decimal("500")
+    assert Decimal(report["coverage"]) == 1
+    assert AllocationRun.objects.get().period_end == MARCH["period_end"]

@@ -22,7 +22,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     def groups(self, create, extracted, **kwargs):
         if create and extracted:
             for name in extracted:
-                self.groups.add(Group.objects.get(name=name))
+                # get_or_create: transactional tests flush the groups the data migration made.
+                self.groups.add(Group.objects.get_or_create(name=name)[0])
 
 
 def finance_user(**kwargs):

@@ -87,7 +87,9 @@ def normalise_thresholds(values: Iterable[Any]) -> list[str]:
     return [format(n, "f") for n in sorted(result)]
 
 
-def _validate(budget: Budget) -> None:
+def budget_validate(budget: Budget) -> None:
+    """Check and normalise an unsaved budget's fields (currency upper-cased, thresholds
+    sorted). Raises ``ValidationError`` naming the first bad field; writes nothing."""
     budget.currency = (budget.currency or "").upper()
     if not is_known_currency(budget.currency):
         raise ValidationError(f"Unknown currency '{budget.currency}'.", field="currency")
@@ -179,7 +181,7 @@ def budget_create(
         active=active,
         created_by=acting_user,
     )
-    _validate(budget)
+    budget_validate(budget)
     budget.slug = _unique_slug(name)
     budget.save()
     return budget
@@ -200,7 +202,7 @@ def budget_update(*, budget: Budget, acting_user=None, reason: str = "", **field
     old_amount = locked.amount
     for name, value in fields.items():
         setattr(budget, name, value)
-    _validate(budget)
+    budget_validate(budget)
     amount_changed = Decimal(budget.amount) != old_amount
     if amount_changed and not (reason and reason.strip()):
         raise ValidationError("Say why the amount changes.", field="reason")

@@ -9,6 +9,7 @@ from costs.models import Cost
 from costs.tasks import send_pending_reminders
 from notifications.kinds import Kind
 from notifications.models import Notification
+from orgunits import services as org_services
 from tests.costs.factories import make_cost
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +71,7 @@ def test_escalation_climbs_above_an_approver_who_owns_a_unit(org):
 
 
 def test_escalation_from_the_top_goes_to_finance(org):
+    org_services.membership_set(user=org.eng_owner, unit=org.root, role="member")
     cost = make_cost(submitted_by=org.eng_owner, organization_unit=org.root)
     assert cost.approver == org.ceo
     reminders.send_pending_reminders(now=_days_later(cost, 7))
@@ -88,9 +90,9 @@ def test_a_resubmitted_cost_is_reminded_again(org):
     reminders.send_pending_reminders(now=_days_later(cost, 3))
     cost = services.cost_reject(cost=cost, acting_user=org.eng_owner, comment="split it")
     cost = services.cost_revise(cost=cost, acting_user=org.member)
-    Cost.objects.filter(pk=cost.pk).update(submitted_at=cost.submitted_at)
     result = services.cost_submit(cost=Cost.objects.get(pk=cost.pk), acting_user=org.member)
     cost = getattr(result, "cost", result)
+    # Resubmitted later than the first submission (the key has second resolution).
     Cost.objects.filter(pk=cost.pk).update(submitted_at=timezone.now() + timedelta(seconds=5))
     cost = Cost.objects.get(pk=cost.pk)
     reminders.send_pending_reminders(now=_days_later(cost, 3))
@@ -106,6 +108,6 @@ def test_a_resubmitted_cost_is_reminded_again(org):
 def test_the_task_uses_the_configured_delays(org):
     cost = make_cost(submitted_by=org.member, organization_unit=org.platform)
     Cost.objects.filter(pk=cost.pk).update(submitted_at=timezone.now() - timedelta(days=2, hours=1))
-    assert send_pending_reminders.delay().get() == {"reminded": 1, "escalated": 1}
-    assert _recipients(Kind.PENDING_REMINDER, cost) == ["eng_owner"]
+    assert send_pending_reminders.delay().get() == {"reminded": 2, "escalated": 1}
+    assert _recipients(Kind.PENDING_REMINDER, cost) == ["eng_approver", "eng_owner"]
     assert _recipients(Kind.PENDING_ESCALATION, cost) == ["ceo"]

@@ -26,12 +26,30 @@ from .models import Cost, CostCategory
 class CostTracker:
     """Record costs as ``user`` and read summaries of what ``user`` may see.
 
-    ``see_all=True`` (for scripts run by finance or the system) summarises every cost.
+    A cost recorded without a resource, entity or unit goes to ``organization_unit``, else
+    to the user's home unit (their first membership in tree order). ``see_all=True`` (for
+    scripts run by finance or the system) summarises every cost.
     """
 
-    def __init__(self, user, *, see_all: bool = False) -> None:
+    def __init__(
+        self,
+        user,
+        *,
+        organization_unit: OrganizationUnit | None = None,
+        see_all: bool = False,
+    ) -> None:
         self.user = user
+        self.organization_unit = organization_unit
         self.see_all = see_all
+
+    def home_unit(self) -> OrganizationUnit | None:
+        if self.organization_unit is None:
+            self.organization_unit = (
+                OrganizationUnit.objects.filter(memberships__user=self.user)
+                .order_by("tree_id", "lft")
+                .first()
+            )
+        return self.organization_unit
 
     def record(
         self,
@@ -62,6 +80,8 @@ class CostTracker:
                 resource = Resource.objects.filter(pk=int(resource_id)).first()
             if resource is None:
                 raise ValidationError(f"Unknown resource '{resource_id}'.", field="resource")
+        if resource is None and entity is None and organization_unit is None:
+            organization_unit = self.home_unit()
         return services.cost_record(
             user=self.user,
             amount=Decimal(str(amount)),

@@ -278,3 +278,18 @@ def test_notify_once_notifies_once_per_key(django_capture_on_commit_callbacks):
     assert len(other) == 1
     assert Notification.objects.filter(recipient=user).count() == 2
     assert len(mail.outbox) == 2
+
+
+def test_a_rolled_back_change_notifies_nobody(django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    user = UserFactory()
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        _notify([user])
+        raise RuntimeError("the causing change failed")
+    assert not Notification.objects.filter(recipient=user).exists()
+    assert mail.outbox == []

@@ -33,3 +33,6 @@ def send_pending_reminders() -> dict[str, int]:
     from .reminders import send_pending_reminders as send
 
     return send()
+
+
+from costs.imports.tasks import *  # noqa: E402,F401,F403

@@ -1,0 +1,17 @@
+"""Billing import API routes, included under /api/v1/."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from . import api
+
+router = SimpleRouter()
+router.register("imports/rules", api.MappingRuleViewSet, basename="import-rule")
+
+urlpatterns = [
+    path("imports/", api.ImportListCreateApi.as_view(), name="import-list"),
+    path("imports/awaiting/", api.ImportGroupsAwaitingApi.as_view(), name="import-awaiting"),
+    path("imports/<int:pk>/", api.ImportDetailApi.as_view(), name="import-detail"),
+    path("imports/<int:pk>/decide/", api.ImportDecideApi.as_view(), name="import-decide"),
+    *router.urls,
+]

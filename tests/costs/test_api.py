@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from costs.models import Cost, CostCategory, CostEvent, ExchangeRate, IdempotencyKey
 from orgunits import services as org_services
-from tests.costs.factories import category, make_cost
+from tests.costs.factories import category, clone_costs, make_cost
 from tests.orgunits.factories import ResourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -531,13 +531,7 @@ def test_member_of_a_unit_sees_its_subtree_costs(org, costs, client_for):
 
 
 def test_list_of_100_costs_runs_bounded_queries(org, client_for, django_assert_max_num_queries):
-    for i in range(100):
-        make_cost(
-            status="pending",
-            submitted_by=org.member,
-            organization_unit=org.platform,
-            amount=f"{i}.00",
-        )
+    clone_costs(pending(org), 99)
     client = client_for(org.member)
     with django_assert_max_num_queries(10):
         response = client.get(URL + "?limit=100")

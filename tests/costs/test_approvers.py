@@ -10,6 +10,7 @@ from costs.selectors import costs_awaiting
 from costtrack.core.exceptions import PermissionDenied
 from orgunits import services as org_services
 from orgunits.models import Membership
+from tests.costs.factories import clone_costs
 from tests.orgunits.factories import EntityFactory, ResourceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -166,8 +167,7 @@ def test_costs_awaiting_per_role(org):
 
 
 def test_costs_awaiting_runs_bounded_queries(org, django_assert_max_num_queries):
-    for _ in range(100):
-        pending_cost(org)
+    clone_costs(pending_cost(org), 99)
     user = UserFactory()
     Membership.objects.create(user=user, unit=org.eng, role=Membership.Role.APPROVER)
     with django_assert_max_num_queries(4):

@@ -19,6 +19,8 @@ api_v1 = [
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("units/<int:pk>/", views.unit_dashboard, name="unit-dashboard"),
+    path("resources/<int:pk>/", views.resource_dashboard, name="resource-dashboard"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

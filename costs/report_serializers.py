@@ -14,6 +14,7 @@ from orgunits.selectors import unit_is_visible
 
 from . import reports
 from .models import CostStatus
+from .selectors import SUMMARY_PERIODS, summary_window
 
 STATUS_CHOICES = [CostStatus.APPROVED.value, CostStatus.PENDING.value]
 
@@ -81,7 +82,7 @@ class CostReportParamsSerializer(RangeParamsSerializer):
 
 
 class SummaryParamsSerializer(RangeParamsSerializer):
-    period = serializers.ChoiceField(choices=reports.SUMMARY_PERIODS, required=False)
+    period = serializers.ChoiceField(choices=SUMMARY_PERIODS, required=False)
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -98,7 +99,7 @@ class SummaryParamsSerializer(RangeParamsSerializer):
         d = self.validated_data
         if d.get("start"):
             return d["start"], d["end"]
-        return reports.summary_period(d.get("period") or "monthly")
+        return summary_window(d.get("period") or "monthly")
 
 
 class RollupParamsSerializer(serializers.Serializer):

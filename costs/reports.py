@@ -41,7 +41,6 @@ GROUP_KEYS = (*OBJECT_KEYS, "provider", "currency", *TIME_KEYS)
 TAG_PREFIX = "tag:"
 MAX_GROUP_KEYS = 2
 REPORT_STATUSES = (CostStatus.APPROVED, CostStatus.PENDING)
-SUMMARY_PERIODS = ("hourly", "daily", "weekly", "monthly", "annual")
 
 
 # --- parameters -----------------------------------------------------------------------------
@@ -100,12 +99,16 @@ def report_costs(
     unit: OrganizationUnit | None = None,
     include_descendants: bool = True,
     statuses: Iterable[str] = ACTUAL,
+    resource: Resource | None = None,
 ) -> QuerySet[Cost]:
     """Costs a report covers: by status (approved unless told), incurred_on in [start, end],
-    on ``unit`` (with its subtree unless ``include_descendants`` is false), visible to ``user``
-    (``None`` means an internal caller that sees everything). Unordered, ready to aggregate.
+    on ``unit`` (with its subtree unless ``include_descendants`` is false) and ``resource``,
+    visible to ``user`` (``None`` means an internal caller that sees everything). Unordered,
+    ready to aggregate.
     """
     qs = Cost.objects.filter(status__in=list(statuses))
+    if resource is not None:
+        qs = qs.filter(resource=resource)
     if start is not None:
         qs = qs.filter(incurred_on__gte=start)
     if end is not None:
@@ -361,27 +364,6 @@ def _sorted(d: dict[str, Decimal]) -> dict[str, Decimal]:
 
 
 # --- the seed-001 summary -------------------------------------------------------------------
-def summary_period(period: str, *, now: datetime | None = None) -> tuple[date, date]:
-    """The current ``period`` (hourly|daily|weekly|monthly|annual) as inclusive days.
-
-    Costs are dated by day, so ``hourly`` and ``daily`` both cover today.
-    """
-    today = timezone.localdate(now) if now else timezone.localdate()
-    if period in ("hourly", "daily"):
-        return today, today
-    if period == "weekly":
-        start = today - timedelta(days=today.weekday())
-        return start, start + timedelta(days=6)
-    if period == "monthly":
-        start = today.replace(day=1)
-        return start, _month_end(start)
-    if period == "annual":
-        return today.replace(month=1, day=1), today.replace(month=12, day=31)
-    raise ValidationError(
-        f"Unknown period '{period}'. Use {', '.join(SUMMARY_PERIODS)}.", field="period"
-    )
-
-
 def _month_end(first: date) -> date:
     return add_months(first, 1) - timedelta(days=1)
 
@@ -484,6 +466,23 @@ def totals_by(key: str, *, limit: int | None = None, **filters) -> list[dict]:
     for r in rows:
         r["label"] = labels.get(r[key], r[key]) if r[key] is not None else "(none)"
     return rows
+
+
+def top_units(
+    *, user=None, start: date, end: date, limit: int = 8, max_level: int = 2
+) -> list[dict]:
+    """The units (below the tree roots, down to ``max_level``) with the largest subtree
+    totals in [start, end], largest first: ``{"unit", "total", "own"}`` (three queries)."""
+    totals = unit_subtree_totals(user=user, start=start, end=end)
+    units = {
+        u.pk: u
+        for u in _scoped_units(user=user, root=None).filter(level__gte=1, level__lte=max_level)
+    }
+    ranked = sorted(
+        (uid for uid in units if totals.get(uid, (ZERO, ZERO))[1]),
+        key=lambda uid: (-totals[uid][1], units[uid].name),
+    )[:limit]
+    return [{"unit": units[uid], "total": totals[uid][1], "own": totals[uid][0]} for uid in ranked]
 
 
 def visible_unit_q(user) -> Q:

@@ -1,0 +1,40 @@
+"""``costtrack bench NAME [--rows N] [--repeat R]``: run a benchmark scenario.
+
+Prints one JSON line per measurement: ``{"scenario", "ours_s", "floor_s", "ratio", ...}``.
+"""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.module_loading import import_string
+
+from costtrack.bench import BENCH_SCENARIOS
+
+
+class Command(BaseCommand):
+    help = "Run a benchmark scenario and print one JSON line per measurement."
+
+    def add_arguments(self, parser):
+        parser.add_argument("scenario", choices=sorted(BENCH_SCENARIOS))
+        parser.add_argument(
+            "--rows", type=int, default=None, help="Data set size (scenario default)."
+        )
+        parser.add_argument(
+            "--repeat", type=int, default=5, help="Timed runs per measurement (median)."
+        )
+
+    def handle(self, *args, scenario: str, rows: int | None, repeat: int, **options):
+        if rows is not None and rows < 1:
+            raise CommandError("--rows must be at least 1.")
+        if repeat < 1:
+            raise CommandError("--repeat must be at least 1.")
+        run = import_string(BENCH_SCENARIOS[scenario])
+
+        def log(message: str) -> None:
+            self.stderr.write(message)
+
+        try:
+            for line in run(rows=rows, repeat=repeat, log=log):
+                self.stdout.write(json.dumps(line, default=str))
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from exc

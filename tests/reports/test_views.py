@@ -1,0 +1,134 @@
+"""Dashboard, unit and resource pages: figures to the cent, charts with readable data,
+other units' pages refused, a bounded number of queries."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from costs import reports
+from costs.models import CostStatus
+from tests.orgunits.factories import (
+    OrganizationUnitFactory,
+    ResourceFactory,
+    UserFactory,
+    finance_user,
+)
+
+from .factories import CostCategoryFactory, CostFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _month(offset: int) -> date:
+    return reports.add_months(timezone.localdate().replace(day=1), offset)
+
+
+@pytest.fixture
+def org():
+    company = OrganizationUnitFactory(name="Acme", code="acme")
+    eng = OrganizationUnitFactory(name="Engineering", code="eng", parent=company)
+    web = OrganizationUnitFactory(name="Web team", code="web", parent=eng)
+    sales = OrganizationUnitFactory(name="Sales", code="sales", parent=company)
+    vm = ResourceFactory(organization_unit=web, name="web-vm-1")
+    compute = CostCategoryFactory(slug="view-compute", name="Compute")
+    this, last = _month(0), _month(-1)
+    CostFactory(
+        organization_unit=web,
+        resource=vm,
+        category=compute,
+        amount=Decimal("1234.56"),
+        incurred_on=this,
+    )
+    CostFactory(organization_unit=eng, category=compute, amount=Decimal("100.00"), incurred_on=this)
+    CostFactory(
+        organization_unit=web,
+        resource=vm,
+        category=compute,
+        amount=Decimal("200.00"),
+        incurred_on=last,
+    )
+    CostFactory(organization_unit=sales, amount=Decimal("55.00"), incurred_on=this)
+    CostFactory(
+        organization_unit=web, amount=Decimal("999.00"), incurred_on=this, status=CostStatus.PENDING
+    )
+    member = UserFactory()
+    eng.memberships.create(user=member)
+    return {"company": company, "eng": eng, "web": web, "sales": sales, "vm": vm,
+            "member": member}  # fmt: skip
+
+
+def test_dashboard_shows_this_and_last_month_trend_and_top_units(
+    client, org, django_assert_max_num_queries
+):
+    client.force_login(finance_user())
+    with django_assert_max_num_queries(16):
+        r = client.get("/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert 'id="spend-this-month">1,389.56 USD' in html
+    assert 'id="spend-last-month">200.00 USD' in html
+    assert "594.8 % compared with last month" in html
+    assert html.count('role="img"') == 2  # trend and top units
+    assert f'<th scope="row">{_month(0):%b %Y}</th><td class="num">1,389.56</td>' in html
+    assert '<th scope="row">Engineering</th><td class="num">1,334.56</td>' in html
+    assert '<th scope="row">Sales</th><td class="num">55.00</td>' in html
+    assert f'href="/units/{org["eng"].pk}/"' in html
+
+
+def test_dashboard_for_a_member_counts_only_their_units(client, org):
+    client.force_login(org["member"])
+    html = client.get("/").content.decode()
+    assert 'id="spend-this-month">1,334.56 USD' in html
+    assert "Sales" not in html
+
+
+def test_dashboard_queries_do_not_grow_with_data(client, org, django_assert_max_num_queries):
+    for i in range(30):
+        unit = OrganizationUnitFactory(parent=org["eng"])
+        CostFactory(organization_unit=unit, amount=Decimal(i + 1), incurred_on=_month(-(i % 12)))
+    client.force_login(finance_user())
+    with django_assert_max_num_queries(16):
+        assert client.get("/").status_code == 200
+
+
+def test_unit_page_breaks_down_by_subunit_category_and_resource(
+    client, org, django_assert_max_num_queries
+):
+    client.force_login(org["member"])
+    with django_assert_max_num_queries(20):
+        r = client.get(f"/units/{org['eng'].pk}/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert 'id="unit-total">1,534.56 USD' in html
+    assert 'id="unit-own">100.00 USD' in html
+    assert '<th scope="row">Web team</th><td class="num">1,434.56</td>' in html
+    assert '<th scope="row">view-compute</th><td class="num">1,534.56</td>' in html
+    assert '<th scope="row">web-vm-1</th><td class="num">1,434.56</td>' in html
+    assert f'href="/resources/{org["vm"].pk}/"' in html
+    assert "<svg" in html and "<title>" in html and 'aria-label="' in html
+
+
+def test_other_units_and_resources_are_not_found(client, org):
+    client.force_login(org["member"])
+    assert client.get(f"/units/{org['sales'].pk}/").status_code == 404
+    assert client.get(f"/units/{org['company'].pk}/").status_code == 404
+    assert client.get("/units/999999/").status_code == 404
+    other_vm = ResourceFactory(organization_unit=org["sales"])
+    assert client.get(f"/resources/{other_vm.pk}/").status_code == 404
+
+
+def test_resource_page(client, org, django_assert_max_num_queries):
+    client.force_login(org["member"])
+    with django_assert_max_num_queries(16):
+        r = client.get(f"/resources/{org['vm'].pk}/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert 'id="resource-total">1,434.56 USD' in html
+    assert '<th scope="row">USD</th><td class="num">1,434.56</td>' in html
+
+
+def test_pages_need_login(client, org):
+    assert client.get("/").status_code == 302
+    assert client.get(f"/units/{org['eng'].pk}/").status_code == 302

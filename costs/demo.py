@@ -121,7 +121,8 @@ def seed_costs(*, stdout=None, context: dict | None = None) -> dict:
     EUR and GBP on the demo organisation's resources and units, with a realistic mix of
     statuses (older months mostly approved; recent ones pending, some drafts, rejections,
     voids and cancellations). Returns ``{"costs_created": n}``."""
-    rates_rnd = random.Random(SEED)  # nosec B311 - deterministic demo data, not security
+    # deterministic demo data: a seeded PRNG, nothing secret
+    rates_rnd = random.Random(SEED)  # nosec B311
     rnd = random.Random(SEED + 1)  # nosec B311
     today = timezone.localdate()
     first_month = date(today.year, today.month, 1)

@@ -206,13 +206,13 @@ def converted_amount_expression(currency: str):
     reporting amount divided by the latest rate on or before its day (the earliest later
     rate when there is none before)."""
     if currency == reporting_currency():
-        other = F("amount_reporting")
-    else:
-        rate = Coalesce(
-            _rate_subquery(currency, "-date", "date__lte"),
-            _rate_subquery(currency, "date", "date__gt"),
-        )
-        other = ExpressionWrapper(F("amount_reporting") / rate, output_field=MONEY)
+        # The reporting amount of a cost already in this currency is its amount.
+        return F("amount_reporting")
+    rate = Coalesce(
+        _rate_subquery(currency, "-date", "date__lte"),
+        _rate_subquery(currency, "date", "date__gt"),
+    )
+    other = ExpressionWrapper(F("amount_reporting") / rate, output_field=MONEY)
     return Case(When(currency=currency, then=F("amount")), default=other, output_field=MONEY)
 
 

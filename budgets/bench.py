@@ -1,0 +1,219 @@
+"""``costtrack bench enforcement``: cost submissions per second with budget enforcement.
+
+In a throwaway schema, two sibling teams get the same background of approved and pending
+costs. Costs submitted to team A fall under three active budgets (a monthly ``block`` budget
+on the team, a quarterly ``warn`` budget in EUR on the team narrowed to a parent category, a
+monthly ``block`` budget on the company narrowed by a tag), so each submission locks two
+budget rows and sums three budgets' spend; costs submitted to team B fall under none. Both
+are submitted through ``costs.services.cost_create`` (one transaction each, as the API
+does), alternating rounds in the same run on the same database; the median round is kept.
+
+Prints one line per scenario (``submissions_per_s``) and a comparison line whose ``ratio``
+is our time over the floor (the time without budgets) and ``throughput_ratio`` its inverse.
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from decimal import Decimal
+from statistics import median
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
+
+from costs import services as cost_services
+from costs.models import Cost, CostCategory, CostEvent, ExchangeRate, IdempotencyKey
+from costtrack.bench import bench_schema, result_line
+from costtrack.core.roles import FINANCE
+from notifications.kinds import Kind as NotificationKind
+from notifications.models import Notification, NotificationPreference
+from orgunits import services as org_services
+from orgunits.models import Delegation, Entity, Membership, OrganizationUnit, Resource
+
+from . import services
+from .models import Budget, BudgetAlert, BudgetRevision
+
+SCHEMA = "bench_enforcement"
+DEFAULT_ROWS = 200  # submissions per round and scenario
+BACKGROUND_COSTS = 20_000
+TAGS = {"env": "prod"}
+
+
+def _models() -> list:
+    return [
+        ContentType,
+        Permission,
+        Group,
+        get_user_model(),
+        OrganizationUnit,
+        Membership,
+        Delegation,
+        Entity,
+        Resource,
+        CostCategory,
+        ExchangeRate,
+        Cost,
+        CostEvent,
+        IdempotencyKey,
+        Notification,
+        NotificationPreference,
+        Budget,
+        BudgetRevision,
+        BudgetAlert,
+    ]
+
+
+def _setup(log: Callable[[str], None]) -> dict:
+    User = get_user_model()
+    finance = Group.objects.create(name=FINANCE)
+    admin = User.objects.create(username="bench-finance")
+    admin.groups.add(finance)
+    owner = User.objects.create(username="bench-owner", email="owner@example.com")
+    submitter = User.objects.create(username="bench-submitter")
+    # E-mail delivery is the notifications app's cost, not enforcement's: keep it in-app.
+    NotificationPreference.objects.create(
+        user=owner, kind=NotificationKind.APPROVAL_REQUESTED, channel="in_app"
+    )
+    root = org_services.unit_create(name="Bench Co", code="bench-co", owner=owner)
+    division = org_services.unit_create(name="Division", code="bench-div", parent=root)
+    team_a = org_services.unit_create(name="Team A", code="bench-a", parent=division)
+    team_b = org_services.unit_create(name="Team B", code="bench-b", parent=division)
+    for unit in (team_a, team_b):
+        Membership.objects.create(user=submitter, unit=unit, role="member")
+    cloud = CostCategory.objects.create(name="Cloud", slug="cloud")
+    compute = CostCategory.objects.create(name="Compute", slug="compute", parent=cloud)
+    CostCategory.objects.rebuild()
+    compute.refresh_from_db()
+    today = timezone.localdate()
+    ExchangeRate.objects.create(
+        currency="EUR", date=today - timedelta(days=400), rate=Decimal("1.08")
+    )
+
+    log(f"loading {BACKGROUND_COSTS} background costs …")
+    rows = []
+    for i in range(BACKGROUND_COSTS):
+        # A fixed spread of amounts and days (multiplicative hashing), the same every run.
+        amount = Decimal(100 + (i * 7919) % 49_900) / 100
+        rows.append(
+            Cost(
+                amount=amount,
+                currency="USD",
+                amount_reporting=amount,
+                incurred_on=today - timedelta(days=(i * 104_729) % 366),
+                category=compute,
+                organization_unit=team_a if i % 2 else team_b,
+                tags=TAGS,
+                submitted_by=submitter,
+                status=Cost.Status.APPROVED if i % 3 else Cost.Status.PENDING,
+            )
+        )
+    Cost.objects.bulk_create(rows, batch_size=5000)
+
+    huge = Decimal("900000000")
+    services.budget_create(
+        name="Team A hard limit",
+        amount=huge,
+        currency="USD",
+        organization_unit=team_a,
+        action=Budget.Action.BLOCK,
+        acting_user=admin,
+    )
+    services.budget_create(
+        name="Team A cloud (EUR)",
+        amount=huge,
+        currency="EUR",
+        period=Budget.Period.QUARTERLY,
+        organization_unit=team_a,
+        category=cloud,
+        tags_filter={},
+        action=Budget.Action.WARN,
+        acting_user=admin,
+    )
+    services.budget_create(
+        name="Company prod",
+        amount=huge,
+        currency="USD",
+        period=Budget.Period.MONTHLY,
+        organization_unit=root,
+        tags_filter=TAGS,
+        action=Budget.Action.BLOCK,
+        acting_user=admin,
+    )
+    # Team B's costs match none: two budgets cover team A only, and its costs carry
+    # another tag than the company budget's filter.
+    return {"submitter": submitter, "a": team_a, "b": team_b, "category": compute}
+
+
+def _round(ctx: dict, unit, rows: int, tags: dict) -> float:
+    today = timezone.localdate()
+    started = time.perf_counter()
+    for _ in range(rows):
+        cost_services.cost_create(
+            submitted_by=ctx["submitter"],
+            amount=Decimal("1.00"),
+            currency="USD",
+            incurred_on=today,
+            organization_unit=unit,
+            category=ctx["category"],
+            tags=tags,
+        )
+    return time.perf_counter() - started
+
+
+def _matching(ctx: dict, unit, tags: dict) -> int:
+    from . import selectors
+
+    return len(
+        selectors.matching_budgets(
+            unit=unit,
+            category=ctx["category"],
+            tags=tags,
+            submitter_id=ctx["submitter"].pk,
+            day=timezone.localdate(),
+        )
+    )
+
+
+def run(*, rows: int | None, repeat: int, log: Callable[[str], None]) -> Iterator[dict]:
+    rows = rows or DEFAULT_ROWS
+    with bench_schema(SCHEMA, _models()):
+        ctx = _setup(log)
+        with_tags, without_tags = TAGS, {"env": "dev"}
+        matched = _matching(ctx, ctx["a"], with_tags)
+        unmatched = _matching(ctx, ctx["b"], without_tags)
+        if (matched, unmatched) != (3, 0):
+            raise RuntimeError(f"bench set-up matches {matched} and {unmatched} budgets")
+        log(f"warming up, then {repeat} rounds of {rows} submissions per scenario …")
+        _round(ctx, ctx["a"], max(rows // 10, 1), with_tags)
+        _round(ctx, ctx["b"], max(rows // 10, 1), without_tags)
+        budgeted, free = [], []
+        for _ in range(repeat):
+            free.append(_round(ctx, ctx["b"], rows, without_tags))
+            budgeted.append(_round(ctx, ctx["a"], rows, with_tags))
+        ours, floor = median(budgeted), median(free)
+        common = {"submissions": rows, "rounds": repeat, "background_costs": BACKGROUND_COSTS}
+        yield {
+            "scenario": "enforcement_no_budgets",
+            "seconds": round(floor, 6),
+            "submissions_per_s": round(rows / floor, 1),
+            "matching_budgets": 0,
+            **common,
+        }
+        yield {
+            "scenario": "enforcement_three_budgets",
+            "seconds": round(ours, 6),
+            "submissions_per_s": round(rows / ours, 1),
+            "matching_budgets": 3,
+            **common,
+        }
+        yield result_line(
+            "enforcement",
+            ours=ours,
+            floor=floor,
+            throughput_ratio=round(floor / ours, 3),
+            with_budgets_per_s=round(rows / ours, 1),
+            without_budgets_per_s=round(rows / floor, 1),
+            **common,
+        )

@@ -145,6 +145,8 @@ def _open_text_stream(reader: _HashingReader) -> IO[bytes]:
 
 def _read_header(stream: IO[bytes]) -> list[str]:
     try:
+        if b"\x00" in stream.peek(4096)[:4096]:  # type: ignore[attr-defined]
+            raise file_error("This is not a CSV file (it contains binary data).", line=1)
         line = stream.readline(256 * 1024)
     except (EOFError, OSError, zlib.error) as exc:
         raise file_error(f"The file cannot be read as gzip: {exc}.") from None

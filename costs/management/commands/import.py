@@ -2,7 +2,6 @@
 
 import json
 import os
-import sys
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -16,9 +15,9 @@ from costtrack.core.roles import FINANCE
 class _Progress:
     """A one-line progress bar on stderr, redrawn when a whole percent more is read."""
 
-    def __init__(self, total: int, stream) -> None:
+    def __init__(self, total: int, write) -> None:
         self.total = max(total, 1)
-        self.stream = stream
+        self.write = write
         self.shown = -1
 
     def __call__(self, done: int) -> None:
@@ -26,13 +25,11 @@ class _Progress:
         if percent != self.shown:
             self.shown = percent
             bar = "#" * (percent // 4)
-            self.stream.write(f"\rreading [{bar:<25}] {percent:3d}% {done / 1e6:8.1f} MB")
-            self.stream.flush()
+            self.write(f"\rreading [{bar:<25}] {percent:3d}% {done / 1e6:8.1f} MB")
 
     def done(self) -> None:
         if self.shown >= 0:
-            self.stream.write("\n")
-            self.stream.flush()
+            self.write("\n")
 
 
 class Command(BaseCommand):
@@ -69,7 +66,14 @@ class Command(BaseCommand):
         if not os.path.isfile(path):
             raise CommandError(f"No file at {path}.")
         user = self._user(options.get("user"))
-        progress = _Progress(os.path.getsize(path), sys.stderr) if options["progress"] else None
+        progress = None
+        if options["progress"]:
+
+            def write(text: str) -> None:
+                self.stderr.write(text, ending="")
+                self.stderr.flush()
+
+            progress = _Progress(os.path.getsize(path), write)
         try:
             unit = services.default_unit(options.get("unit"))
             with open(path, "rb") as source:

@@ -5,12 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from costtrack import views
+from costtrack.budget_variance import BudgetVarianceView
 
 api_v1 = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("", include("orgunits.urls_api")),
     path("", include("costs.urls_api")),
     path("", include("costs.urls_reports")),
+    path("reports/budget-variance/", BudgetVarianceView.as_view(), name="report-budget-variance"),
     path("", include("budgets.urls_api")),
     path("", include("costs.imports.urls")),
     path("", include("notifications.urls_api")),

@@ -1,0 +1,138 @@
+"""Budget variance: each budget's amount against its actual spend and forecast, per period.
+
+A project-level report because it composes ``budgets`` (limits, periods, spend in the
+budget's currency) with the reports API of ``costs``, which must not import ``budgets``.
+``GET /api/v1/reports/budget-variance/?on=&periods=&organization_unit=`` (JSON or
+``?format=csv``) and ``costtrack reports budget-variance`` answer from ``budget_variance``.
+"""
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from budgets.selectors import (
+    budget_list,
+    build_utilisation,
+    display_period,
+    percent,
+    spend_by_budget,
+)
+from costs.report_api import ReportView
+from orgunits.models import OrganizationUnit
+from orgunits.selectors import subtree_q, unit_is_visible, unit_range
+
+MAX_PERIODS = 24
+
+
+def _status(spent: Decimal, forecast: Decimal, amount: Decimal) -> str:
+    if spent > amount:
+        return "over"
+    if forecast > amount:
+        return "at_risk"
+    return "under"
+
+
+def budget_variance(
+    *,
+    user=None,
+    on: date | None = None,
+    periods: int = 1,
+    unit: OrganizationUnit | None = None,
+) -> list[dict[str, Any]]:
+    """Rows of budget vs actual vs forecast for each active budget the user may see (all for
+    ``user=None``), for the period containing ``on`` (default today) and the ``periods - 1``
+    periods before it (oldest first per budget); optionally only budgets on ``unit``'s subtree.
+
+    Amounts are Decimals in each budget's currency; ``variance`` = amount − spent (negative
+    when over), ``forecast_variance`` = amount − forecast. One query for the budgets and one
+    per period step.
+    """
+    if user is None:
+        from budgets.models import Budget
+
+        qs = Budget.objects.select_related("organization_unit")
+    else:
+        qs = budget_list(user=user)
+    qs = qs.filter(active=True)
+    if unit is not None:
+        qs = qs.filter(subtree_q([unit_range(unit)], "organization_unit"))
+    budgets = list(qs.order_by("name", "id"))
+    now = timezone.now()
+    cursor = {b.pk: on or timezone.localdate() for b in budgets}
+    seen: dict[int, set] = {b.pk: set() for b in budgets}
+    rows: list[dict[str, Any]] = []
+    for _ in range(max(1, min(periods, MAX_PERIODS))):
+        pairs = []
+        for b in budgets:
+            period = display_period(b, cursor[b.pk])
+            key = (period.start, period.end)
+            if key in seen[b.pk]:
+                continue  # a custom budget has one period only
+            seen[b.pk].add(key)
+            pairs.append((b, period))
+            cursor[b.pk] = period.first_day - timedelta(days=1)
+        if not pairs:
+            break
+        spend = spend_by_budget(pairs)
+        for b, period in pairs:
+            u = build_utilisation(b, period, *spend[b.pk], now=now)
+            start, end = period.as_labels()
+            rows.append(
+                {
+                    "budget_id": b.pk,
+                    "budget": b.name,
+                    "organization_unit": b.organization_unit.name,
+                    "period": b.period,
+                    "period_start": start,
+                    "period_end": end,
+                    "currency": b.currency,
+                    "amount": u.amount,
+                    "actual": u.actual,
+                    "committed": u.committed,
+                    "spent": u.spent,
+                    "forecast": u.forecast,
+                    "variance": u.amount - u.spent,
+                    "variance_pct": percent(u.amount - u.spent, u.amount),
+                    "forecast_variance": u.amount - u.forecast,
+                    "utilization_pct": u.utilization_pct,
+                    "status": _status(u.spent, u.forecast, u.amount),
+                }
+            )
+    rows.sort(key=lambda r: (r["budget"], r["budget_id"], r["period_start"]))
+    return rows
+
+
+class VarianceParamsSerializer(serializers.Serializer):
+    on = serializers.DateField(required=False)
+    periods = serializers.IntegerField(required=False, default=1, min_value=1, max_value=24)
+    organization_unit = serializers.IntegerField(required=False, min_value=1)
+
+    def validate_organization_unit(self, value: int) -> OrganizationUnit:
+        unit = OrganizationUnit.objects.filter(pk=value).first()
+        if unit is None or not unit_is_visible(user=self.context["request"].user, unit=unit):
+            raise serializers.ValidationError(f"Unit {value} does not exist.")
+        return unit
+
+
+@extend_schema(parameters=[VarianceParamsSerializer], responses={200: dict})
+class BudgetVarianceView(ReportView):
+    """Budget vs actual vs forecast per budget and period (in each budget's currency)."""
+
+    def get(self, request: Request) -> Response:
+        params = self.params(VarianceParamsSerializer, request).validated_data
+        rows = budget_variance(
+            user=request.user,
+            on=params.get("on"),
+            periods=params["periods"],
+            unit=params.get("organization_unit"),
+        )
+        results = [
+            {k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()} for row in rows
+        ]
+        return Response({"count": len(results), "results": results})

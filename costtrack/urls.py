@@ -29,6 +29,7 @@ urlpatterns = [
     path("budgets/", include("budgets.urls")),
     path("notifications/", include("notifications.urls")),
     path("allocation/", include("allocation.urls")),
+    path("", include("costs.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

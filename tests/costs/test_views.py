@@ -1,0 +1,377 @@
+"""The approval inbox and the cost detail page, as a signed-in user sees them."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.messages import get_messages
+from django.utils import timezone
+
+from costs import services
+from costs.models import Cost, CostEvent
+from orgunits import services as org_services
+from tests.costs.factories import category, make_cost
+
+pytestmark = pytest.mark.django_db
+
+INBOX = "/approvals/"
+
+
+def _client(client, user):
+    client.force_login(user)
+    return client
+
+
+def _pending(org, **fields):
+    """A pending cost by ``member`` on the resource (approver: res_owner)."""
+    fields.setdefault("resource", org.resource)
+    return make_cost(submitted_by=org.member, **fields)
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def _status(cost) -> str:
+    return Cost.objects.values_list("status", flat=True).get(pk=cost.pk)
+
+
+# --- inbox ----------------------------------------------------------------------------
+
+
+def test_pages_need_a_login(client, org):
+    cost = _pending(org)
+    for url in (INBOX, f"/costs/{cost.pk}/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")
+    response = client.post(f"/approvals/{cost.pk}/decide/", {"decision": "approve"})
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert _status(cost) == "pending"
+
+
+def test_inbox_lists_the_costs_waiting_for_me_with_their_facts(client, org, eur_rates):
+    cost = _pending(org, amount="120.50", currency="EUR", description="Database for api")
+    other = make_cost(submitted_by=org.sales_member, organization_unit=org.sales)
+    response = _client(client, org.res_owner).get(INBOX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'id="cost-{cost.pk}"' in html
+    assert "120.50 EUR" in html
+    assert "144.60" in html  # 120.50 × 1.20 (the EUR rate from 2025-03-01)
+    assert "Platform" in html and "db-1" in html and "Database for api" in html
+    assert "Other" in html  # the default category
+    assert org.member.get_full_name() in html
+    assert "0 days" in html
+    assert f'href="/costs/{cost.pk}/"' in html
+    assert f'id="cost-{other.pk}"' not in html
+    assert 'id="nav-approvals"' in html
+
+
+def test_inbox_never_shows_my_own_costs_and_is_empty_for_others(client, org):
+    _pending(org)
+    html = _client(client, org.member).get(INBOX).content.decode()
+    assert 'id="inbox-empty"' in html
+    client.logout()
+    html = _client(client, org.sales_owner).get(INBOX).content.decode()
+    assert 'id="inbox-empty"' in html
+
+
+def test_delegate_approver_member_and_finance_see_what_is_routed_to_them(client, org):
+    today = timezone.localdate()
+    cost = _pending(org)
+    org_services.delegation_create(
+        delegator=org.res_owner, delegate=org.delegate, start_date=today, end_date=today
+    )
+    unit_cost = make_cost(submitted_by=org.member, organization_unit=org.platform)
+    html = _client(client, org.delegate).get(INBOX).content.decode()
+    assert f'id="cost-{cost.pk}"' in html
+    client.logout()
+    html = _client(client, org.eng_approver).get(INBOX).content.decode()
+    assert f'id="cost-{cost.pk}"' in html and f'id="cost-{unit_cost.pk}"' in html
+    client.logout()
+    # a cost with no owner left on the chain goes to finance
+    orphan_unit = org_services.unit_create(name="Lab", code="lab")
+    org_services.membership_set(user=org.sales_member, unit=orphan_unit, role="member")
+    orphan = make_cost(submitted_by=org.sales_member, organization_unit=orphan_unit)
+    assert orphan.approver_id is None
+    html = _client(client, org.fin).get(INBOX).content.decode()
+    assert f'id="cost-{orphan.pk}"' in html
+
+
+def test_inbox_filters(client, org):
+    old = _pending(org, amount="900.00", description="Old big thing")
+    Cost.objects.filter(pk=old.pk).update(submitted_at=timezone.now() - timedelta(days=10))
+    small = _pending(org, amount="5.00", description="small coffee", category=category("saas"))
+    unit_cost = make_cost(
+        submitted_by=org.member, organization_unit=org.platform, amount="50.00", description="x"
+    )
+    _client(client, org.eng_approver)
+
+    def shown(**params):
+        html = client.get(INBOX, params).content.decode()
+        return {c.pk for c in (old, small, unit_cost) if f'id="cost-{c.pk}"' in html}
+
+    assert shown() == {old.pk, small.pk, unit_cost.pk}
+    assert shown(amount_min="10", amount_max="100") == {unit_cost.pk}
+    assert shown(age="7") == {old.pk}
+    assert shown(q="COFFEE") == {small.pk}
+    assert shown(category=category("saas").pk) == {small.pk}
+    assert shown(unit=org.platform.pk) == {old.pk, small.pk, unit_cost.pk}
+    response = client.get(INBOX, {"amount_min": "100", "amount_max": "1"})
+    assert "The upper bound is below the lower bound." in response.content.decode()
+    assert shown(amount_min="100", amount_max="1") == set()
+
+
+def test_inbox_with_100_pending_costs_runs_a_bounded_number_of_queries(
+    client, org, django_assert_max_num_queries
+):
+    first = _pending(org, amount="1.00", description="cost 0")
+    # 99 more rows like the first (written directly: only the page's queries matter here)
+    Cost.objects.bulk_create(
+        [
+            Cost(
+                amount=Decimal(i + 1),
+                currency="USD",
+                amount_reporting=Decimal(i + 1),
+                incurred_on=first.incurred_on,
+                category_id=first.category_id,
+                description=f"cost {i}",
+                resource=org.resource,
+                entity=org.entity,
+                organization_unit=org.platform,
+                submitted_by=org.member,
+                submitted_at=timezone.now(),
+                approver=org.res_owner,
+                status=Cost.Status.PENDING,
+            )
+            for i in range(1, 100)
+        ]
+    )
+    _client(client, org.res_owner)
+    with django_assert_max_num_queries(14):
+        response = client.get(INBOX)
+    html = response.content.decode()
+    assert html.count('class="decide"') == 100
+    assert "100 costs waiting." in html
+    with django_assert_max_num_queries(14):
+        response = client.get(INBOX, {"q": "cost 1", "category": category("other").pk})
+    assert response.content.decode().count('class="decide"') == 11  # cost 1, 10..19
+
+
+def test_approve_one_cost_with_a_comment(client, org):
+    cost = _pending(org)
+    response = _client(client, org.res_owner).post(
+        f"/approvals/{cost.pk}/decide/",
+        {"decision": "approve", "comment": "fine by me", "next": "/approvals/?q=x"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/approvals/?q=x"
+    assert f"Cost #{cost.pk} approved." in _messages(response)
+    cost = Cost.objects.get(pk=cost.pk)
+    assert cost.status == "approved" and cost.decided_by == org.res_owner
+    event = CostEvent.objects.get(cost=cost, action="approve")
+    assert (event.actor, event.comment, event.to_status) == (
+        org.res_owner,
+        "fine by me",
+        "approved",
+    )
+    assert f'id="cost-{cost.pk}"' not in client.get(INBOX).content.decode()
+
+
+def test_reject_without_a_comment_is_allowed(client, org):
+    cost = _pending(org)
+    response = _client(client, org.res_owner).post(
+        f"/approvals/{cost.pk}/decide/", {"decision": "reject"}
+    )
+    assert response.status_code == 302
+    assert _status(cost) == "rejected"
+    assert CostEvent.objects.filter(cost=cost, action="reject", comment="").count() == 1
+
+
+def test_decide_refusals_are_reported_and_change_nothing(client, org):
+    cost = _pending(org)
+    # the submitter sees the cost but may not decide it
+    response = _client(client, org.member).post(
+        f"/approvals/{cost.pk}/decide/", {"decision": "approve"}
+    )
+    assert response.status_code == 302
+    assert any("cannot decide a cost you submitted" in m for m in _messages(response))
+    assert _status(cost) == "pending"
+    # another unit's member does not even learn it exists
+    client.logout()
+    response = _client(client, org.sales_member).post(
+        f"/approvals/{cost.pk}/decide/", {"decision": "approve"}
+    )
+    assert response.status_code == 404
+    # a bad decision value
+    client.logout()
+    response = _client(client, org.res_owner).post(
+        f"/approvals/{cost.pk}/decide/", {"decision": "maybe"}
+    )
+    assert response.status_code == 302
+    assert _status(cost) == "pending"
+    assert CostEvent.objects.filter(cost=cost).count() == 2  # create + submit
+    # an open redirect is not followed
+    response = client.post(
+        f"/approvals/{cost.pk}/decide/",
+        {"decision": "approve", "next": "https://evil.example.com/"},
+    )
+    assert response["Location"] == INBOX
+    # deciding twice: the second is a conflict, reported
+    response = client.post(f"/approvals/{cost.pk}/decide/", {"decision": "reject"})
+    assert any("Cannot reject a cost that is approved" in m for m in _messages(response))
+    assert _status(cost) == "approved"
+
+
+def test_decide_needs_post_and_csrf(org):
+    from django.test import Client
+
+    cost = _pending(org)
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(org.res_owner)
+    assert strict.get(f"/approvals/{cost.pk}/decide/").status_code == 405
+    response = strict.post(f"/approvals/{cost.pk}/decide/", {"decision": "approve"})
+    assert response.status_code == 403
+    assert _status(cost) == "pending"
+
+
+def test_bulk_approve_writes_one_event_per_cost_and_reports_the_rest(client, org):
+    mine = [_pending(org, amount=f"{n}.00") for n in (1, 2, 3)]
+    org_services.membership_set(user=org.res_owner, unit=org.platform, role="member")
+    own = make_cost(submitted_by=org.res_owner, resource=org.resource)  # res_owner's own
+    hidden = make_cost(submitted_by=org.sales_member, organization_unit=org.sales)
+    ids = [c.pk for c in (*mine, own, hidden)]
+    response = _client(client, org.res_owner).post(
+        "/approvals/bulk/", {"costs": ids, "decision": "approve", "comment": "batch ok"}
+    )
+    assert response.status_code == 302
+    msgs = _messages(response)
+    assert any(m.startswith("3 cost(s) approved") for m in msgs)
+    failure = next(m for m in msgs if "could not be approved" in m)
+    assert f"#{own.pk}:" in failure and f"#{hidden.pk}: no such cost." in failure
+    for cost in mine:
+        assert _status(cost) == "approved"
+        assert (
+            CostEvent.objects.filter(cost=cost, action="approve", comment="batch ok").count() == 1
+        )
+    assert _status(own) == "pending" and _status(hidden) == "pending"
+
+
+def test_bulk_reject_and_empty_selection(client, org):
+    costs = [_pending(org) for _ in range(2)]
+    _client(client, org.res_owner)
+    response = client.post("/approvals/bulk/", {"decision": "reject", "comment": "no"})
+    assert "Select at least one cost." in " ".join(_messages(response))
+    response = client.post(
+        "/approvals/bulk/", {"costs": [c.pk for c in costs], "decision": "reject", "comment": "no"}
+    )
+    assert all(_status(c) == "rejected" for c in costs)
+    assert CostEvent.objects.filter(action="reject", comment="no").count() == 2
+
+
+# --- detail ---------------------------------------------------------------------------
+
+
+def test_detail_shows_the_audit_trail(client, org):
+    cost = _pending(org, amount="10.00")
+    services.cost_update(cost=cost, acting_user=org.member, amount=Decimal("12.00"), comment="typo")
+    services.cost_approve(cost=cost, acting_user=org.res_owner, comment="thanks, approved")
+    html = _client(client, org.member).get(f"/costs/{cost.pk}/").content.decode()
+    assert "Approved" in html and "thanks, approved" in html
+    assert "pending → approved" in html
+    assert "amount</strong>: 10.00000000 → 12.00" in html
+    assert "typo" in html
+    for action in ("event-create", "event-submit", "event-edit", "event-approve"):
+        assert action in html
+    assert org.res_owner.get_full_name() in html
+
+
+def test_detail_is_404_for_a_cost_i_may_not_see(client, org):
+    cost = _pending(org)
+    assert _client(client, org.sales_member).get(f"/costs/{cost.pk}/").status_code == 404
+    assert client.get("/costs/999999/").status_code == 404
+    client.logout()
+    assert _client(client, org.aud).get(f"/costs/{cost.pk}/").status_code == 200
+
+
+def test_detail_escapes_user_text(client, org):
+    cost = _pending(org, description="<script>alert(1)</script>")
+    services.cost_reject(cost=cost, acting_user=org.res_owner, comment="<b>no</b>")
+    html = _client(client, org.member).get(f"/costs/{cost.pk}/").content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>no</b>" not in html and "&lt;b&gt;no&lt;/b&gt;" in html
+    inbox_cost = _pending(org, description="<script>x()</script>")
+    client.logout()
+    html = _client(client, org.res_owner).get(INBOX).content.decode()
+    assert f'id="cost-{inbox_cost.pk}"' in html and "<script>x()" not in html
+
+
+def test_detail_offers_the_actions_the_user_may_take(client, org):
+    cost = _pending(org)
+    html = _client(client, org.res_owner).get(f"/costs/{cost.pk}/").content.decode()
+    assert 'id="approve-form"' in html and 'id="reject-form"' in html
+    assert 'id="void-form"' not in html and 'id="cancel-form"' not in html
+    client.logout()
+    html = _client(client, org.member).get(f"/costs/{cost.pk}/").content.decode()
+    assert 'id="approve-form"' not in html and 'id="cancel-form"' in html
+    client.logout()
+    html = _client(client, org.aud).get(f"/costs/{cost.pk}/").content.decode()
+    assert "Nothing for you to do" in html
+
+
+def test_detail_approve_from_the_page(client, org):
+    cost = _pending(org)
+    response = _client(client, org.res_owner).post(
+        f"/costs/{cost.pk}/approve/", {"comment": "ok from detail"}, follow=True
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"Cost #{cost.pk} approved." in html and "ok from detail" in html
+    assert _status(cost) == "approved"
+
+
+def test_submitter_submits_revises_and_cancels_from_the_page(client, org):
+    draft = make_cost(submitted_by=org.member, resource=org.resource, status="draft")
+    _client(client, org.member)
+    client.post(f"/costs/{draft.pk}/submit/", {"comment": "please"})
+    assert _status(draft) == "pending"
+    services.cost_reject(cost=draft, acting_user=org.res_owner, comment="fix it")
+    client.post(f"/costs/{draft.pk}/revise/")
+    assert _status(draft) == "draft"
+    client.post(f"/costs/{draft.pk}/cancel/", {"comment": "never mind"})
+    assert _status(draft) == "cancelled"
+    actions = list(CostEvent.objects.filter(cost=draft).values_list("action", flat=True))
+    assert actions == ["create", "submit", "reject", "revise", "cancel"]
+    # the approver may not cancel someone else's cost
+    other = _pending(org)
+    client.logout()
+    response = _client(client, org.res_owner).post(f"/costs/{other.pk}/cancel/")
+    assert any("Only the submitter or finance" in m for m in _messages(response))
+    assert _status(other) == "pending"
+
+
+def test_void_needs_finance_and_a_reason(client, org):
+    cost = make_cost(submitted_by=org.member, resource=org.resource, status="approved")
+    response = _client(client, org.res_owner).post(f"/costs/{cost.pk}/void/", {"reason": "dup"})
+    assert any("Only finance staff may void" in m for m in _messages(response))
+    assert _status(cost) == "approved"
+    client.logout()
+    _client(client, org.fin)
+    html = client.get(f"/costs/{cost.pk}/").content.decode()
+    assert 'id="void-form"' in html
+    response = client.post(f"/costs/{cost.pk}/void/", {"reason": ""})
+    assert any("This field is required." in m for m in _messages(response))
+    assert _status(cost) == "approved"
+    client.post(f"/costs/{cost.pk}/void/", {"reason": "duplicate of #1"})
+    assert _status(cost) == "voided"
+    event = CostEvent.objects.get(cost=cost, action="void")
+    assert (event.actor, event.comment) == (org.fin, "duplicate of #1")
+
+
+def test_unknown_action_is_404(client, org):
+    cost = _pending(org)
+    response = _client(client, org.res_owner).post(f"/costs/{cost.pk}/delete/")
+    assert response.status_code == 404
+    assert _status(cost) == "pending"

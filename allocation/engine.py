@@ -35,15 +35,17 @@ refuse anything else); the engine uses the strategy of the first such edge by ch
 
 from __future__ import annotations
 
+import gc
 import hashlib
-import heapq
 import json
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation
-from typing import Any
+from operator import itemgetter
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 EQUAL = "equal"
 PROPORTIONAL = "proportional"
@@ -129,8 +131,10 @@ class CycleError(EngineError):
 # --- inputs ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
+
+
+class Node(NamedTuple):
     id: int
     kind: str = PRODUCT
     name: str = ""
@@ -138,14 +142,13 @@ class Node:
     active: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
+class Edge(NamedTuple):
     parent: int
     child: int
     strategy: str = EQUAL
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = _NO_PARAMS
     # {dimension: {"strategy": ..., "parameters": {...}}}: a different rule for one dimension.
-    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    overrides: Mapping[str, Mapping[str, Any]] = _NO_PARAMS
 
     def rule_for(self, dimension: str) -> tuple[str, Mapping[str, Any]]:
         override = self.overrides.get(dimension) if self.overrides else None
@@ -154,8 +157,7 @@ class Edge:
         return self.strategy, self.params
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(NamedTuple):
     node: int
     metric: str
     day: date
@@ -189,16 +191,14 @@ class NodeResult:
     carried_forward: int = 0  # the part of ``retained`` carried to the next period
 
 
-@dataclass(frozen=True, slots=True)
-class Flow:
+class Flow(NamedTuple):
     parent: int
     child: int
     dimension: str
     amount: int
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerRow:
+class LedgerRow(NamedTuple):
     entry: int
     kind: str
     account: str
@@ -534,7 +534,10 @@ def topological_order(
     edges: Iterable[tuple[int, int]],
     names: Mapping[int, str] | None = None,
 ) -> list[int]:
-    """Kahn's algorithm; ties broken by the smaller id. Raises ``CycleError`` naming the cycle."""
+    """Kahn's algorithm (sources in id order, then breadth first).
+
+    Raises ``CycleError`` naming the cycle.
+    """
     ids = sorted(set(node_ids))
     edge_list = list(edges)
     indegree = dict.fromkeys(ids, 0)
@@ -543,16 +546,15 @@ def topological_order(
         children[parent].append(child)
         indegree[child] = indegree.get(child, 0) + 1
         indegree.setdefault(parent, 0)
-    heap = [n for n, d in indegree.items() if d == 0]
-    heapq.heapify(heap)
+    queue = deque(n for n in sorted(indegree) if indegree[n] == 0)
     order = []
-    while heap:
-        node = heapq.heappop(heap)
+    while queue:
+        node = queue.popleft()
         order.append(node)
         for child in children.get(node, ()):
             indegree[child] -= 1
             if indegree[child] == 0:
-                heapq.heappush(heap, child)
+                queue.append(child)
     if len(order) < len(indegree):
         cycle = find_cycle(indegree, edge_list) or []
         raise CycleError(cycle, names)
@@ -620,6 +622,8 @@ class _Allocator:
         self.nodes = {n.id: n for n in inp.nodes}
         self.usage = _UsageIndex(inp.usage, inp.period_start, inp.period_end)
         self.minor_digits = inp.minor_digits
+        self._plans: dict[tuple[int, str | None], tuple] = {}
+        self._window: dict[tuple, int] = {}
 
     # Each returns a _Split for ``amount`` over ``edges`` (all of one group).
     def equal(self, amount: int, edges: Sequence[Edge]) -> _Split:
@@ -635,10 +639,16 @@ class _Allocator:
         metric = params["metric"]
         if "window_days" in params:
             decay = Decimal(params["decay"]) if params.get("decay") is not None else None
-            return [
-                self.usage.window_usage(e.child, metric, dim, int(params["window_days"]), decay)
-                for e in edges
-            ]
+            window = int(params["window_days"])
+            weights = []
+            for e in edges:
+                key = (e.child, metric, dim, window, decay)
+                weight = self._window.get(key)
+                if weight is None:
+                    weight = self.usage.window_usage(e.child, metric, dim, window, decay)
+                    self._window[key] = weight
+                weights.append(weight)
+            return weights
         return [self.usage.period_usage(e.child, metric, dim) for e in edges]
 
     def proportional(
@@ -722,14 +732,16 @@ class _Allocator:
             return self.min_floor(amount, edges, params, dim)
         raise ParameterError(f"Unknown strategy '{strategy}'.", field="strategy")
 
-    def split_parent(self, amount: int, edges: Sequence[Edge], dim: str) -> _Split:
-        """Split a parent's holistic ``amount`` over all its outgoing ``edges`` (sorted)."""
-        rules = [e.rule_for(dim) for e in edges]
-        fixed = [i for i, (s, _) in enumerate(rules) if s == FIXED_PERCENT]
-        others = [i for i, (s, _) in enumerate(rules) if s != FIXED_PERCENT]
-        parts = [0] * len(edges)
-        rest = amount
-        if fixed:
+    def _plan(self, edges: Sequence[Edge], dim: str) -> tuple:
+        """How a parent's edges split in a dimension; the same for every dimension unless an
+        edge overrides it, so it is worked out once per parent (and overridden dimension)."""
+        overridden = any(e.overrides and dim in e.overrides for e in edges)
+        key = (edges[0].parent, dim if overridden else None)
+        plan = self._plans.get(key)
+        if plan is None:
+            rules = [e.rule_for(dim) for e in edges]
+            fixed = [i for i, (s, _) in enumerate(rules) if s == FIXED_PERCENT]
+            others = [i for i, (s, _) in enumerate(rules) if s != FIXED_PERCENT]
             shares = [_percent_units(rules[i][1]["percent"], "percent") for i in fixed]
             remaining = PERCENT_SCALE - sum(shares)
             if remaining < 0:
@@ -737,13 +749,29 @@ class _Allocator:
                 raise ParameterError(
                     f"Fixed shares of node {edges[0].parent} exceed 100 % (children {names})."
                 )
-            pieces = split_by_weights(amount, [*shares, remaining])
-            for i, piece in zip(fixed, pieces, strict=False):
-                parts[i] = piece
-            rest = pieces[-1]
+            plan = (
+                fixed,
+                [*shares, remaining],
+                others,
+                [edges[i] for i in others],
+                [rules[i] for i in others],
+            )
+            self._plans[key] = plan
+        return plan
+
+    def split_parent(self, amount: int, edges: Sequence[Edge], dim: str) -> _Split:
+        """Split a parent's holistic ``amount`` over all its outgoing ``edges`` (sorted)."""
+        fixed, fixed_weights, others, other_edges, other_rules = self._plan(edges, dim)
+        if not fixed:
+            return self.split_group(amount, other_edges, dim, other_rules)
+        parts = [0] * len(edges)
+        pieces = split_by_weights(amount, fixed_weights)
+        for i, piece in zip(fixed, pieces, strict=False):
+            parts[i] = piece
+        rest = pieces[-1]
         if not others:
             return _Split(parts, kept=rest)
-        sub = self.split_group(rest, [edges[i] for i in others], dim, [rules[i] for i in others])
+        sub = self.split_group(rest, other_edges, dim, other_rules)
         for i, part in zip(others, sub.parts, strict=True):
             parts[i] = part
         return _Split(parts, kept=sub.kept, carried=sub.carried)
@@ -774,6 +802,18 @@ def allocate(inp: AllocationInput) -> AllocationOutcome:
 
     Raises ``CycleError`` for a cyclic graph and ``EngineError`` for inconsistent input.
     """
+    # Hundreds of thousands of small result objects and no reference cycles: the cyclic
+    # collector would only rescan them over and over.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _allocate(inp)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _allocate(inp: AllocationInput) -> AllocationOutcome:
     _check_input(inp)
     names = {n.id: n.name or str(n.id) for n in inp.nodes}
     order = topological_order(names, ((e.parent, e.child) for e in inp.edges), names)
@@ -791,6 +831,9 @@ def allocate(inp: AllocationInput) -> AllocationOutcome:
         if amount:
             direct_by_node[node_id][dim] = direct_by_node[node_id].get(dim, 0) + amount
     flows: list[Flow] = []
+    add_flow = flows.append
+    new_tuple = tuple.__new__
+    children = {parent: [e.child for e in edges] for parent, edges in out_edges.items()}
 
     for node_id in order:
         direct = direct_by_node.get(node_id, {})
@@ -808,10 +851,10 @@ def allocate(inp: AllocationInput) -> AllocationOutcome:
                 continue
             split = allocator.split_parent(holistic, edges, dim)
             out = 0
-            for edge, part in zip(edges, split.parts, strict=True):
+            for child, part in zip(children[node_id], split.parts, strict=True):
                 if part:
-                    flows.append(Flow(node_id, edge.child, dim, part))
-                    child_pending = pending[edge.child]
+                    add_flow(new_tuple(Flow, (node_id, child, dim, part)))
+                    child_pending = pending[child]
                     child_pending[dim] = child_pending.get(dim, 0) + part
                     out += part
             result.allocated_out = out
@@ -855,63 +898,56 @@ def build_ledger(
     direct: Mapping[tuple[int, str], int], flows: Sequence[Flow], results: Sequence[NodeResult]
 ) -> list[LedgerRow]:
     """Double-entry rows: each entry is one debit row and one credit row of the same amount."""
+    new = tuple.__new__  # builds the named tuples without a Python-level __new__ per row
     rows: list[LedgerRow] = []
+    add = rows.append
     entry = 0
     for (node_id, dim), amount in sorted(direct.items()):
-        if not amount:
-            continue
-        entry += 1
-        rows.append(LedgerRow(entry, LEDGER_COST_INCURRED, ACCOUNT_NODE, node_id, dim, amount, 0))
-        rows.append(
-            LedgerRow(entry, LEDGER_COST_INCURRED, ACCOUNT_INFRASTRUCTURE, None, dim, 0, amount)
-        )
-    for flow in flows:
-        entry += 1
-        rows.append(
-            LedgerRow(
-                entry,
-                LEDGER_COST_ALLOCATED,
-                ACCOUNT_NODE,
-                flow.child,
-                flow.dimension,
-                flow.amount,
-                0,
+        if amount:
+            entry += 1
+            add(
+                new(LedgerRow, (entry, LEDGER_COST_INCURRED, ACCOUNT_NODE, node_id, dim, amount, 0))
             )
-        )
-        rows.append(
-            LedgerRow(
-                entry,
-                LEDGER_COST_ALLOCATED,
-                ACCOUNT_NODE,
-                flow.parent,
-                flow.dimension,
-                0,
-                flow.amount,
+            add(
+                new(
+                    LedgerRow,
+                    (entry, LEDGER_COST_INCURRED, ACCOUNT_INFRASTRUCTURE, None, dim, 0, amount),
+                )
             )
-        )
+    allocated, node_account = LEDGER_COST_ALLOCATED, ACCOUNT_NODE
+    for parent, child, dim, amount in flows:
+        entry += 1
+        add(new(LedgerRow, (entry, allocated, node_account, child, dim, amount, 0)))
+        add(new(LedgerRow, (entry, allocated, node_account, parent, dim, 0, amount)))
     for r in results:
         if r.carried_forward:
             entry += 1
-            rows.append(
-                LedgerRow(
-                    entry,
-                    LEDGER_LOSS_FORWARD,
-                    ACCOUNT_CARRIED_FORWARD,
-                    None,
-                    r.dimension,
-                    r.carried_forward,
-                    0,
+            add(
+                new(
+                    LedgerRow,
+                    (
+                        entry,
+                        LEDGER_LOSS_FORWARD,
+                        ACCOUNT_CARRIED_FORWARD,
+                        None,
+                        r.dimension,
+                        r.carried_forward,
+                        0,
+                    ),
                 )
             )
-            rows.append(
-                LedgerRow(
-                    entry,
-                    LEDGER_LOSS_FORWARD,
-                    ACCOUNT_NODE,
-                    r.node,
-                    r.dimension,
-                    0,
-                    r.carried_forward,
+            add(
+                new(
+                    LedgerRow,
+                    (
+                        entry,
+                        LEDGER_LOSS_FORWARD,
+                        ACCOUNT_NODE,
+                        r.node,
+                        r.dimension,
+                        0,
+                        r.carried_forward,
+                    ),
                 )
             )
     return rows
@@ -935,9 +971,9 @@ def check_invariants(inp: AllocationInput, outcome: AllocationOutcome) -> Invari
 
     inflow: dict[tuple[int, str], int] = defaultdict(int)
     outflow: dict[tuple[int, str], int] = defaultdict(int)
-    for flow in outcome.flows:
-        inflow[(flow.child, flow.dimension)] += flow.amount
-        outflow[(flow.parent, flow.dimension)] += flow.amount
+    for parent, child, dim, amount in outcome.flows:
+        inflow[(child, dim)] += amount
+        outflow[(parent, dim)] += amount
     for r in outcome.results:
         key = (r.node, r.dimension)
         if r.received != inflow.get(key, 0) or r.allocated_out != outflow.get(key, 0):
@@ -954,8 +990,8 @@ def check_invariants(inp: AllocationInput, outcome: AllocationOutcome) -> Invari
     if raw >= 0 and allocated > raw:
         violations.append(f"amplification: allocated {allocated} exceeds raw cost {raw}")
 
-    debits = sum(row.debit for row in outcome.ledger)
-    credits = sum(row.credit for row in outcome.ledger)
+    debits = sum(map(itemgetter(5), outcome.ledger))
+    credits = sum(map(itemgetter(6), outcome.ledger))
     balanced = debits == credits
     if not balanced:
         violations.append(f"ledger: debits {debits} != credits {credits}")
@@ -976,8 +1012,20 @@ def check_invariants(inp: AllocationInput, outcome: AllocationOutcome) -> Invari
 
 def fingerprint(inp: AllocationInput) -> str:
     """A SHA-256 of the canonical input: the same graph, costs and usage give the same hash."""
-    digest = hashlib.sha256()
-    digest.update(
+    canonical: dict[int, str] = {}
+    keep_alive = []
+
+    def canon(value: Mapping[str, Any]) -> str:
+        # Loaded parameters are shared objects; render each distinct one once.
+        key = id(value)
+        text = canonical.get(key)
+        if text is None:
+            text = json.dumps(value, sort_keys=True, default=str)
+            canonical[key] = text
+            keep_alive.append(value)
+        return text
+
+    parts = [
         json.dumps(
             [
                 str(inp.period_start),
@@ -985,16 +1033,15 @@ def fingerprint(inp: AllocationInput) -> str:
                 inp.minor_digits,
                 sorted((n.id, n.kind, n.active) for n in inp.nodes),
             ]
-        ).encode()
-    )
-    for e in sorted(inp.edges, key=lambda e: (e.parent, e.child)):
-        digest.update(
-            json.dumps(
-                [e.parent, e.child, e.strategy, e.params, e.overrides], sort_keys=True, default=str
-            ).encode()
         )
-    for (node_id, dim), amount in sorted(inp.direct.items()):
-        digest.update(f"d{node_id}|{dim}|{amount};".encode())
-    for u in sorted(inp.usage, key=lambda u: (u.node, u.metric, u.day, u.dimension, u.quantity)):
-        digest.update(f"u{u.node}|{u.metric}|{u.day}|{u.dimension}|{u.quantity};".encode())
-    return digest.hexdigest()
+    ]
+    parts.extend(
+        f"e{e.parent}|{e.child}|{e.strategy}|{canon(e.params)}|{canon(e.overrides)};"
+        for e in sorted(inp.edges, key=lambda e: (e.parent, e.child))
+    )
+    parts.extend(f"d{n}|{dim}|{amount};" for (n, dim), amount in sorted(inp.direct.items()))
+    parts.extend(
+        f"u{node}|{metric}|{day}|{dim}|{quantity};"
+        for node, metric, day, quantity, dim in sorted(inp.usage)
+    )
+    return hashlib.sha256("".join(parts).encode()).hexdigest()

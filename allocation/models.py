@@ -167,9 +167,33 @@ class AllocationRun(models.Model):
         return f"Allocation run #{self.pk} {self.period_start}–{self.period_end} ({self.status})"
 
 
+def _run_fk(related_name: str):
+    # Rows of a run are written once, by COPY, from nodes read in the same transaction; per-row
+    # foreign-key triggers and single-column indexes would cost more than the rest of the run.
+    # Deletes still cascade through the ORM.
+    return models.ForeignKey(
+        AllocationRun,
+        on_delete=models.CASCADE,
+        related_name=related_name,
+        db_constraint=False,
+        db_index=False,
+    )
+
+
+def _node_fk(**kwargs):
+    return models.ForeignKey(
+        CostNode,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        **kwargs,
+    )
+
+
 class AllocationResult(models.Model):
-    run = models.ForeignKey(AllocationRun, on_delete=models.CASCADE, related_name="results")
-    node = models.ForeignKey(CostNode, on_delete=models.CASCADE, related_name="+")
+    run = _run_fk("results")
+    node = _node_fk()
     dimension = models.CharField(max_length=32)
     direct = _money()
     received = _money()
@@ -187,18 +211,15 @@ class AllocationResult(models.Model):
 
 
 class AllocationFlow(models.Model):
-    run = models.ForeignKey(AllocationRun, on_delete=models.CASCADE, related_name="flows")
-    from_node = models.ForeignKey(CostNode, on_delete=models.CASCADE, related_name="+")
-    to_node = models.ForeignKey(CostNode, on_delete=models.CASCADE, related_name="+")
+    run = _run_fk("flows")
+    from_node = _node_fk()
+    to_node = _node_fk()
     dimension = models.CharField(max_length=32)
     amount = _money()
 
     class Meta:
         ordering = ["run_id", "id"]
-        indexes = [
-            models.Index(fields=["run", "to_node"], name="allocflow_run_to"),
-            models.Index(fields=["run", "from_node"], name="allocflow_run_from"),
-        ]
+        indexes = [models.Index(fields=["run", "to_node"], name="allocflow_run_to")]
 
     def __str__(self) -> str:
         return f"{self.from_node_id} → {self.to_node_id} {self.dimension}: {self.amount}"
@@ -212,13 +233,11 @@ class LedgerEntry(models.Model):
         COST_ALLOCATED = engine.LEDGER_COST_ALLOCATED, "Cost allocated"
         LOSS_FORWARD = engine.LEDGER_LOSS_FORWARD, "Loss carried forward"
 
-    run = models.ForeignKey(AllocationRun, on_delete=models.CASCADE, related_name="ledger")
+    run = _run_fk("ledger")
     entry = models.PositiveIntegerField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
     account = models.CharField(max_length=16)
-    node = models.ForeignKey(
-        CostNode, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
+    node = _node_fk(null=True, blank=True)
     dimension = models.CharField(max_length=32)
     debit = _money(default=0)
     credit = _money(default=0)

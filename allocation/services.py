@@ -9,21 +9,22 @@ and write results, flows and ledger in bulk.
 
 from __future__ import annotations
 
-import io
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import BigIntegerField, F, Q, Sum, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from costs.models import Cost, CostStatus
 from costtrack.core.db import advisory_xact_lock
 from costtrack.core.exceptions import ValidationError
-from costtrack.core.money import minor_digits, reporting_currency, round_money, to_minor
+from costtrack.core.money import minor_digits, reporting_currency
 
 from . import engine
 from .models import (
@@ -294,7 +295,37 @@ def _direct_costs(
         node = by_resource.get(resource_id) or by_entity.get(entity_id) or by_unit.get(unit_id)
         if node is not None:
             totals[(node, dimension or DEFAULT_DIMENSION)] += total
-    return {key: to_minor(round_money(v, currency), currency) for key, v in totals.items()}
+    digits = minor_digits(currency)
+    return {
+        key: int(v.scaleb(digits).to_integral_value(rounding=ROUND_HALF_EVEN))
+        for key, v in totals.items()
+    }
+
+
+def _load_edges(period_start: date, period_end: date) -> list[engine.Edge]:
+    """Edges active at some point of the period. Parameters arrive as JSON text and each
+    distinct text is decoded once: large graphs repeat a few rules many times."""
+    decoded: dict[str, Any] = {}
+
+    def load(text: str | None) -> Any:
+        if not text:
+            return {}
+        value = decoded.get(text)
+        if value is None:
+            value = decoded[text] = json.loads(text) or {}
+        return value
+
+    rows = (
+        AllocationEdge.objects.filter(
+            Q(active_from__isnull=True) | Q(active_from__lte=period_end),
+            Q(active_to__isnull=True) | Q(active_to__gte=period_start),
+        )
+        .annotate(params_text=Cast("parameters", TextField()))
+        .annotate(overrides_text=Cast("overrides", TextField()))
+        .values_list("parent_id", "child_id", "strategy", "params_text", "overrides_text")
+        .order_by()
+    )
+    return [engine.Edge(p, c, s, load(pt), load(ot)) for p, c, s, pt, ot in rows]
 
 
 def load_period(*, period_start: date, period_end: date) -> LoadedPeriod:
@@ -305,20 +336,15 @@ def load_period(*, period_start: date, period_end: date) -> LoadedPeriod:
             "id", "kind", "name", "resource_id", "entity_id", "organization_unit_id"
         )
     )
-    edges = [
-        engine.Edge(p, c, s, params or {}, overrides or {})
-        for p, c, s, params, overrides in AllocationEdge.objects.filter(
-            Q(active_from__isnull=True) | Q(active_from__lte=period_end),
-            Q(active_to__isnull=True) | Q(active_to__gte=period_start),
-        ).values_list("parent_id", "child_id", "strategy", "parameters", "overrides")
-    ]
+    edges = _load_edges(period_start, period_end)
     window = _window_days(edges)
     usage_from = min(period_start, period_end - timedelta(days=max(window - 1, 0)))
     usage = [
-        engine.Usage(node, metric, day, int(quantity.scaleb(engine.USAGE_DECIMALS)), dim)
-        for node, metric, day, quantity, dim in UsageRecord.objects.filter(
-            date__gte=usage_from, date__lte=period_end
-        ).values_list("node_id", "metric", "date", "quantity", "dimension")
+        engine.Usage(*row)
+        for row in UsageRecord.objects.filter(date__gte=usage_from, date__lte=period_end)
+        .annotate(units=Cast(F("quantity") * 10**engine.USAGE_DECIMALS, BigIntegerField()))
+        .values_list("node_id", "metric", "date", "units", "dimension")
+        .order_by()
     ]
     tracked = set(
         UsageRecord.objects.filter(date__lte=period_end)
@@ -372,73 +398,115 @@ def _money_text(units: int, digits: int) -> str:
     return f"{sign}{q}.{r:0{digits}d}"
 
 
-def _write_rows(model, columns: list[str], rows: list[tuple]) -> None:
-    """Insert many rows: ``COPY`` on PostgreSQL, ``bulk_create`` elsewhere."""
-    if not rows:
+RESULT_COLUMNS = [
+    "run_id",
+    "node_id",
+    "dimension",
+    "direct",
+    "received",
+    "holistic",
+    "allocated_out",
+    "retained",
+    "carried_forward",
+]
+FLOW_COLUMNS = ["run_id", "from_node_id", "to_node_id", "dimension", "amount"]
+LEDGER_COLUMNS = ["run_id", "entry", "kind", "account", "node_id", "dimension", "debit", "credit"]
+
+
+def _copy_lines(model, columns: list[str], lines: list[str]) -> None:
+    """``COPY`` pre-rendered tab-separated lines into the model's table (PostgreSQL)."""
+    if not lines:
         return
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(model._meta.db_table)
-        cols = ", ".join(connection.ops.quote_name(c) for c in columns)
-        buffer = io.StringIO()
-        for row in rows:
-            buffer.write("\t".join(r"\N" if v is None else str(v) for v in row))
-            buffer.write("\n")
-        statement = f"COPY {table} ({cols}) FROM STDIN"
-        with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-            copy.write(buffer.getvalue())
-        return
-    model.objects.bulk_create(
-        [model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=2000
+    table = connection.ops.quote_name(model._meta.db_table)
+    cols = ", ".join(connection.ops.quote_name(c) for c in columns)
+    statement = f"COPY {table} ({cols}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        copy.write("".join(lines))
+
+
+def _copy_outcome(run_id: int, outcome: engine.AllocationOutcome, digits: int) -> None:
+    # Amounts go over the wire as integer minor units with an exponent ("12345e-2"), which
+    # PostgreSQL's numeric input reads exactly; no Decimal or float is built per value.
+    e = f"e-{digits}"
+    null = "\\N"
+    _copy_lines(
+        AllocationResult,
+        RESULT_COLUMNS,
+        [
+            f"{run_id}\t{r.node}\t{r.dimension}\t{r.direct}{e}\t{r.received}{e}\t{r.holistic}{e}\t"
+            f"{r.allocated_out}{e}\t{r.retained}{e}\t{r.carried_forward}{e}\n"
+            for r in outcome.results
+        ],
+    )
+    _copy_lines(
+        AllocationFlow,
+        FLOW_COLUMNS,
+        [f"{run_id}\t{p}\t{c}\t{d}\t{a}{e}\n" for p, c, d, a in outcome.flows],
+    )
+    _copy_lines(
+        LedgerEntry,
+        LEDGER_COLUMNS,
+        [
+            f"{run_id}\t{entry}\t{kind}\t{account}\t{null if node is None else node}\t{dim}\t"
+            f"{debit}{e}\t{credit}{e}\n"
+            for entry, kind, account, node, dim, debit, credit in outcome.ledger
+        ],
+    )
+
+
+def _create_outcome(run_id: int, outcome: engine.AllocationOutcome, digits: int) -> None:
+    def m(units: int) -> Decimal:
+        return Decimal(units).scaleb(-digits)
+
+    AllocationResult.objects.bulk_create(
+        [
+            AllocationResult(
+                run_id=run_id,
+                node_id=r.node,
+                dimension=r.dimension,
+                direct=m(r.direct),
+                received=m(r.received),
+                holistic=m(r.holistic),
+                allocated_out=m(r.allocated_out),
+                retained=m(r.retained),
+                carried_forward=m(r.carried_forward),
+            )
+            for r in outcome.results
+        ],
+        batch_size=2000,
+    )
+    AllocationFlow.objects.bulk_create(
+        [
+            AllocationFlow(run_id=run_id, from_node_id=p, to_node_id=c, dimension=d, amount=m(a))
+            for p, c, d, a in outcome.flows
+        ],
+        batch_size=2000,
+    )
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(
+                run_id=run_id,
+                entry=x.entry,
+                kind=x.kind,
+                account=x.account,
+                node_id=x.node,
+                dimension=x.dimension,
+                debit=m(x.debit),
+                credit=m(x.credit),
+            )
+            for x in outcome.ledger
+        ],
+        batch_size=2000,
     )
 
 
 def store_outcome(*, run: AllocationRun, outcome: engine.AllocationOutcome, digits: int) -> None:
-    """Write a computed run's results, flows and ledger in bulk, and its totals."""
-
-    def m(units: int) -> str:
-        return _money_text(units, digits)
-
-    _write_rows(
-        AllocationResult,
-        [
-            "run_id",
-            "node_id",
-            "dimension",
-            "direct",
-            "received",
-            "holistic",
-            "allocated_out",
-            "retained",
-            "carried_forward",
-        ],
-        [
-            (
-                run.pk,
-                r.node,
-                r.dimension,
-                m(r.direct),
-                m(r.received),
-                m(r.holistic),
-                m(r.allocated_out),
-                m(r.retained),
-                m(r.carried_forward),
-            )
-            for r in outcome.results
-        ],
-    )
-    _write_rows(
-        AllocationFlow,
-        ["run_id", "from_node_id", "to_node_id", "dimension", "amount"],
-        [(run.pk, f.parent, f.child, f.dimension, m(f.amount)) for f in outcome.flows],
-    )
-    _write_rows(
-        LedgerEntry,
-        ["run_id", "entry", "kind", "account", "node_id", "dimension", "debit", "credit"],
-        [
-            (run.pk, x.entry, x.kind, x.account, x.node, x.dimension, m(x.debit), m(x.credit))
-            for x in outcome.ledger
-        ],
-    )
+    """Write a computed run's results, flows and ledger in bulk (``COPY`` on PostgreSQL,
+    ``bulk_create`` elsewhere), and set its totals (the caller saves ``run``)."""
+    if connection.vendor == "postgresql":
+        _copy_outcome(run.pk, outcome, digits)
+    else:
+        _create_outcome(run.pk, outcome, digits)
     inv = outcome.invariants
     run.raw_total = Decimal(inv.raw).scaleb(-digits)
     run.allocated_total = Decimal(inv.allocated).scaleb(-digits)

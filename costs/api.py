@@ -5,11 +5,13 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from costtrack.core.permissions import FinanceManagesOthersRead
 
 from . import selectors, services
+from .export import CostCSVRenderer, cost_csv_response
 from .filters import CostCategoryFilter, CostFilter, ExchangeRateFilter
 from .models import Cost, CostEvent
 from .serializers import (
@@ -57,6 +59,13 @@ class CostViewSet(
         "id",
     ]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CostCSVRenderer]
+
+    def list(self, request, *args, **kwargs):
+        if getattr(request.accepted_renderer, "format", None) == "csv":
+            # every matching cost, not one page (see costs.export)
+            return cost_csv_response(self.filter_queryset(self.get_queryset()))
+        return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
         qs = selectors.cost_list(user=self.request.user)
@@ -138,8 +147,13 @@ class CostViewSet(
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         comment = fields.pop("comment", "")
+        override_reason = fields.pop("override_reason", None)
         result = services.cost_update(
-            cost=cost, acting_user=request.user, comment=comment, **fields
+            cost=cost,
+            acting_user=request.user,
+            comment=comment,
+            override_reason=override_reason,
+            **fields,
         )
         return self._detail(result.cost, warnings=result.warnings)
 

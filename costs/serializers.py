@@ -6,6 +6,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from costtrack.core.money import (
@@ -22,6 +24,7 @@ from .models import Cost, CostCategory, CostEvent, ExchangeRate
 from .services.costs import EARLIEST_DAY, FUTURE_DAYS
 
 
+@extend_schema_field(OpenApiTypes.DECIMAL)
 class AmountField(serializers.Field):
     """A Decimal from a JSON string or number; NaN and Infinity are refused."""
 
@@ -65,6 +68,9 @@ class HttpUrlField(serializers.CharField):
         return value
 
 
+@extend_schema_field(
+    {"oneOf": [{"type": "integer"}, {"type": "string"}], "description": "Category id or slug."}
+)
 class CategoryField(serializers.RelatedField):
     """A category by id or slug."""
 
@@ -135,8 +141,7 @@ class CostInputSerializer(serializers.Serializer):
         self.fields["entity"].queryset = org_selectors.entity_list(user=user)
         self.fields["organization_unit"].queryset = org_selectors.unit_list(user=user)
         if self.partial:
-            for name in ("draft", "override_reason"):
-                self.fields.pop(name)
+            self.fields.pop("draft")
             for field in self.fields.values():
                 field.default = serializers.empty
 

@@ -52,6 +52,18 @@ EDITABLE_FIELDS = (
     "tags",
 )
 
+# Edits of a pending cost to these fields run the submission checks again.
+RECHECKED_FIELDS = {
+    "amount",
+    "currency",
+    "incurred_on",
+    "category",
+    "tags",
+    "resource",
+    "entity",
+    "organization_unit",
+}
+
 
 @dataclass
 class CostResult:
@@ -184,18 +196,43 @@ def _run_submission_checks(
     return warnings
 
 
+def _checked_submission(
+    *, cost: Cost, acting_user, override_reason: str | None
+) -> list[dict[str, Any]]:
+    if override_reason and not is_finance(acting_user):
+        raise PermissionDenied(
+            "Only finance staff may override a budget block.", code="override_not_allowed"
+        )
+    return _run_submission_checks(
+        cost=cost, acting_user=acting_user, override_reason=override_reason or None
+    )
+
+
+def _record_override(
+    *, cost: Cost, acting_user, override_reason: str | None, warnings: list[dict[str, Any]]
+) -> None:
+    """An OVERRIDE event when a check let a finance user past a block (``overridden``)."""
+    if not override_reason or not any(w.get("overridden") for w in warnings):
+        return
+    _event(
+        cost=cost,
+        action=CostEvent.Action.OVERRIDE,
+        actor=acting_user,
+        from_status=cost.status,
+        to_status=cost.status,
+        comment=override_reason,
+        changes={"warnings": json.loads(json.dumps(warnings, default=str))},
+    )
+
+
 def _submit_locked(
     *, cost: Cost, acting_user, comment: str = "", override_reason: str | None = None
 ) -> list[dict[str, Any]]:
     """Checks, transition, event and notification for a locked draft cost."""
     if cost.status != Cost.Status.DRAFT:
         raise Conflict(f"Cannot submit a cost that is {cost.status}.", code="invalid_transition")
-    if override_reason and not is_finance(acting_user):
-        raise PermissionDenied(
-            "Only finance staff may override a budget block.", code="override_not_allowed"
-        )
-    warnings = _run_submission_checks(
-        cost=cost, acting_user=acting_user, override_reason=override_reason or None
+    warnings = _checked_submission(
+        cost=cost, acting_user=acting_user, override_reason=override_reason
     )
     before, after = _transition(cost, "submit")
     cost.submitted_at = timezone.now()
@@ -208,16 +245,9 @@ def _submit_locked(
         to_status=after,
         comment=comment,
     )
-    if override_reason:
-        _event(
-            cost=cost,
-            action=CostEvent.Action.OVERRIDE,
-            actor=acting_user,
-            from_status=after,
-            to_status=after,
-            comment=override_reason,
-            changes={"warnings": json.loads(json.dumps(warnings, default=str))},
-        )
+    _record_override(
+        cost=cost, acting_user=acting_user, override_reason=override_reason, warnings=warnings
+    )
     _queue_notifications(cost=cost, kind="approval_requested", actor=acting_user)
     return warnings
 
@@ -256,7 +286,8 @@ def cost_create(
     (``kind`` may be given to insist: a negative charge or a positive credit is refused).
     The amount is converted to the reporting currency at the latest rate on or before
     ``incurred_on``. The approver is resolved (SPEC 2.2). Writes the cost, a CREATE event,
-    and for a pending cost the SUBMIT event (plus OVERRIDE when finance overrides a block)
+    and for a pending cost the SUBMIT event (plus OVERRIDE when a check reports that a
+    finance user's ``override_reason`` let the cost past a block, ``overridden: True``)
     after running every registered submission check.
 
     With ``idempotency_key``, a retry by the same user returns the first cost with
@@ -367,12 +398,21 @@ def cost_record(*, user, amount: Decimal, currency: str | None = None, **fields)
 
 
 @transaction.atomic
-def cost_update(*, cost: Cost, acting_user, comment: str = "", **fields) -> CostResult:
+def cost_update(
+    *,
+    cost: Cost,
+    acting_user,
+    comment: str = "",
+    override_reason: str | None = None,
+    **fields,
+) -> CostResult:
     """Edit a draft or pending cost (its submitter or finance).
 
     ``fields`` may be any of EDITABLE_FIELDS. Recomputes the conversion and the approver and
     writes one EDIT event with ``{field: [old, new]}`` of what changed (nothing is written
-    when nothing changed). Raises ``Conflict`` when the cost is no longer editable.
+    when nothing changed). When a pending cost's amount, currency, day, category, tags or
+    target change, the submission checks run again (a budget block refuses the edit; warnings
+    come back in the result). Raises ``Conflict`` when the cost is no longer editable.
     """
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
@@ -460,9 +500,17 @@ def cost_update(*, cost: Cost, acting_user, comment: str = "", **fields) -> Cost
         comment=comment,
         changes=changes,
     )
+    warnings: list[dict[str, Any]] = []
+    if cost.status == Cost.Status.PENDING and set(changes) & RECHECKED_FIELDS:
+        warnings = _checked_submission(
+            cost=cost, acting_user=acting_user, override_reason=override_reason
+        )
+        _record_override(
+            cost=cost, acting_user=acting_user, override_reason=override_reason, warnings=warnings
+        )
     if "approver" in changes and cost.status == Cost.Status.PENDING:
         _queue_notifications(cost=cost, kind="approval_requested", actor=acting_user)
-    return CostResult(cost=cost)
+    return CostResult(cost=cost, warnings=warnings)
 
 
 # --- transitions -----------------------------------------------------------------------
@@ -476,7 +524,8 @@ def cost_submit(
 
     Re-resolves the approver, runs every submission check (warnings come back in the
     result; a refusing check raises ``PermissionDenied``), writes a SUBMIT event (and an
-    OVERRIDE event when finance gives ``override_reason``) and notifies the approvers.
+    OVERRIDE event when finance's ``override_reason`` got past a block) and notifies the
+    approvers.
     """
     cost = _lock(cost)
     if acting_user.pk != cost.submitted_by_id and not is_finance(acting_user):

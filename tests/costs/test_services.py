@@ -384,3 +384,38 @@ def test_category_defaults_and_subcategory(org):
     compute = category("compute")
     cost = create(org, category=compute).cost
     assert cost.category == compute
+
+
+def test_override_reason_without_a_block_records_no_override(org, checks):
+    cost = create(org, submitted_by=org.fin, override_reason="just in case").cost
+    assert actions(cost) == ["create", "submit"]
+
+
+def test_editing_a_pending_cost_runs_the_checks_again(org, checks):
+    limit = Decimal("500")
+
+    def block_above_limit(*, cost, acting_user, override_reason):
+        if cost.amount > limit:
+            if override_reason:
+                return [{"budget_id": 1, "overridden": True}]
+            raise PermissionDenied("Budget exceeded", code="budget_exceeded")
+        return []
+
+    checks.register_submission_check(block_above_limit)
+    cost = create(org, amount=Decimal("100")).cost
+    with pytest.raises(PermissionDenied):
+        services.cost_update(cost=cost, acting_user=org.member, amount=Decimal("900"))
+    assert Cost.objects.get(pk=cost.pk).amount == Decimal("100")
+    assert actions(cost) == ["create", "submit"]
+    # a description change is not re-checked
+    assert services.cost_update(cost=cost, acting_user=org.member, description="x").warnings == []
+    result = services.cost_update(
+        cost=cost, acting_user=org.fin, amount=Decimal("900"), override_reason="approved by CFO"
+    )
+    assert result.warnings == [{"budget_id": 1, "overridden": True}]
+    assert actions(cost) == ["create", "submit", "edit", "edit", "override"]
+    # drafts are checked when submitted, not when edited
+    draft = create(org, draft=True).cost
+    services.cost_update(cost=draft, acting_user=org.member, amount=Decimal("900"))
+    with pytest.raises(PermissionDenied):
+        services.cost_submit(cost=draft, acting_user=org.member)

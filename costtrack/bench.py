@@ -19,6 +19,7 @@ from django.db import connection
 BENCH_SCENARIOS: dict[str, str] = {
     "rollup": "costs.bench_rollup.run",
     "enforcement": "budgets.bench.run",
+    "allocation": "allocation.bench.run",
 }
 
 

@@ -28,6 +28,21 @@ from .report_serializers import (
     SummaryParamsSerializer,
 )
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value safe for spreadsheets: text that would start a formula gets a leading quote
+    (numbers such as ``-5.00`` stay numbers)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        try:
+            Decimal(value)
+        except ArithmeticError:
+            return "'" + value
+    return value
+
 
 class CSVRenderer(BaseRenderer):
     """``?format=csv``: a list of flat rows (or ``results`` of a dict) as CSV with a header.
@@ -59,7 +74,7 @@ class CSVRenderer(BaseRenderer):
         writer = csv.DictWriter(out, fieldnames=header, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
         return out.getvalue().encode(self.charset)
 
 

@@ -6,6 +6,7 @@ budget's currency) with the reports API of ``costs``, which must not import ``bu
 ``?format=csv``) and ``costtrack reports budget-variance`` answer from ``budget_variance``.
 """
 
+from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,13 +17,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from budgets.selectors import (
-    budget_list,
-    build_utilisation,
-    display_period,
-    percent,
-    spend_by_budget,
-)
+from budgets.models import Budget
+from budgets.selectors import budget_list, budget_utilisations, percent
 from costs.report_api import ReportView
 from orgunits.models import OrganizationUnit
 from orgunits.selectors import subtree_q, unit_is_visible, unit_range
@@ -38,6 +34,29 @@ def _status(spent: Decimal, forecast: Decimal, amount: Decimal) -> str:
     return "under"
 
 
+def _row(budget, u) -> dict[str, Any]:
+    start, end = u.period.as_labels()
+    return {
+        "budget_id": budget.pk,
+        "budget": budget.name,
+        "organization_unit": budget.organization_unit.name,
+        "period": budget.period,
+        "period_start": start,
+        "period_end": end,
+        "currency": budget.currency,
+        "amount": u.amount,
+        "actual": u.actual,
+        "committed": u.committed,
+        "spent": u.spent,
+        "forecast": u.forecast,
+        "variance": u.amount - u.spent,
+        "variance_pct": percent(u.amount - u.spent, u.amount),
+        "forecast_variance": u.amount - u.forecast,
+        "utilization_pct": u.utilization_pct,
+        "status": _status(u.spent, u.forecast, u.amount),
+    }
+
+
 def budget_variance(
     *,
     user=None,
@@ -51,11 +70,9 @@ def budget_variance(
 
     Amounts are Decimals in each budget's currency; ``variance`` = amount − spent (negative
     when over), ``forecast_variance`` = amount − forecast. One query for the budgets and one
-    per period step.
+    per period step and kind of period (monthly, quarterly …).
     """
     if user is None:
-        from budgets.models import Budget
-
         qs = Budget.objects.select_related("organization_unit")
     else:
         qs = budget_list(user=user)
@@ -64,46 +81,26 @@ def budget_variance(
         qs = qs.filter(subtree_q([unit_range(unit)], "organization_unit"))
     budgets = list(qs.order_by("name", "id"))
     now = timezone.now()
-    cursor = {b.pk: on or timezone.localdate() for b in budgets}
+    cursor: dict[int, date] = {b.pk: on or timezone.localdate() for b in budgets}
     seen: dict[int, set] = {b.pk: set() for b in budgets}
     rows: list[dict[str, Any]] = []
     for _ in range(max(1, min(periods, MAX_PERIODS))):
-        pairs = []
+        # Budgets stepping back to the same day share one utilisation query.
+        by_day: dict[date, list] = defaultdict(list)
         for b in budgets:
-            period = display_period(b, cursor[b.pk])
-            key = (period.start, period.end)
-            if key in seen[b.pk]:
-                continue  # a custom budget has one period only
-            seen[b.pk].add(key)
-            pairs.append((b, period))
-            cursor[b.pk] = period.first_day - timedelta(days=1)
-        if not pairs:
-            break
-        spend = spend_by_budget(pairs)
-        for b, period in pairs:
-            u = build_utilisation(b, period, *spend[b.pk], now=now)
-            start, end = period.as_labels()
-            rows.append(
-                {
-                    "budget_id": b.pk,
-                    "budget": b.name,
-                    "organization_unit": b.organization_unit.name,
-                    "period": b.period,
-                    "period_start": start,
-                    "period_end": end,
-                    "currency": b.currency,
-                    "amount": u.amount,
-                    "actual": u.actual,
-                    "committed": u.committed,
-                    "spent": u.spent,
-                    "forecast": u.forecast,
-                    "variance": u.amount - u.spent,
-                    "variance_pct": percent(u.amount - u.spent, u.amount),
-                    "forecast_variance": u.amount - u.forecast,
-                    "utilization_pct": u.utilization_pct,
-                    "status": _status(u.spent, u.forecast, u.amount),
-                }
-            )
+            if b.pk in cursor:
+                by_day[cursor[b.pk]].append(b)
+        for day, group in by_day.items():
+            utilisations = budget_utilisations(group, on=day, now=now)
+            for b in group:
+                u = utilisations[b.pk]
+                key = (u.period.start, u.period.end)
+                if key in seen[b.pk]:
+                    del cursor[b.pk]  # a custom budget has one period only
+                    continue
+                seen[b.pk].add(key)
+                cursor[b.pk] = u.period.first_day - timedelta(days=1)
+                rows.append(_row(b, u))
     rows.sort(key=lambda r: (r["budget"], r["budget_id"], r["period_start"]))
     return rows
 

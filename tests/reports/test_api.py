@@ -23,7 +23,7 @@ def org():
     company = OrganizationUnitFactory(name="Company", code="co")
     eng = OrganizationUnitFactory(name="Engineering", code="eng", parent=company)
     web = OrganizationUnitFactory(name="Web", code="web", parent=eng)
-    sales = OrganizationUnitFactory(name="Sales", code="sales", parent=company)
+    sales = OrganizationUnitFactory(name="=Sales", code="sales", parent=company)
     compute = CostCategoryFactory(slug="rep-compute")
     other = CostCategoryFactory(slug="rep-other")
     vm = ResourceFactory(organization_unit=web, name="web-vm", provider="gcp")
@@ -81,7 +81,7 @@ def test_costs_grouped_by_unit_and_month(client_for, org, django_assert_max_num_
     assert sorted(got) == sorted([
         ("Engineering", "2025-01", "100.00"),
         ("Web", "2025-02", "119.50"),
-        ("Sales", "2025-03", "7.25"),
+        ("=Sales", "2025-03", "7.25"),
     ])  # fmt: skip
     eur = [x for x in body["by_currency"] if x["currency"] == "EUR"]
     assert eur == [
@@ -195,6 +195,8 @@ def test_costs_as_csv_and_errors_as_csv(client_for, org):
         "2025-02,119.50,2",
         "2025-03,7.25,1",
     ]
+    r = client.get("/api/v1/reports/costs/", {"group_by": "organization_unit", "format": "csv"})
+    assert f"{org['sales'].pk},'=Sales,7.25,1" in r.content.decode().splitlines()
     r = client.get("/api/v1/reports/costs/", {"group_by": "nope", "format": "csv"})
     assert r.status_code == 400
     assert r.content.decode().startswith("field,message\ngroup_by,\"Unknown group_by key 'nope'")

@@ -12,6 +12,7 @@ from .costs import (
     cost_submit,
     cost_update,
     cost_void,
+    costs_decide_many,
 )
 from .rates import (
     convert,
@@ -39,6 +40,7 @@ __all__ = [
     "cost_submit",
     "cost_update",
     "cost_void",
+    "costs_decide_many",
     "costs_reconvert",
     "exchange_rate_delete",
     "exchange_rate_set",

@@ -594,6 +594,27 @@ def cost_reject(*, cost: Cost, acting_user, comment: str = "") -> Cost:
     return _decide(cost=cost, acting_user=acting_user, comment=comment, transition="reject")
 
 
+def costs_decide_many(
+    *, costs, acting_user, approve: bool, comment: str = ""
+) -> dict[int, str | None]:
+    """Approve (or reject) several costs, each in its own transaction, for bulk actions.
+
+    Returns ``{cost_id: None}`` for each cost decided and ``{cost_id: message}`` for each
+    refused (not allowed, no longer pending …); one refusal never undoes the others.
+    """
+    decide = cost_approve if approve else cost_reject
+    outcome: dict[int, str | None] = {}
+    for cost in costs:
+        pk = cost.pk if isinstance(cost, Cost) else int(cost)
+        try:
+            decide(cost=pk, acting_user=acting_user, comment=comment)
+        except (Conflict, PermissionDenied, NotFound) as exc:
+            outcome[pk] = exc.message
+        else:
+            outcome[pk] = None
+    return outcome
+
+
 def _owner_transition(*, cost: Cost, acting_user, comment: str, transition: str) -> Cost:
     cost = _lock(cost)
     if acting_user.pk != cost.submitted_by_id and not is_finance(acting_user):
@@ -663,5 +684,6 @@ __all__ = [
     "cost_submit",
     "cost_update",
     "cost_void",
+    "costs_decide_many",
     "decider_ids",
 ]

@@ -419,3 +419,25 @@ def test_editing_a_pending_cost_runs_the_checks_again(org, checks):
     services.cost_update(cost=draft, acting_user=org.member, amount=Decimal("900"))
     with pytest.raises(PermissionDenied):
         services.cost_submit(cost=draft, acting_user=org.member)
+
+
+def test_decide_many_reports_each_cost(org):
+    a = create(org).cost
+    b = create(org).cost
+    approved = services.cost_approve(cost=create(org).cost, acting_user=org.eng_owner)
+    sales = create(org, submitted_by=org.sales_member, organization_unit=org.sales).cost
+    outcome = services.costs_decide_many(
+        costs=[a, b.pk, approved, sales, 987654],
+        acting_user=org.eng_owner,
+        approve=True,
+        comment="bulk",
+    )
+    assert outcome[a.pk] is None and outcome[b.pk] is None
+    assert "approved" in outcome[approved.pk]
+    assert "not an approver" in outcome[sales.pk]
+    assert outcome[987654] == "No such cost."
+    assert set(Cost.objects.filter(decision_comment="bulk").values_list("pk", flat=True)) == {
+        a.pk,
+        b.pk,
+    }
+    assert Cost.objects.get(pk=sales.pk).status == "pending"

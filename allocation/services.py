@@ -239,6 +239,22 @@ def usage_record_create(
     return record
 
 
+@transaction.atomic
+def usage_records_create(*, records: list[dict[str, Any]], acting_user=None) -> int:
+    """Record many usage rows at once (each validated like ``usage_record_create``) with one
+    insert; returns how many were written. ``records`` hold node, metric, date, quantity and
+    optionally dimension."""
+    objects = []
+    for fields in records:
+        record = UsageRecord(**{"dimension": "", **fields})
+        record.full_clean(exclude=["node"])
+        if record.node_id is None:
+            raise ValidationError("Each usage record needs a node.", field="node")
+        objects.append(record)
+    UsageRecord.objects.bulk_create(objects, batch_size=1000)
+    return len(objects)
+
+
 # --- runs ------------------------------------------------------------------------------
 
 

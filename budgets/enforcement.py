@@ -21,6 +21,7 @@ from costtrack.core.roles import is_finance
 from . import selectors
 from .models import Budget
 from .periods import Period
+from .spend import spend_by_budget
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,11 @@ def _verdicts(
         period = selectors.budget_period(budget, moment if budget.period == "hourly" else day)
         if period is not None:
             pairs.append((budget, period))
-    spend = selectors.spend_by_budget(pairs, exclude_cost_id=exclude_cost_id)
+    spend = spend_by_budget(pairs, exclude_cost_id=exclude_cost_id, rate_day=day)
     verdicts = []
     for budget, period in pairs:
-        actual, committed = spend[budget.pk]
-        spent = actual + committed if budget.include_pending else actual
+        found = spend[budget.pk]
+        spent = found.actual + found.committed if budget.include_pending else found.actual
         try:
             requested = selectors.convert(
                 amount=amount,
@@ -84,6 +85,7 @@ def _verdicts(
                 to_currency=budget.currency,
                 day=day,
                 amount_reporting=amount_reporting,
+                to_rate=found.rate,
             )
         except selectors.MissingExchangeRate as exc:
             raise ValidationError(

@@ -17,17 +17,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
-    Case,
     DecimalField,
-    ExpressionWrapper,
-    F,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
-    Sum,
-    Value,
-    When,
 )
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
@@ -41,6 +33,7 @@ from orgunits.selectors import TreeRange, subtree_q, user_root_ranges
 
 from . import periods
 from .models import Budget, BudgetAlert, BudgetRevision
+from .spend import spend_by_budget
 
 User = get_user_model()
 ZERO = Decimal(0)
@@ -190,30 +183,12 @@ def matching_budgets(
     if not include_ignored:
         qs = qs.exclude(action=Budget.Action.IGNORE)
     tags = tags or {}
-    return [b for b in _with_relations(qs).order_by("id") if _tags_match(b.tags_filter or {}, tags)]
+    # Only the relations the spend aggregate and the answers need: this runs in every submit.
+    qs = qs.select_related("organization_unit", "category").order_by("id")
+    return [b for b in qs if _tags_match(b.tags_filter or {}, tags)]
 
 
-# --- spend ---------------------------------------------------------------------------------
-
-
-def _rate_subquery(currency: str, ordering: str, lookup: str):
-    rates = ExchangeRate.objects.filter(currency=currency, **{lookup: OuterRef("incurred_on")})
-    return Subquery(rates.order_by(ordering).values("rate")[:1], output_field=MONEY)
-
-
-def converted_amount_expression(currency: str):
-    """A cost's amount in ``currency``: its own amount when it is in that currency, else its
-    reporting amount divided by the latest rate on or before its day (the earliest later
-    rate when there is none before)."""
-    if currency == reporting_currency():
-        # The reporting amount of a cost already in this currency is its amount.
-        return F("amount_reporting")
-    rate = Coalesce(
-        _rate_subquery(currency, "-date", "date__lte"),
-        _rate_subquery(currency, "date", "date__gt"),
-    )
-    other = ExpressionWrapper(F("amount_reporting") / rate, output_field=MONEY)
-    return Case(When(currency=currency, then=F("amount")), default=other, output_field=MONEY)
+# --- spend (the aggregate itself is in budgets.spend) ---------------------------------------
 
 
 def _unit_ids_in_subtree(unit: OrganizationUnit):
@@ -231,7 +206,8 @@ def _category_ids_in_subtree(category: CostCategory):
 def budget_costs(
     budget: Budget, period: periods.Period, *, exclude_cost_id: int | None = None
 ) -> QuerySet[Cost]:
-    """Pending and approved costs in the budget's scope and period (not yet aggregated)."""
+    """Pending and approved costs in the budget's scope and period: the rows that
+    ``spend_by_budget`` sums (for drill-down lists and cross-checks)."""
     qs = Cost.objects.filter(
         organization_unit_id__in=_unit_ids_in_subtree(budget.organization_unit),
         status__in=[Cost.Status.APPROVED, Cost.Status.PENDING],
@@ -259,42 +235,6 @@ def budget_costs(
     return qs
 
 
-def _spend_rows(budget: Budget, period: periods.Period, exclude_cost_id: int | None):
-    amount = converted_amount_expression(budget.currency)
-    return (
-        budget_costs(budget, period, exclude_cost_id=exclude_cost_id)
-        .order_by()
-        .values(budget_ref=Value(budget.pk))
-        .annotate(
-            actual=Sum(amount, filter=Q(status=Cost.Status.APPROVED)),
-            committed=Sum(amount, filter=Q(status=Cost.Status.PENDING)),
-        )
-        .values("budget_ref", "actual", "committed")
-    )
-
-
-def spend_by_budget(
-    pairs: list[tuple[Budget, periods.Period]], *, exclude_cost_id: int | None = None
-) -> dict[int, tuple[Decimal, Decimal]]:
-    """``{budget_id: (actual, committed)}`` in each budget's currency, in one query.
-
-    Amounts are rounded to the budget currency's minor unit.
-    """
-    if not pairs:
-        return {}
-    queries = [_spend_rows(b, p, exclude_cost_id) for b, p in pairs]
-    union = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
-    currency = {b.pk: b.currency for b, _ in pairs}
-    result = {b.pk: (ZERO, ZERO) for b, _ in pairs}
-    for row in union:
-        code = currency[row["budget_ref"]]
-        result[row["budget_ref"]] = (
-            round_money(row["actual"] or ZERO, code),
-            round_money(row["committed"] or ZERO, code),
-        )
-    return result
-
-
 def _latest_rate(currency: str, day: date) -> Decimal | None:
     rate = (
         ExchangeRate.objects.filter(currency=currency, date__lte=day)
@@ -319,9 +259,11 @@ def convert(
     to_currency: str,
     day: date,
     amount_reporting: Decimal | None = None,
+    to_rate: Decimal | None = None,
 ) -> Decimal:
     """An amount in ``to_currency`` by the same rule as the spend aggregate (unrounded).
 
+    ``to_rate`` is ``to_currency``'s rate on ``day`` when the caller already has it.
     Raises ``MissingExchangeRate`` when a needed rate has never been loaded.
     """
     if currency == to_currency:
@@ -337,7 +279,7 @@ def convert(
             amount_reporting = Decimal(amount) * rate
     if to_currency == reporting:
         return amount_reporting
-    rate = _latest_rate(to_currency, day)
+    rate = to_rate if to_rate is not None else _latest_rate(to_currency, day)
     if rate is None:
         raise MissingExchangeRate(f"No exchange rate for {to_currency} has been loaded.")
     return amount_reporting / rate
@@ -443,7 +385,10 @@ def budget_utilisations(
     now = now or timezone.now()
     pairs = [(b, display_period(b, on if on is not None else now)) for b in budgets]
     spend = spend_by_budget(pairs)
-    return {b.pk: build_utilisation(b, p, *spend[b.pk], now=now) for b, p in pairs}
+    return {
+        b.pk: build_utilisation(b, p, spend[b.pk].actual, spend[b.pk].committed, now=now)
+        for b, p in pairs
+    }
 
 
 def budget_utilization(

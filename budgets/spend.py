@@ -1,0 +1,172 @@
+"""The spend aggregate: a budget's approved and pending spend in one period, in its currency.
+
+Hand-written SQL because it runs inside every cost submission (enforcement) and the ORM's
+query building cost more than the query itself. One ``SELECT`` per budget, joined with
+``UNION ALL`` so any number of budgets take one round trip. Each is an indexed aggregate:
+the unit and category subtrees are ``tree_id``/``lft``/``rght`` ranges, the period a range
+on ``incurred_on`` (``submitted_at`` for hourly budgets), tags a ``@>`` containment.
+
+Conversion: a cost in the budget's currency counts with its own amount; any other cost with
+its reporting-currency amount divided by the budget currency's latest rate on or before the
+cost's day (the earliest later rate when none is older). Costs are first summed per day,
+status and "same currency", so the rate is looked up once per day, not once per cost.
+Every identifier below comes from model metadata; every value is a bound parameter.
+"""
+
+# ruff: noqa: S608 -- SQL built from model-metadata table names only; values are parameters.
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from costs.models import Cost, CostCategory, ExchangeRate
+from costtrack.core.money import reporting_currency, round_money
+from orgunits.models import OrganizationUnit
+
+from . import periods
+from .models import Budget
+
+ZERO = Decimal(0)
+APPROVED, PENDING = Cost.Status.APPROVED.value, Cost.Status.PENDING.value
+
+COST = Cost._meta.db_table
+UNIT = OrganizationUnit._meta.db_table
+CATEGORY = CostCategory._meta.db_table
+RATE = ExchangeRate._meta.db_table
+
+
+def _user_groups_table() -> str:
+    return get_user_model().groups.through._meta.db_table
+
+
+@dataclass(frozen=True)
+class Spend:
+    actual: Decimal
+    committed: Decimal
+    # The budget currency's rate on the day asked for (None for the reporting currency).
+    rate: Decimal | None = None
+
+
+def _scope(budget: Budget, period: periods.Period, exclude_cost_id: int | None) -> tuple[str, list]:
+    unit = budget.organization_unit
+    where = [
+        "c.status IN (%s, %s)",
+        f"c.organization_unit_id IN (SELECT u.id FROM {UNIT} u "  # nosec B608
+        "WHERE u.tree_id = %s AND u.lft >= %s AND u.rght <= %s)",
+    ]
+    params: list = [APPROVED, PENDING, unit.tree_id, unit.lft, unit.rght]
+    if budget.category_id is not None:
+        category = budget.category
+        where.append(
+            f"c.category_id IN (SELECT k.id FROM {CATEGORY} k "  # nosec B608
+            "WHERE k.tree_id = %s AND k.lft >= %s AND k.rght <= %s)"
+        )
+        params += [category.tree_id, category.lft, category.rght]
+    if budget.team_id is not None:
+        where.append(
+            f"c.submitted_by_id IN (SELECT g.user_id FROM {_user_groups_table()} g "  # nosec B608
+            "WHERE g.group_id = %s)"
+        )
+        params.append(budget.team_id)
+    if budget.tags_filter:
+        if connection.vendor == "postgresql":
+            where.append("c.tags @> %s::jsonb")
+            params.append(json.dumps(budget.tags_filter))
+        else:
+            for key, value in sorted(budget.tags_filter.items()):
+                where.append("json_extract(c.tags, %s) = %s")
+                params += ['$."' + key.replace('"', '\\"') + '"', value]
+    if period.hourly:
+        where.append("COALESCE(c.submitted_at, c.created_at) >= %s")
+        where.append("COALESCE(c.submitted_at, c.created_at) < %s")
+        params += [period.start, period.end]
+    else:
+        where.append("c.incurred_on >= %s AND c.incurred_on <= %s")
+        params += [period.first_day, period.last_day]
+    if exclude_cost_id is not None:
+        where.append("c.id <> %s")
+        params.append(exclude_cost_id)
+    return " AND ".join(where), params
+
+
+def _rate_sql(day_sql: str) -> str:
+    """The budget currency's rate for a day (two ``%s``: the currency, twice)."""
+    return (
+        f"COALESCE((SELECT r.rate FROM {RATE} r WHERE r.currency = %s AND r.date <= {day_sql} "  # nosec B608
+        f"ORDER BY r.date DESC LIMIT 1), (SELECT r.rate FROM {RATE} r "
+        f"WHERE r.currency = %s AND r.date > {day_sql} ORDER BY r.date LIMIT 1))"
+    )
+
+
+def _budget_select(
+    budget: Budget, period: periods.Period, exclude_cost_id: int | None, rate_day: date | None
+) -> tuple[str, list]:
+    where, where_params = _scope(budget, period, exclude_cost_id)
+    code = budget.currency
+    if code == reporting_currency():
+        # The reporting amount of a cost already in the reporting currency is its amount.
+        sql = (
+            "SELECT %s AS budget_ref, "  # nosec B608
+            "SUM(c.amount_reporting) FILTER (WHERE c.status = %s) AS actual, "
+            "SUM(c.amount_reporting) FILTER (WHERE c.status = %s) AS committed, "
+            f"CAST(NULL AS NUMERIC) AS rate FROM {COST} c WHERE {where}"
+        )
+        return sql, [budget.pk, APPROVED, PENDING, *where_params]
+    converted = f"(CASE WHEN d.same THEN d.amt ELSE d.rep / {_rate_sql('d.day')} END)"
+    rate_column = _rate_sql("%s") if rate_day is not None else "CAST(NULL AS NUMERIC)"
+    sql = (
+        f"SELECT %s AS budget_ref, SUM({converted}) FILTER (WHERE d.status = %s) AS actual, "  # nosec B608
+        f"SUM({converted}) FILTER (WHERE d.status = %s) AS committed, {rate_column} AS rate "
+        "FROM (SELECT c.incurred_on AS day, c.status AS status, c.currency = %s AS same, "
+        "SUM(c.amount) AS amt, SUM(c.amount_reporting) AS rep "
+        f"FROM {COST} c WHERE {where} GROUP BY 1, 2, 3) d"
+    )
+    params = [budget.pk, code, code, APPROVED, code, code, PENDING]
+    if rate_day is not None:
+        params += [code, rate_day, code, rate_day]
+    params += [code, *where_params]
+    return sql, params
+
+
+def _decimal(value) -> Decimal:
+    if value is None:
+        return ZERO
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def spend_by_budget(
+    pairs: Sequence[tuple[Budget, periods.Period]],
+    *,
+    exclude_cost_id: int | None = None,
+    rate_day: date | None = None,
+) -> dict[int, Spend]:
+    """``{budget_id: Spend}`` for each (budget, period), in one query.
+
+    ``actual`` and ``committed`` are rounded to the budget currency's minor unit.
+    ``exclude_cost_id`` leaves one cost out (the one being submitted). With ``rate_day``,
+    ``rate`` is each foreign-currency budget's rate on that day (saves a query when a cost
+    must be converted into it).
+    """
+    if not pairs:
+        return {}
+    selects = [_budget_select(b, p, exclude_cost_id, rate_day) for b, p in pairs]
+    sql = " UNION ALL ".join(s for s, _ in selects)
+    params = [value for _, ps in selects for value in ps]
+    currency = {b.pk: b.currency for b, _ in pairs}
+    result = {b.pk: Spend(ZERO, ZERO) for b, _ in pairs}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    for budget_id, actual, committed, rate in rows:
+        code = currency[budget_id]
+        result[budget_id] = Spend(
+            actual=round_money(_decimal(actual), code),
+            committed=round_money(_decimal(committed), code),
+            rate=None if rate is None else _decimal(rate),
+        )
+    return result

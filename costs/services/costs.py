@@ -34,6 +34,7 @@ from .categories import category_default
 from .rates import convert
 
 EARLIEST_DAY = date(1970, 1, 1)
+IDEMPOTENCY_KEY_MAX = 255
 FUTURE_DAYS = 366
 
 EDITABLE_FIELDS = (
@@ -296,6 +297,11 @@ def cost_create(
     Raises ``ValidationError`` (400, naming the field) for bad input, ``PermissionDenied``
     when a submission check refuses, ``Conflict`` never.
     """
+    if idempotency_key and len(idempotency_key) > IDEMPOTENCY_KEY_MAX:
+        raise ValidationError(
+            f"The Idempotency-Key is at most {IDEMPOTENCY_KEY_MAX} characters.",
+            field="idempotency_key",
+        )
     if idempotency_key:
         advisory_xact_lock(f"costs.idempotency:{submitted_by.pk}:{idempotency_key}")
         earlier = (
@@ -350,7 +356,7 @@ def cost_create(
         period_start=period_start,
         period_end=period_end,
         category=category or category_default(),
-        description=description,
+        description=description or "",
         resource=resource,
         entity=entity,
         organization_unit=unit,

@@ -617,3 +617,12 @@ def test_exchange_rates_finance_writes_and_reconversion(
         "/api/v1/exchange-rates/", {"date": "2025-03-01", "currency": "EUR", "rate": "-1"}
     )
     assert bad.status_code == 400 and "rate" in bad.json()
+
+
+def test_overlong_idempotency_key_is_400(org, client_for):
+    response = client_for(org.member).post(
+        URL, payload(org), format="json", HTTP_IDEMPOTENCY_KEY="k" * 256
+    )
+    assert response.status_code == 400
+    assert "idempotency_key" in response.json()
+    assert counts() == (0, 0, 0)

@@ -1,8 +1,16 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class CostsConfig(AppConfig):
     name = "costs"
 
     def ready(self) -> None:
+        post_migrate.connect(_ensure_default_categories, sender=self)
         from .imports import admin  # noqa: F401  (billing import admin registrations)
+
+
+def _ensure_default_categories(sender, using="default", **kwargs) -> None:
+    from .categories import ensure_default_categories
+
+    ensure_default_categories(using=using)

@@ -18,7 +18,7 @@ from orgunits import services as org_services
 from tests.budgets.factories import BudgetFactory
 from tests.orgunits.factories import OrganizationUnitFactory, UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 SUBMITTERS = 20
 MARCH = date(2025, 3, 15)
 

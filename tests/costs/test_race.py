@@ -43,7 +43,7 @@ def decide_concurrently(cost_id, calls):
     return outcomes
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("second", ["approve", "reject"])
 def test_two_deciders_exactly_one_wins(second):
     owner = UserFactory(username="race_owner")

@@ -168,7 +168,7 @@ def test_tree_writes_take_the_advisory_lock_inside_a_transaction(tree, monkeypat
     assert all(in_atomic and held >= 1 for _, in_atomic, held in seen)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_creates_from_two_connections_leave_a_valid_tree():
     root = services.unit_create(name="Acme", code="acme")
     left = services.unit_create(name="Left", code="left", parent=root)

@@ -220,3 +220,35 @@ def test_management_command_runs_a_month(graph, capsys):
     assert Decimal(report["raw_infrastructure_cost"]) == Decimal("500")
     assert Decimal(report["coverage"]) == 1
     assert AllocationRun.objects.get().period_end == MARCH["period_end"]
+
+
+def test_finance_changes_and_deletes_edges(fin):
+    base, ent = node("base"), node("enterprise")
+    e = edge(base, ent, "fixed_percent", {"percent": "30"})
+    r = fin.patch(f"{BASE}/edges/{e.pk}/", {"parameters": {"percent": "130"}}, format="json")
+    assert r.status_code == 400
+    assert "at most 100" in r.data["parameters"][0]
+    r = fin.patch(f"{BASE}/edges/{e.pk}/", {"parameters": {"percent": "45"}}, format="json")
+    assert r.status_code == 200
+    assert r.data["parameters"] == {"percent": "45"}
+    r = fin.patch(f"{BASE}/edges/{e.pk}/", {"child": base.pk}, format="json")
+    assert r.status_code == 400 and "child" in r.data
+    assert fin.delete(f"{BASE}/edges/{e.pk}/").status_code == 204
+    assert AllocationEdge.objects.count() == 0
+
+
+def test_usage_is_listed_and_filtered(client_for):
+    web, api = node("web"), node("api")
+    usage(web, "cpu_hours", 3)
+    usage(api, "requests", 9)
+    client = client_for(UserFactory())
+    rows = client.get(f"{BASE}/usage/", {"node": web.pk}).data["results"]
+    assert [(r["node_name"], r["metric"], r["quantity"]) for r in rows] == [
+        ("web", "cpu_hours", "3.000000")
+    ]
+    bad = client_for(finance_user()).post(
+        f"{BASE}/usage/",
+        {"node": web.pk, "metric": "cpu", "date": "2025-03-01", "quantity": "-1"},
+        format="json",
+    )
+    assert bad.status_code == 400 and "quantity" in bad.data

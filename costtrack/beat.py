@@ -19,6 +19,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "costs.send_pending_reminders",
         "schedule": crontab(hour=7, minute=0),
     },
+    # rate changes enqueue a reconversion on commit; this catches one lost to a broker outage
+    "costs-reconvert-nightly": {
+        "task": "costs.reconvert_costs",
+        "schedule": crontab(hour=0, minute=30),
+    },
     "notifications-daily-digest": {
         "task": "notifications.send_daily_digest",
         "schedule": crontab(hour=6, minute=30),

@@ -626,3 +626,54 @@ def test_overlong_idempotency_key_is_400(org, client_for):
     assert response.status_code == 400
     assert "idempotency_key" in response.json()
     assert counts() == (0, 0, 0)
+
+
+def test_exchange_rate_patch_and_delete_reconvert(
+    org, client_for, django_capture_on_commit_callbacks
+):
+    ExchangeRate.objects.create(currency="EUR", date=date(2025, 1, 1), rate=Decimal("1.10"))
+    cost = make_cost(
+        submitted_by=org.member,
+        organization_unit=org.platform,
+        currency="EUR",
+        amount="100.00",
+        incurred_on=date(2025, 3, 10),
+    )
+    newer = ExchangeRate.objects.create(currency="EUR", date=date(2025, 3, 1), rate=Decimal("1.20"))
+    client = client_for(org.fin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.patch(f"/api/v1/exchange-rates/{newer.pk}/", {"rate": "1.25"})
+    assert response.status_code == 200, response.json()
+    cost.refresh_from_db(fields=["amount_reporting"])
+    assert cost.amount_reporting == Decimal("125.00")
+    assert client_for(org.member).delete(f"/api/v1/exchange-rates/{newer.pk}/").status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.delete(f"/api/v1/exchange-rates/{newer.pk}/").status_code == 204
+    cost.refresh_from_db(fields=["amount_reporting"])
+    assert cost.amount_reporting == Decimal("110.00")
+    assert CostEvent.objects.filter(cost=cost, action="reconvert").count() == 2
+
+
+def test_leaf_category_delete(org, client_for):
+    response = client_for(org.fin).post("/api/v1/categories/", {"name": "Tmp", "slug": "tmp"})
+    category_id = response.json()["id"]
+    assert client_for(org.member).delete(f"/api/v1/categories/{category_id}/").status_code == 403
+    assert client_for(org.fin).delete(f"/api/v1/categories/{category_id}/").status_code == 204
+    assert not CostCategory.objects.filter(pk=category_id).exists()
+
+
+def test_reconvert_task_by_name(org, eur_rates):
+    from costs.tasks import reconvert_costs
+
+    cost = make_cost(
+        submitted_by=org.member,
+        organization_unit=org.platform,
+        currency="EUR",
+        amount="10.00",
+        incurred_on=date(2025, 3, 10),
+    )
+    ExchangeRate.objects.filter(currency="EUR", date=date(2025, 3, 1)).update(rate=Decimal("2"))
+    assert reconvert_costs.name == "costs.reconvert_costs"
+    assert reconvert_costs.delay(currency="EUR", since="2025-03-01").get() == 1
+    cost.refresh_from_db(fields=["amount_reporting"])
+    assert cost.amount_reporting == Decimal("20.00")

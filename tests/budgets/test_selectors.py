@@ -218,3 +218,57 @@ def test_visibility_of_budgets(org):
     }
     assert sales.pk not in {b.pk for b in selectors.my_budgets(user=org.fin)}
     assert Cost.objects.count() == 0
+
+
+def test_spend_sql_agrees_with_the_costs_it_counts(org, eur_rates):
+    """The hand-written aggregate equals a Python sum over ``budget_costs`` for every kind of
+    scope, in a foreign currency (converted per cost at its own day's rate)."""
+    from budgets.spend import spend_by_budget
+    from costs.models import ExchangeRate
+
+    team = Group.objects.create(name="crew")
+    org.member.groups.add(team)
+    cloud = CostCategoryFactory(slug="x-cloud", name="Cloud")
+    budgets = [
+        BudgetFactory(organization_unit=org.root, currency="EUR"),
+        BudgetFactory(organization_unit=org.eng, currency="EUR", category=cloud),
+        BudgetFactory(organization_unit=org.root, currency="GBP", tags_filter={"env": "prod"}),
+        BudgetFactory(organization_unit=org.root, currency="EUR", team=team),
+        BudgetFactory(organization_unit=org.root, currency="USD", period="quarterly"),
+    ]
+    days = [date(2025, 2, 27), date(2025, 3, 1), date(2025, 3, 15), date(2025, 3, 31)]
+    for i, day in enumerate(days * 3):
+        make_cost(
+            submitted_by=org.member if i % 2 else org.sales_member,
+            organization_unit=org.platform if i % 2 else org.sales,
+            amount=f"{7 + i * 3}.{i:02d}",
+            currency=("USD", "EUR", "GBP")[i % 3],
+            incurred_on=day,
+            category=cloud if i % 4 == 1 else None,
+            tags={"env": "prod"} if i % 3 else {},
+            status="approved" if i % 5 else "pending",
+        )
+    now = datetime(2025, 3, 20, tzinfo=UTC)
+    pairs = [(b, selectors.budget_period(b, MARCH)) for b in budgets]
+    found = spend_by_budget(pairs)
+
+    def rate(code, day):
+        return ExchangeRate.objects.filter(currency=code, date__lte=day).latest("date").rate
+
+    for budget, period in pairs:
+        expected = {"approved": Decimal(0), "pending": Decimal(0)}
+        for cost in selectors.budget_costs(budget, period):
+            if cost.currency == budget.currency:
+                value = cost.amount
+            elif budget.currency == "USD":
+                value = cost.amount_reporting
+            else:
+                value = cost.amount_reporting / rate(budget.currency, cost.incurred_on)
+            expected[cost.status] += value
+        got = found[budget.pk]
+        assert got.actual == expected["approved"].quantize(Decimal("0.01")), budget
+        assert got.committed == expected["pending"].quantize(Decimal("0.01")), budget
+    assert any(found[b.pk].actual for b in budgets)
+    assert selectors.budget_utilization(budgets[0], on=MARCH, now=now).actual == (
+        found[budgets[0].pk].actual
+    )

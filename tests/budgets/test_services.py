@@ -332,3 +332,23 @@ def test_beat_task_checks_all_active_budgets(org):
     assert check_all_budgets.delay().get() >= 1
     assert BudgetAlert.objects.filter(budget=budget, kind="actual").count() == 1
     assert check_all_budgets.delay().get() == 0
+
+
+def test_demo_step_is_idempotent(org):
+    from budgets.demo import seed_budgets
+
+    make_cost(
+        submitted_by=org.member,
+        organization_unit=org.platform,
+        amount="250.00",
+        incurred_on=date.today(),
+        status="approved",
+    )
+    # The company, Engineering, Sales and the compute category (a default category).
+    assert seed_budgets(context={})["budgets_created"] == 4
+    eng = Budget.objects.get(slug="engineering-monthly")
+    # 1.6 x the larger of spend (250) and forecast, rounded up to hundreds.
+    assert eng.amount % 100 == 0 and eng.amount >= Decimal("400")
+    assert eng.revisions.get().old_amount == Decimal("1")
+    assert seed_budgets(context={})["budgets_created"] == 0
+    assert Budget.objects.count() == 4

@@ -623,6 +623,7 @@ class _Allocator:
         self.usage = _UsageIndex(inp.usage, inp.period_start, inp.period_end)
         self.minor_digits = inp.minor_digits
         self._plans: dict[tuple[int, str | None], tuple] = {}
+        self._overridden: dict[int, set[str]] = {}
         self._window: dict[tuple, int] = {}
 
     # Each returns a _Split for ``amount`` over ``edges`` (all of one group).
@@ -649,7 +650,12 @@ class _Allocator:
                     self._window[key] = weight
                 weights.append(weight)
             return weights
-        return [self.usage.period_usage(e.child, metric, dim) for e in edges]
+        period = self.usage.period
+        weights = []
+        for e in edges:
+            by_dim = period.get((e.child, metric))
+            weights.append(by_dim.get(dim, 0) + by_dim.get("", 0) if by_dim else 0)
+        return weights
 
     def proportional(
         self, amount: int, edges: Sequence[Edge], params: Mapping[str, Any], dim: str
@@ -735,8 +741,11 @@ class _Allocator:
     def _plan(self, edges: Sequence[Edge], dim: str) -> tuple:
         """How a parent's edges split in a dimension; the same for every dimension unless an
         edge overrides it, so it is worked out once per parent (and overridden dimension)."""
-        overridden = any(e.overrides and dim in e.overrides for e in edges)
-        key = (edges[0].parent, dim if overridden else None)
+        parent = edges[0].parent
+        dims = self._overridden.get(parent)
+        if dims is None:
+            dims = self._overridden[parent] = {d for e in edges if e.overrides for d in e.overrides}
+        key = (parent, dim if dim in dims else None)
         plan = self._plans.get(key)
         if plan is None:
             rules = [e.rule_for(dim) for e in edges]

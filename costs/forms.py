@@ -93,3 +93,12 @@ class VoidForm(forms.Form):
     """Void an approved cost: finance only, the reason is required."""
 
     reason = forms.CharField(max_length=MAX_COMMENT, widget=forms.Textarea)
+
+
+class ImportDecisionForm(forms.Form):
+    """Approve or reject the pending costs of one import routed to one approver (empty:
+    the costs finance decides). The import service requires a comment for a rejection."""
+
+    decision = forms.ChoiceField(choices=DECISIONS)
+    comment = forms.CharField(required=False, max_length=MAX_COMMENT, widget=forms.Textarea)
+    approver = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

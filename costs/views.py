@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
@@ -29,8 +30,17 @@ from orgunits.selectors import subtree_q, unit_range
 
 from . import selectors, services
 from .approvers import can_decide
-from .forms import BulkDecisionForm, CommentForm, DecisionForm, InboxFilterForm, VoidForm
-from .models import Cost
+from .forms import (
+    BulkDecisionForm,
+    CommentForm,
+    DecisionForm,
+    ImportDecisionForm,
+    InboxFilterForm,
+    VoidForm,
+)
+from .imports import selectors as import_selectors
+from .imports import services as import_services
+from .models import Cost, ImportBatch
 
 INBOX_PAGE_SIZE = 200
 ACTIONS = ("approve", "reject", "submit", "revise", "cancel", "void")
@@ -116,6 +126,10 @@ def _filter_inbox(qs: QuerySet[Cost], data: dict[str, Any]) -> QuerySet[Cost]:
 def approval_inbox(request: HttpRequest) -> HttpResponse:
     """``/approvals/``: pending costs waiting for the user's decision, oldest first."""
     awaiting = selectors.costs_awaiting(request.user)
+    import_groups = _import_groups(request.user)
+    if import_groups:
+        # imported costs decided as one batch are shown (and decided) per import instead
+        awaiting = awaiting.exclude(_import_groups_q(import_groups))
     units = OrganizationUnit.objects.filter(
         pk__in=awaiting.order_by().values("organization_unit_id")
     ).order_by("tree_id", "lft")
@@ -144,8 +158,73 @@ def approval_inbox(request: HttpRequest) -> HttpResponse:
             "filter_query": query.urlencode(),
             "decision_form": DecisionForm(),
             "bulk_form": BulkDecisionForm(),
+            "import_groups": import_groups,
         },
     )
+
+
+def _import_groups(user) -> list[dict[str, Any]]:
+    """The user's import approval groups, each with ``approver_name`` (None: finance)."""
+    groups = import_selectors.import_groups_awaiting(user)
+    others = {g["approver_id"] for g in groups} - {None, user.pk}
+    names = {}
+    if others:
+        names = {
+            u.pk: u.get_full_name() or u.username
+            for u in get_user_model().objects.filter(pk__in=others)
+        }
+    names[user.pk] = "you"
+    for group in groups:
+        group["approver_name"] = names.get(group["approver_id"])
+    return groups
+
+
+def _import_groups_q(groups: list[dict[str, Any]]) -> Q:
+    condition = Q(pk__in=[])
+    for group in groups:
+        approver = (
+            Q(approver__isnull=True)
+            if group["approver_id"] is None
+            else Q(approver_id=group["approver_id"])
+        )
+        condition |= Q(import_link__batch_id=group["batch_id"]) & approver
+    return condition
+
+
+@login_required
+@require_POST
+def approval_import_decide(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """Approve or reject every pending cost of one import routed to one approver."""
+    back = _next_url(request, reverse("costs:inbox"))
+    form = ImportDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Import #{batch_id}: {_form_errors(form)}")
+        return HttpResponseRedirect(back)
+    approver_id = form.cleaned_data["approver"]
+    offered = any(
+        g["batch_id"] == batch_id and g["approver_id"] == approver_id
+        for g in import_selectors.import_groups_awaiting(request.user)
+    )
+    batch = ImportBatch.objects.filter(pk=batch_id).first()
+    if not offered or batch is None:
+        raise Http404("Nothing of this import waits for your decision.")
+    approver = get_user_model().objects.get(pk=approver_id) if approver_id else None
+    decision = form.cleaned_data["decision"]
+    try:
+        count = import_services.import_batch_decide(
+            batch=batch,
+            approver=approver,
+            decision=decision,
+            comment=form.cleaned_data["comment"],
+            acting_user=request.user,
+        )
+    except ApplicationError as exc:
+        messages.error(request, f"Import #{batch.pk}: {exc.message}")
+    else:
+        messages.success(
+            request, f"{count} imported cost(s) of {batch.file_name} {ACTION_DONE[decision]}."
+        )
+    return HttpResponseRedirect(back)
 
 
 @login_required

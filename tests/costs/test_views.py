@@ -375,3 +375,59 @@ def test_unknown_action_is_404(client, org):
     response = _client(client, org.res_owner).post(f"/costs/{cost.pk}/delete/")
     assert response.status_code == 404
     assert _status(cost) == "pending"
+
+
+# --- imported bills, decided per import -----------------------------------------------
+
+
+@pytest.fixture
+def imported(db):
+    """A GCP bill imported by finance into a unit whose owner approves it."""
+    import io
+
+    from costs.imports import services as import_services
+    from tests.imports.conftest import sample_bytes
+    from tests.orgunits.factories import OrganizationUnitFactory, UserFactory, finance_user
+
+    owner = UserFactory(username="cloud-owner")
+    unit = OrganizationUnitFactory(code="cloud", name="Cloud", owner=owner)
+    batch = import_services.import_file(
+        source=io.BytesIO(sample_bytes("gcp.csv")),
+        file_name="gcp-march.csv",
+        acting_user=finance_user(username="importer"),
+        unit=unit,
+    )
+    return batch, owner
+
+
+def test_imported_costs_are_grouped_per_import_and_decided_together(client, imported):
+    batch, owner = imported
+    costs = Cost.objects.filter(import_link__batch=batch)
+    count = costs.count()
+    assert count > 1 and set(costs.values_list("status", flat=True)) == {"pending"}
+    html = _client(client, owner).get(INBOX).content.decode()
+    assert f'id="import-{batch.pk}-{owner.pk}"' in html and "gcp-march.csv" in html
+    assert f"Approve all {count}" in html
+    assert not any(f'id="cost-{pk}"' in html for pk in costs.values_list("pk", flat=True))
+
+    url = f"/approvals/imports/{batch.pk}/decide/"
+    response = client.post(url, {"decision": "reject", "approver": owner.pk})
+    assert any("Say why you reject" in m for m in _messages(response))
+    assert set(costs.values_list("status", flat=True)) == {"pending"}
+    response = client.post(
+        url, {"decision": "approve", "approver": owner.pk, "comment": "March bill"}
+    )
+    assert f"{count} imported cost(s) of gcp-march.csv approved." in _messages(response)
+    assert set(costs.values_list("status", flat=True)) == {"approved"}
+    assert CostEvent.objects.filter(cost__in=costs, action="approve").count() == count
+    html = client.get(INBOX).content.decode()
+    assert f'id="import-{batch.pk}-' not in html
+
+
+def test_import_decision_is_404_for_someone_it_does_not_wait_for(client, org, imported):
+    batch, owner = imported
+    response = _client(client, org.sales_owner).post(
+        f"/approvals/imports/{batch.pk}/decide/", {"decision": "approve", "approver": owner.pk}
+    )
+    assert response.status_code == 404
+    assert not Cost.objects.filter(import_link__batch=batch).exclude(status="pending").exists()

@@ -166,6 +166,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets used by several serializers under the same field name get explicit names.
+    "ENUM_NAME_OVERRIDES": {
+        "CostStatusEnum": "costs.models.CostStatus",
+        "CostKindEnum": "costs.models.Cost.Kind",
+    },
 }
 
 # --- costtrack ------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Budget periods as pure functions: which period contains a moment, and how far through it
 that moment is.
 
-Every period is a half-open interval ``[start, end)`` of aware datetimes in the current time
-zone. Day-grained periods (daily … annual, custom) start and end at midnight, so their first
-and last days are ``start.date()`` and ``(end - 1 day).date()``. Quarters follow the fiscal
+Every period is a half-open interval ``[start, end)`` of aware datetimes. Day-grained
+periods (daily … annual, custom) start and end at local midnight, so their first and last
+days are ``start.date()`` and ``(end - 1 µs).date()``; hourly periods are held in UTC so an
+hour across a daylight-saving change is still sixty minutes long. Quarters follow the fiscal
 year: with a fiscal year starting in April, Q1 is April to June.
 """
 

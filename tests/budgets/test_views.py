@@ -72,3 +72,48 @@ def test_admin_changelist_has_utilisation_column(org, client, django_assert_max_
         resp = client.get("/admin/budgets/budget/")
     assert resp.status_code == 200
     assert resp.content.decode().count("0.00 % (0.00 of 50.00)") == 5
+
+
+def test_admin_amount_change_needs_reason_and_writes_revision(org, client):
+    from budgets.models import Budget, BudgetRevision
+
+    org.fin.is_staff = True
+    org.fin.is_superuser = True
+    org.fin.save()
+    budget = BudgetFactory(name="Ops", organization_unit=org.eng, amount=Decimal("50.00"))
+    client.force_login(org.fin)
+    form = {
+        "name": "Ops",
+        "amount": "75.00",
+        "currency": "USD",
+        "action": "warn",
+        "active": "on",
+        "period": "monthly",
+        "organization_unit": org.eng.pk,
+        "tags_filter": "{}",
+        "alert_thresholds": '["0.5", "1"]',
+        "include_pending": "on",
+        "revisions-TOTAL_FORMS": "0",
+        "revisions-INITIAL_FORMS": "0",
+        "revisions-MIN_NUM_FORMS": "0",
+        "revisions-MAX_NUM_FORMS": "1000",
+    }
+    url = f"/admin/budgets/budget/{budget.pk}/change/"
+    resp = client.post(url, form)
+    assert resp.status_code == 200  # the form again, with the error
+    assert "Say why the amount changes." in resp.content.decode()
+    assert not BudgetRevision.objects.exists()
+    resp = client.post(url, {**form, "reason": "More on-call"})
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    rev = BudgetRevision.objects.get()
+    assert (rev.old_amount, rev.new_amount, rev.reason, rev.changed_by) == (
+        Decimal("50.00"),
+        Decimal("75.00"),
+        "More on-call",
+        org.fin,
+    )
+    assert Budget.objects.get().alert_thresholds == ["0.5", "1"]
+    bad = client.post(url, {**form, "alert_thresholds": '["3"]', "reason": "x"})
+    assert bad.status_code == 200 and "outside (0, 2]" in bad.content.decode()
+    page = client.get(url).content.decode()
+    assert "More on-call" in page  # the read-only revision history

@@ -122,7 +122,8 @@ def unit_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     rollup = reports.rollup(unit=unit, user=user, start=start, end=end)
     children = sorted(rollup.children, key=lambda c: (-c["total"], c["unit"].name))
     categories = reports.totals_by("category", limit=TOP, **filters)
-    resources = reports.totals_by("resource", limit=TOP, **filters)
+    resources = reports.totals_by("resource", limit=TOP + 1, **filters)
+    resources = [r for r in resources if r["resource"] is not None][:TOP]  # costs on a resource
     context = {
         "unit": unit,
         "ancestors": list(unit.get_ancestors()),

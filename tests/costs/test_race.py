@@ -69,3 +69,38 @@ def test_two_deciders_exactly_one_wins(second):
     decisions = CostEvent.objects.filter(cost=decided, action__in=["approve", "reject"])
     assert decisions.count() == 1
     assert decisions.get().actor == winner
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_retries_with_one_idempotency_key_create_one_cost():
+    submitter = UserFactory(username="retry_submitter")
+    unit = OrganizationUnitFactory(name="Retry", code="retry")
+    org_services.membership_set(user=submitter, unit=unit, role=Membership.Role.MEMBER)
+    barrier = threading.Barrier(2)
+    results = [None, None]
+
+    def run(index):
+        try:
+            barrier.wait(timeout=10)
+            result = services.cost_create(
+                submitted_by=submitter,
+                amount=Decimal("5.00"),
+                currency="USD",
+                incurred_on=date(2025, 3, 1),
+                organization_unit=unit,
+                idempotency_key="retry-1",
+            )
+            results[index] = (result.cost.pk, result.created)
+        except Exception as exc:  # pragma: no cover - reported by the assertion
+            results[index] = repr(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert Cost.objects.filter(submitted_by=submitter).count() == 1
+    cost_id = Cost.objects.get(submitted_by=submitter).pk
+    assert sorted(results, key=lambda r: not r[1]) == [(cost_id, True), (cost_id, False)]

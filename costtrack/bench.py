@@ -20,6 +20,7 @@ BENCH_SCENARIOS: dict[str, str] = {
     "rollup": "costs.bench_rollup.run",
     "enforcement": "budgets.bench.run",
     "allocation": "allocation.bench.run",
+    "import": "costs.imports.bench.run",
 }
 
 

@@ -61,6 +61,7 @@ TEMP_TABLES = (
     "_focus_rates",
     "_focus_groups",
     "_focus_rules",
+    "_focus_mapped",
     "_focus_costs",
     "_focus_units",
 )
@@ -298,13 +299,98 @@ def _shown(expr: str) -> str:
     return f"quote_literal(left({expr}, 60))"
 
 
-def type_rows(staged: StagedFile, *, amount_column: str, currencies: list[str]) -> None:
-    """Create ``_focus_rows``: typed values of every row plus its list of errors.
+def fast_source(staged: StagedFile, *, amount_column: str) -> str:
+    """SQL of the staged rows typed with plain casts.
 
-    Each error is ``column<US>message`` in the ``errs`` array (empty when the row is fine).
+    For a well-formed file this is all the typing there is: the rows are summed straight
+    from it (``loader.group_rows`` flags what cheap checks find). A cast that fails, or a
+    flagged group, sends the import to the precise pass (``type_rows``), which names every
+    row error.
     """
-    c = {name: f"btrim({staged.col(name)})" for name in (*MANDATORY_COLUMNS, *OPTIONAL_COLUMNS)}
-    amount = c.get(amount_column) or f"btrim({staged.col(amount_column)})"
+    return _row_select(staged, amount_column=amount_column, precise=False)
+
+
+def type_rows(staged: StagedFile, *, amount_column: str, currencies: list[str]) -> None:
+    """Create ``_focus_rows``: every row typed after a pattern check of each value, with its
+    list of errors (``column<US>message`` in ``errs``, empty when the row is fine)."""
+    sql = _row_select(staged, amount_column=amount_column, precise=True)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS _focus_rows")
+        cursor.execute(
+            f"CREATE TEMP TABLE _focus_rows ON COMMIT DROP AS {sql}",  # noqa: S608  # nosec B608
+            {"currencies": list(currencies), "charge_categories": list(CHARGE_CATEGORIES)},
+        )
+
+
+def drop_raw() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS _focus_raw")
+
+
+def _row_select(staged: StagedFile, *, amount_column: str, precise: bool) -> str:
+    # The fast path leaves text as it is (trimmed per group later) and casts directly: every
+    # function call per row costs on a million rows.
+    trim = "btrim({})" if precise else "{}"
+    c = {name: trim.format(staged.col(name)) for name in (*MANDATORY_COLUMNS, *OPTIONAL_COLUMNS)}
+    amount = c.get(amount_column) or trim.format(staged.col(amount_column))
+    currency = f"upper({c['BillingCurrency']})" if precise else c["BillingCurrency"]
+
+    def number(expr: str) -> str:
+        if precise:
+            return f"CASE WHEN {_valid_number(expr)} THEN {expr}::numeric END"
+        return f"{expr}::numeric"
+
+    def ts(name: str) -> str:
+        expr = c[name]
+        if precise:
+            return f"CASE WHEN {_valid_datetime(expr)} THEN {expr}::timestamptz END"
+        # The cast also reads words such as 'now' or 'epoch': a date starts with a digit.
+        return f"CASE WHEN ascii({expr}) BETWEEN 48 AND 57 THEN {expr}::timestamptz END"
+
+    def text(name: str, limit: int) -> str:
+        if not precise:
+            return c[name]
+        return f"left(coalesce({c[name]}, ''), {limit})"
+
+    customs = ", ".join(
+        f"NULLIF({staged.columns[name]}, '') AS x{i}"
+        for i, name in enumerate(staged.custom_columns)
+    )
+    errs = f"array_remove(ARRAY[{', '.join(_checks(staged, c, amount, amount_column))}], NULL)"
+    return f"""
+        SELECT line,
+            {text("BillingAccountId", 255)} AS billing_account_id,
+            {text("BillingAccountName", 255)} AS billing_account_name,
+            {text("SubAccountId", 128)} AS sub_account_id,
+            {text("SubAccountName", 255)} AS sub_account_name,
+            {text("ProviderName", 64)} AS provider_name,
+            {text("PublisherName", 128)} AS publisher_name,
+            {text("ServiceName", 128)} AS service_name,
+            {text("ServiceCategory", 64)} AS service_category,
+            {text("ChargeCategory", 16)} AS charge_category,
+            {text("ChargeClass", 32)} AS charge_class,
+            {text("ChargeDescription", 500)} AS description,
+            {text("ResourceId", 512)} AS resource_id,
+            {text("ResourceName", 255)} AS resource_name,
+            {text("ResourceType", 128)} AS resource_type,
+            {text("RegionId", 64)} AS region_id,
+            {currency} AS currency,
+            {number(amount)} AS amount,
+            {number(c["BilledCost"])} AS billed_cost,
+            {number(c["ListCost"])} AS list_cost,
+            {number(c["EffectiveCost"])} AS effective_cost,
+            {ts("ChargePeriodStart")} AS charge_start,
+            {ts("ChargePeriodEnd")} AS charge_end,
+            {c["BillingPeriodStart"]} AS billing_start_text,
+            {c["BillingPeriodEnd"]} AS billing_end_text,
+            NULLIF({c["Tags"]}, '') AS tags_text,
+            {customs + "," if customs else ""}
+            {errs if precise else "ARRAY[]::text[]"} AS errs
+        FROM _focus_raw
+    """  # noqa: S608  # nosec B608 (this module's constants and staging names c0, c1 … only)
+
+
+def _checks(staged: StagedFile, c: dict[str, str], amount: str, amount_column: str) -> list[str]:
     checks = []
     for name in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost"):
         if name not in staged.columns or name == amount_column:
@@ -372,70 +458,7 @@ def type_rows(staged: StagedFile, *, amount_column: str, currencies: list[str]) 
             "Purchase, Tax, Credit, Adjustment'",
         )
     )
-
-    def ts(name: str) -> str:
-        expr = c[name]
-        return f"CASE WHEN {_valid_datetime(expr)} THEN {expr}::timestamptz END"
-
-    custom = "NULL::jsonb"
-    if staged.custom_columns:
-        # Header names reach the SQL only as parameters, never as text.
-        pairs = ", ".join(
-            f"%(custom{i})s::text, NULLIF({staged.columns[name]}, '')"
-            for i, name in enumerate(staged.custom_columns)
-        )
-        custom = f"jsonb_strip_nulls(jsonb_build_object({pairs}))"
-
-    def text(name: str, limit: int) -> str:
-        return f"left(coalesce({c[name]}, ''), {limit})"
-
-    # Built from this module's constants and staging column names (c0, c1 …) only.
-    sql = f"""
-        CREATE TEMP TABLE _focus_rows ON COMMIT DROP AS
-        SELECT line,
-            {text("BillingAccountId", 255)} AS billing_account_id,
-            {text("BillingAccountName", 255)} AS billing_account_name,
-            {text("SubAccountId", 128)} AS sub_account_id,
-            {text("SubAccountName", 255)} AS sub_account_name,
-            {text("ProviderName", 64)} AS provider_name,
-            {text("PublisherName", 128)} AS publisher_name,
-            {text("ServiceName", 128)} AS service_name,
-            {text("ServiceCategory", 64)} AS service_category,
-            initcap(lower({text("ChargeCategory", 16)})) AS charge_category,
-            {text("ChargeClass", 32)} AS charge_class,
-            {text("ChargeDescription", 500)} AS description,
-            {text("ResourceId", 512)} AS resource_id,
-            {text("ResourceName", 255)} AS resource_name,
-            {text("ResourceType", 128)} AS resource_type,
-            {text("RegionId", 64)} AS region_id,
-            {currency} AS currency,
-            CASE WHEN {_valid_number(amount)} THEN {amount}::numeric END AS amount,
-            CASE WHEN {_valid_number(c["BilledCost"])} THEN {c["BilledCost"]}::numeric END
-                AS billed_cost,
-            CASE WHEN {_valid_number(c["ListCost"])} THEN {c["ListCost"]}::numeric END
-                AS list_cost,
-            CASE WHEN {_valid_number(c["EffectiveCost"])} THEN {c["EffectiveCost"]}::numeric END
-                AS effective_cost,
-            {ts("ChargePeriodStart")} AS charge_start,
-            {ts("ChargePeriodEnd")} AS charge_end,
-            {ts("BillingPeriodStart")} AS billing_start,
-            {ts("BillingPeriodEnd")} AS billing_end,
-            NULLIF({c["Tags"]}, '') AS tags_text,
-            {custom} AS custom,
-            array_remove(ARRAY[{", ".join(checks)}], NULL) AS errs
-        FROM _focus_raw
-    """  # noqa: S608  # nosec B608
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS _focus_rows")
-        cursor.execute(
-            sql,
-            {
-                "currencies": currencies,
-                "charge_categories": list(CHARGE_CATEGORIES),
-                **{f"custom{i}": name for i, name in enumerate(staged.custom_columns)},
-            },
-        )
-        cursor.execute("DROP TABLE _focus_raw")
+    return checks
 
 
 TAGS_FUNCTION = """
@@ -460,14 +483,20 @@ END $$
 """
 
 
-def type_tags() -> None:
-    """Create ``_focus_tags``: each distinct Tags text parsed once (NULL when not an object)."""
+def type_tags(source: str = "_focus_rows") -> None:
+    """Create ``_focus_tags``: each distinct Tags text parsed once (NULL when not an object).
+
+    ``source`` is ``_focus_rows`` or ``_focus_groups`` (a table name of this package).
+    """
+    if source not in ("_focus_rows", "_focus_groups"):
+        raise ValueError(source)
     with connection.cursor() as cursor:
         cursor.execute(TAGS_FUNCTION)
+        cursor.execute("DROP TABLE IF EXISTS _focus_tags")
         cursor.execute(
-            "CREATE TEMP TABLE _focus_tags ON COMMIT DROP AS "
+            "CREATE TEMP TABLE _focus_tags ON COMMIT DROP AS "  # noqa: S608  # nosec B608
             "SELECT tags_text, pg_temp.focus_tags(tags_text) AS tags "
-            "FROM (SELECT DISTINCT tags_text FROM _focus_rows WHERE tags_text IS NOT NULL) d"
+            f"FROM (SELECT DISTINCT tags_text FROM {source} WHERE tags_text IS NOT NULL) d"
         )
         cursor.execute("CREATE UNIQUE INDEX ON _focus_tags (tags_text)")
         cursor.execute("ANALYZE _focus_tags")

@@ -23,7 +23,8 @@ from costtrack.core.money import currencies, reporting_currency
 from orgunits.models import OrganizationUnit
 
 from ..models import Cost, CostCategory, CostEvent, ImportApprovalPolicy, ImportBatch, ImportedCost
-from .focus import FocusFileError, file_error
+from .focus import CHARGE_CATEGORIES, FocusFileError, file_error
+from .focus import _valid_datetime as valid_datetime
 from .rules import PROVIDER_SQL, SERVICE_CATEGORY_SLUGS
 
 COST_ID_SEQUENCE = "pg_get_serial_sequence('costs_cost', 'id')"
@@ -69,10 +70,10 @@ def billing_scope() -> BillingScope:
     """The one billing account and billing period the file covers (else ``FocusFileError``)."""
     rows = _fetch(
         """
-        SELECT billing_account_id, max(billing_account_name), billing_start, billing_end,
-               max(provider_name), min(line)
-        FROM _focus_rows GROUP BY billing_account_id, billing_start, billing_end
-        ORDER BY min(line) LIMIT 6
+        SELECT billing_account_id, max(billing_account_name), billing_start_text::timestamptz,
+               billing_end_text::timestamptz, max(provider_name), min(first_line)
+        FROM _focus_groups GROUP BY billing_account_id, billing_start_text, billing_end_text
+        ORDER BY min(first_line) LIMIT 6
         """
     )
     if len(rows) > 1:
@@ -102,7 +103,7 @@ def prepare_rates() -> None:
                 WHERE x.currency = d.currency AND x.date <= d.day
                 ORDER BY x.date DESC LIMIT 1
             ) END AS rate
-        FROM (SELECT DISTINCT currency, charge_start::date AS day FROM _focus_rows) d
+        FROM (SELECT DISTINCT currency, day FROM _focus_groups WHERE sign <> 0) d
         """,
         {"reporting": reporting_currency()},
     )
@@ -111,10 +112,9 @@ def prepare_rates() -> None:
 def rate_errors(limit: int) -> tuple[list[dict[str, Any]], int]:
     rows = _fetch(
         """
-        SELECT r.line, r.currency, r.charge_start::date, count(*) OVER ()
-        FROM _focus_rows r JOIN _focus_rates x
-          ON x.currency = r.currency AND x.day = r.charge_start::date
-        WHERE x.rate IS NULL ORDER BY r.line LIMIT %s
+        SELECT g.first_line, g.currency, g.day, sum(g.lines) OVER ()
+        FROM _focus_groups g JOIN _focus_rates x ON x.currency = g.currency AND x.day = g.day
+        WHERE x.rate IS NULL AND g.sign <> 0 ORDER BY g.first_line LIMIT %s
         """,
         [limit],
     )
@@ -128,7 +128,7 @@ def rate_errors(limit: int) -> tuple[list[dict[str, Any]], int]:
         }
         for line, cur, day, _ in rows
     ]
-    return errors, rows[0][3]
+    return errors, int(rows[0][3])
 
 
 ROUND_FUNCTION = """
@@ -144,32 +144,97 @@ $$
 """
 
 
-def group_rows() -> None:
-    """``_focus_groups``: the rows summed per charge group (rows of amount zero are left out)."""
-    _execute("SET LOCAL work_mem = '256MB'")
+def group_rows(source: str, *, custom_columns: list[str], currencies: list[str]) -> None:
+    """``_focus_groups``: the rows of ``source`` (SQL) summed per charge group.
+
+    Rows of amount zero form groups of their own (``sign`` 0) that make no cost. An ``x_``
+    custom column keeps its value when it is the same on every row of the group.
+    ``problem`` flags groups with rows the fast casts let through but the import refuses.
+    """
+    customs = "".join(
+        f', CASE WHEN min(x{i} COLLATE "C") = max(x{i} COLLATE "C") '
+        f'THEN min(x{i} COLLATE "C") END AS x{i}'
+        for i in range(len(custom_columns))
+    )
+
+    def t(column: str, limit: int) -> str:
+        return f"left(btrim(coalesce({column}, '')), {limit})"
+
+    def agg(function: str, column: str, limit: int) -> str:
+        # Byte order ("C") is all a min/max needs here, and far cheaper than a locale's.
+        return f"left(btrim(coalesce({function}({column} COLLATE \"C\"), '')), {limit})"
+
+    _execute("SET LOCAL work_mem = '1GB'")
+    _execute("DROP TABLE IF EXISTS _focus_groups")
     _execute(
-        """
+        f"""
         CREATE TEMP TABLE _focus_groups ON COMMIT DROP AS
         SELECT min(line) AS first_line, count(*) AS lines,
-            billing_account_id, sub_account_id, provider_name, publisher_name, service_name,
-            service_category, charge_category, resource_id, region_id, currency,
+            {t("billing_account_id", 255)} AS billing_account_id,
+            btrim(billing_start_text) AS billing_start_text,
+            btrim(billing_end_text) AS billing_end_text,
+            {t("sub_account_id", 128)} AS sub_account_id,
+            {t("provider_name", 64)} AS provider_name,
+            {t("publisher_name", 128)} AS publisher_name,
+            {t("service_name", 128)} AS service_name,
+            {t("service_category", 64)} AS service_category,
+            initcap({t("charge_category", 16)}) AS charge_category,
+            {t("resource_id", 512)} AS resource_id,
+            {t("region_id", 64)} AS region_id,
+            upper(btrim(currency)) AS currency,
             charge_start::date AS day,
             GREATEST(charge_start::date, (charge_end - interval '1 microsecond')::date) AS day_end,
-            tags_text, amount < 0 AS negative,
+            btrim(tags_text) AS tags_text, sign(amount) AS sign, sign(amount) < 0 AS negative,
             sum(amount) AS amount_exact, sum(billed_cost) AS billed_cost,
             sum(list_cost) AS list_cost, sum(effective_cost) AS effective_cost,
-            max(billing_account_name) AS billing_account_name,
-            max(sub_account_name) AS sub_account_name,
-            max(resource_name) AS resource_name, max(resource_type) AS resource_type,
-            max(charge_class) AS charge_class,
-            min(description) AS description_min, max(description) AS description_max,
-            min(custom::text) AS custom_min, max(custom::text) AS custom_max
-        FROM _focus_rows WHERE amount <> 0
-        GROUP BY billing_account_id, sub_account_id, provider_name, publisher_name, service_name,
-            service_category, charge_category, resource_id, region_id, currency, day, day_end,
-            tags_text, negative
-        """
+            {agg("max", "billing_account_name", 255)} AS billing_account_name,
+            {agg("max", "sub_account_name", 255)} AS sub_account_name,
+            {agg("max", "resource_name", 255)} AS resource_name,
+            {agg("max", "resource_type", 128)} AS resource_type,
+            {agg("max", "charge_class", 32)} AS charge_class,
+            {agg("min", "description", 500)} AS description_min,
+            {agg("max", "description", 500)} AS description_max,
+            bool_or(amount IS NULL OR NOT abs(amount) < 1e12
+                OR NOT coalesce(abs(billed_cost) < 1e12, true)
+                OR NOT coalesce(abs(list_cost) < 1e12, true)
+                OR NOT coalesce(abs(effective_cost) < 1e12, true)
+                OR charge_start IS NULL OR charge_end IS NULL OR charge_end < charge_start)
+            OR upper(btrim(currency)) <> ALL(%(currencies)s)
+            OR coalesce(btrim(billing_account_id), '') = ''
+            OR coalesce(lower(btrim(charge_category)), '') <> ALL(%(charge_categories)s)
+                AS problem
+            {customs}
+        FROM ({source} OFFSET 0) r
+        GROUP BY billing_account_id, billing_start_text, billing_end_text, sub_account_id,
+            provider_name, publisher_name, service_name, service_category, charge_category,
+            resource_id, region_id, currency, day, day_end, tags_text, sign(amount)
+        """,  # noqa: S608  # nosec B608 (this package's SQL and staging names only)
+        {"currencies": currencies, "charge_categories": list(CHARGE_CATEGORIES)},
     )
+
+
+def groups_have_problems() -> bool:
+    """Did the fast path let through anything the precise pass would refuse?"""
+    (flagged,) = _fetch(
+        f"""
+        SELECT EXISTS (SELECT 1 FROM _focus_groups WHERE problem)
+            OR EXISTS (SELECT 1 FROM _focus_tags WHERE tags IS NULL)
+            OR NOT (SELECT bool_and({valid_datetime("s")} AND {valid_datetime("e")}
+                                    AND e::timestamptz >= s::timestamptz)
+                    FROM (SELECT DISTINCT billing_start_text AS s, billing_end_text AS e
+                          FROM _focus_groups) d)
+        """  # noqa: S608  # nosec B608 (constants only)
+    )[0]
+    return bool(flagged)
+
+
+def row_counts() -> tuple[int, int]:
+    """Rows that made costs, and rows of amount zero (skipped)."""
+    (counts,) = _fetch(
+        "SELECT coalesce(sum(lines) FILTER (WHERE sign <> 0), 0), "
+        "coalesce(sum(lines) FILTER (WHERE sign = 0), 0) FROM _focus_groups"
+    )
+    return int(counts[0]), int(counts[1])
 
 
 def _unit_table(*, submitter_id: int) -> None:
@@ -231,7 +296,7 @@ def _category_ids() -> dict[str, int]:
 
 
 def map_groups(*, batch: ImportBatch, default_unit_id: int | None) -> None:
-    """``_focus_costs``: each group with its rule, resource, unit, entity, category and amounts.
+    """``_focus_mapped``: each group with its rule, its known resource and its amount.
 
     Creates the unknown resources under the mapped unit. Raises ``FocusFileError`` when rows
     have no unit (no rule, no known resource, no default unit).
@@ -250,21 +315,25 @@ def map_groups(*, batch: ImportBatch, default_unit_id: int | None) -> None:
         """
     )
     digits = json.dumps(currencies())
+    # Rules are matched per charge group, not per row: a handful of rules, far fewer groups.
     _execute(
         f"""
-        CREATE TEMP TABLE _focus_costs ON COMMIT DROP AS
-        SELECT g.*, {PROVIDER_SQL} AS provider_code,
+        CREATE TEMP TABLE _focus_mapped ON COMMIT DROP AS
+        SELECT g.*, p.provider_code,
             coalesce(t.tags, '{{}}'::jsonb) AS tags,
             pg_temp.round_half_even(g.amount_exact, (%(digits)s::jsonb ->> g.currency)::int)
                 AS amount,
             x.rate,
             m.id AS rule_id, m.organization_unit_id AS rule_unit_id, m.entity_id AS rule_entity_id,
             m.entity_unit_id AS rule_entity_unit_id, m.category_id AS rule_category_id,
-            NULL::bigint AS res_id, NULL::bigint AS res_unit_id, NULL::bigint AS res_entity_id,
-            NULL::bigint AS res_owner_id, false AS known_resource
+            res.id IS NOT NULL AS known_resource, res.organization_unit_id AS known_unit_id
         FROM _focus_groups g
+        CROSS JOIN LATERAL (SELECT {PROVIDER_SQL} AS provider_code) p
         LEFT JOIN _focus_tags t ON t.tags_text = g.tags_text
         JOIN _focus_rates x ON x.currency = g.currency AND x.day = g.day
+        LEFT JOIN orgunits_resource res
+          ON g.resource_id <> '' AND res.provider = p.provider_code
+         AND res.provider_resource_id = g.resource_id
         LEFT JOIN LATERAL (
             SELECT r.* FROM _focus_rules r
             WHERE (r.provider = '' OR r.provider = lower(g.provider_name))
@@ -275,20 +344,15 @@ def map_groups(*, batch: ImportBatch, default_unit_id: int | None) -> None:
                    AND (r.tag_value = '' OR t.tags ->> r.tag_key = r.tag_value)))
             ORDER BY r.priority, r.id LIMIT 1
         ) m ON true
+        WHERE g.sign <> 0
         """,  # noqa: S608  # nosec B608 (constants of this module only)
         {"digits": digits},
-    )
-    _attach_resources()
-    _execute(
-        """
-        UPDATE _focus_costs SET known_resource = true WHERE res_id IS NOT NULL
-        """
     )
     missing = _fetch(
         """
         SELECT first_line, sub_account_id, service_name, count(*) OVER ()
-        FROM _focus_costs
-        WHERE rule_unit_id IS NULL AND rule_entity_unit_id IS NULL AND res_unit_id IS NULL
+        FROM _focus_mapped
+        WHERE rule_unit_id IS NULL AND rule_entity_unit_id IS NULL AND known_unit_id IS NULL
           AND %s::bigint IS NULL
         ORDER BY first_line LIMIT 20
         """,
@@ -308,7 +372,7 @@ def map_groups(*, batch: ImportBatch, default_unit_id: int | None) -> None:
             ],
             error_count=missing[0][3],
         )
-    created = _execute(
+    batch._resources_created = _execute(
         """
         INSERT INTO orgunits_resource (provider, provider_resource_id, account, region, service,
             name, organization_unit_id, entity_id, tags, created_at, updated_at)
@@ -318,98 +382,71 @@ def map_groups(*, batch: ImportBatch, default_unit_id: int | None) -> None:
             left(coalesce(nullif(resource_name, ''), resource_id), 255),
             coalesce(rule_unit_id, rule_entity_unit_id, %(default_unit)s), rule_entity_id, tags,
             now(), now()
-        FROM _focus_costs
-        WHERE resource_id <> '' AND res_id IS NULL
+        FROM _focus_mapped
+        WHERE resource_id <> '' AND NOT known_resource
         ORDER BY provider_code, resource_id, first_line
         ON CONFLICT (provider, provider_resource_id) DO NOTHING
         """,
         {"default_unit": default_unit_id},
     )
-    batch._resources_created = created
-    if created:
-        _attach_resources()
-
-
-def _attach_resources() -> None:
-    _execute(
-        """
-        UPDATE _focus_costs c
-        SET res_id = r.id, res_unit_id = r.organization_unit_id, res_entity_id = r.entity_id,
-            res_owner_id = r.owner_id
-        FROM orgunits_resource r
-        WHERE c.res_id IS NULL AND c.resource_id <> ''
-          AND r.provider = c.provider_code AND r.provider_resource_id = c.resource_id
-        """
-    )
 
 
 def finish_mapping(*, submitter_id: int, default_unit_id: int | None) -> None:
-    """Fill unit, entity, category, approver and the auto-approval verdict of each group."""
+    """``_focus_costs``: each group ready to insert — cost id, unit, entity, category,
+    reporting amount, approver and the auto-approval verdict — in one statement."""
     _unit_table(submitter_id=submitter_id)
     slugs = _category_ids()
     service_map = {
         name: slugs[slug] for name, slug in SERVICE_CATEGORY_SLUGS.items() if slug in slugs
     }
     _execute(
-        """
-        ALTER TABLE _focus_costs ADD COLUMN cost_id bigint, ADD COLUMN unit_id bigint,
-            ADD COLUMN entity_id bigint, ADD COLUMN category_id bigint,
-            ADD COLUMN approver_id bigint, ADD COLUMN amount_reporting numeric,
-            ADD COLUMN auto_approved boolean NOT NULL DEFAULT false,
-            ADD COLUMN policy_unit_id bigint, ADD COLUMN policy_max numeric,
-            ADD COLUMN policy_currency text
-        """
-    )
-    _execute(
         f"""
-        UPDATE _focus_costs c SET
-            cost_id = nextval({COST_ID_SEQUENCE}),
-            unit_id = coalesce(c.rule_unit_id, c.rule_entity_unit_id, c.res_unit_id,
-                               %(default_unit)s),
-            entity_id = coalesce(c.rule_entity_id, c.res_entity_id),
-            category_id = coalesce(c.rule_category_id,
-                (%(service_map)s::jsonb ->> lower(c.service_category))::bigint, %(other)s),
-            amount_reporting = pg_temp.round_half_even(c.amount * c.rate, %(reporting_digits)s)
+        CREATE TEMP TABLE _focus_costs ON COMMIT DROP AS
+        WITH placed AS (
+            SELECT m.*, res.id AS res_id, res.owner_id AS res_owner_id,
+                coalesce(m.rule_unit_id, m.rule_entity_unit_id, res.organization_unit_id,
+                         %(default_unit)s) AS unit_id,
+                coalesce(m.rule_entity_id, res.entity_id) AS entity_id,
+                coalesce(m.rule_category_id,
+                    (%(service_map)s::jsonb ->> lower(m.service_category))::bigint, %(other)s)
+                    AS category_id,
+                pg_temp.round_half_even(m.amount * m.rate, %(reporting_digits)s)
+                    AS amount_reporting
+            FROM _focus_mapped m
+            LEFT JOIN orgunits_resource res
+              ON m.resource_id <> '' AND res.provider = m.provider_code
+             AND res.provider_resource_id = m.resource_id
+        ), routed AS (
+            SELECT p.*, nextval({COST_ID_SEQUENCE}) AS cost_id,
+                CASE
+                    WHEN ro.id IS NOT NULL AND ro.id <> %(submitter)s AND ro.is_active THEN ro.id
+                    WHEN eo.id IS NOT NULL AND eo.id <> %(submitter)s AND eo.is_active THEN eo.id
+                    ELSE u.approver_id END AS approver_id,
+                u.policy_unit_id, u.policy_max, u.policy_currency
+            FROM placed p
+            JOIN _focus_units u ON u.unit_id = p.unit_id
+            LEFT JOIN auth_user ro ON ro.id = p.res_owner_id
+            LEFT JOIN orgunits_entity e ON e.id = p.entity_id
+            LEFT JOIN auth_user eo ON eo.id = e.owner_id
+        )
+        SELECT r.*, coalesce(r.policy_max IS NOT NULL AND CASE
+                WHEN r.policy_currency = r.currency THEN r.amount <= r.policy_max
+                WHEN r.policy_currency = %(reporting)s THEN r.amount_reporting <= r.policy_max
+                ELSE r.amount_reporting <= r.policy_max * (
+                    SELECT x.rate FROM costs_exchangerate x
+                    WHERE x.currency = r.policy_currency AND x.date <= r.day
+                    ORDER BY x.date DESC LIMIT 1)
+            END, false) AS auto_approved
+        FROM routed r
         """,  # noqa: S608  # nosec B608 (constants of this module only)
         {
             "default_unit": default_unit_id,
             "service_map": json.dumps(service_map),
             "other": slugs["other"],
             "reporting_digits": currencies()[reporting_currency()],
+            "submitter": submitter_id,
+            "reporting": reporting_currency(),
         },
-    )
-    _execute(
-        """
-        UPDATE _focus_costs c SET
-            approver_id = CASE
-                WHEN ro.id IS NOT NULL AND ro.id <> %(submitter)s AND ro.is_active THEN ro.id
-                WHEN eo.id IS NOT NULL AND eo.id <> %(submitter)s AND eo.is_active THEN eo.id
-                ELSE u.approver_id END,
-            policy_unit_id = u.policy_unit_id, policy_max = u.policy_max,
-            policy_currency = u.policy_currency
-        FROM _focus_costs c2
-        JOIN _focus_units u ON u.unit_id = c2.unit_id
-        LEFT JOIN auth_user ro ON ro.id = c2.res_owner_id
-        LEFT JOIN orgunits_entity e ON e.id = coalesce(c2.entity_id, c2.res_entity_id)
-        LEFT JOIN auth_user eo ON eo.id = e.owner_id
-        WHERE c2.cost_id = c.cost_id
-        """,
-        {"submitter": submitter_id},
-    )
-    _execute(
-        """
-        UPDATE _focus_costs c SET auto_approved = true
-        WHERE c.policy_max IS NOT NULL AND (
-            CASE
-                WHEN c.policy_currency = c.currency THEN c.amount <= c.policy_max
-                WHEN c.policy_currency = %(reporting)s THEN c.amount_reporting <= c.policy_max
-                ELSE c.amount_reporting <= c.policy_max * (
-                    SELECT x.rate FROM costs_exchangerate x
-                    WHERE x.currency = c.policy_currency AND x.date <= c.day
-                    ORDER BY x.date DESC LIMIT 1)
-            END)
-        """,
-        {"reporting": reporting_currency()},
     )
 
 
@@ -463,9 +500,14 @@ def _cost_columns(values: dict[str, str]) -> tuple[str, str]:
     return ", ".join(columns), ", ".join(selects)
 
 
-def insert_costs(*, batch: ImportBatch, submitter_id: int) -> LoadResult:
+def insert_costs(*, batch: ImportBatch, submitter_id: int, custom_columns: list[str]) -> LoadResult:
     """Write the costs, their audit events and import links (one statement each)."""
     now = timezone.now()
+    # Header names of x_ columns reach the SQL only as parameters.
+    custom = "NULL::jsonb"
+    if custom_columns:
+        pairs = ", ".join(f"%(custom{i})s::text, x{i}" for i in range(len(custom_columns)))
+        custom = f"NULLIF(jsonb_strip_nulls(jsonb_build_object({pairs})), '{{}}'::jsonb)"
     metadata = f"""jsonb_strip_nulls(jsonb_build_object(
         'focus', jsonb_build_object(
             'import', {int(batch.pk)}, 'lines', lines, 'first_line', first_line,
@@ -479,8 +521,7 @@ def insert_costs(*, batch: ImportBatch, submitter_id: int) -> LoadResult:
             'region_id', NULLIF(region_id, ''), 'resource_type', NULLIF(resource_type, ''),
             'billed_cost', billed_cost::text, 'list_cost', list_cost::text,
             'effective_cost', effective_cost::text),
-        'custom', CASE WHEN custom_min = custom_max AND custom_min <> '{{}}'
-                       THEN custom_min::jsonb END))"""
+        'custom', {custom}))"""
     values = {
         "id": "cost_id",
         "amount": "amount",
@@ -520,7 +561,12 @@ def insert_costs(*, batch: ImportBatch, submitter_id: int) -> LoadResult:
         "updated_at": "%(now)s",
     }
     columns, selects = _cost_columns(values)
-    params = {"submitter": submitter_id, "now": now, "batch": batch.pk}
+    params = {
+        "submitter": submitter_id,
+        "now": now,
+        "batch": batch.pk,
+        **{f"custom{i}": name for i, name in enumerate(custom_columns)},
+    }
     created = _execute(
         # Column names from the model, expressions from this module: no outside text.
         f"INSERT INTO costs_cost ({columns}) SELECT {selects} "  # noqa: S608  # nosec B608
@@ -558,13 +604,7 @@ def insert_costs(*, batch: ImportBatch, submitter_id: int) -> LoadResult:
         {**params, "role": ImportedCost.Role.CHARGE},
     )
     result = LoadResult(costs_created=created)
-    (counts,) = _fetch(
-        """
-        SELECT count(*) FILTER (WHERE amount <> 0), count(*) FILTER (WHERE amount = 0)
-        FROM _focus_rows
-        """
-    )
-    result.imported_rows, result.skipped_rows = counts
+    result.imported_rows, result.skipped_rows = row_counts()
     (summary,) = _fetch(
         """
         SELECT count(*) FILTER (WHERE auto_approved),

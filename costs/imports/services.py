@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from costtrack.core.db import advisory_xact_lock
@@ -225,9 +225,7 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
         # The very same bytes were imported before: change nothing, point at that import.
         duplicate.already_imported = True
         return duplicate
-    focus.type_rows(staged, amount_column=column, currencies=sorted(currencies()))
-    focus.type_tags()
-    _raise_errors(*focus.row_errors())
+    _type_and_group(staged, amount_column=column)
     scope = loader.billing_scope()
     advisory_xact_lock(f"costs.import:{scope.billing_account_id}:{scope.period_start}")
     duplicate = _succeeded_copy(staged.sha256)
@@ -250,14 +248,15 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
     )
     loader.prepare_rates()
     _raise_errors(*loader.rate_errors(focus.MAX_ROW_ERRORS))
-    loader.group_rows()
     loader.map_groups(batch=batch, default_unit_id=batch.default_unit_id)
     loader.finish_mapping(submitter_id=batch.created_by_id, default_unit_id=batch.default_unit_id)
     warnings = _check_budgets(batch=batch)
     reversed_count = 0
     if previous is not None:
         reversed_count = _replace(previous=previous, batch=batch)
-    result = loader.insert_costs(batch=batch, submitter_id=batch.created_by_id)
+    result = loader.insert_costs(
+        batch=batch, submitter_id=batch.created_by_id, custom_columns=staged.custom_columns
+    )
     batch.status = ImportBatch.Status.SUCCEEDED
     batch.sha256 = staged.sha256
     batch.file_size = staged.size
@@ -286,6 +285,35 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
     _notify_finished(batch)
     _notify_approvers(batch, result)
     return None
+
+
+class _NeedsPrecisePass(Exception):
+    pass
+
+
+def _type_and_group(staged: focus.StagedFile, *, amount_column: str) -> None:
+    """Sum the staged rows into charge groups, typing them on the way.
+
+    The fast path casts and sums in one pass; if a cast fails or a cheap check flags a
+    group, the precise pass types every row with pattern checks, and either reports the row
+    errors (``FocusFileError``) or sums the typed rows.
+    """
+    codes = sorted(currencies())
+    try:
+        with transaction.atomic():
+            source = focus.fast_source(staged, amount_column=amount_column)
+            loader.group_rows(source, custom_columns=staged.custom_columns, currencies=codes)
+            focus.type_tags("_focus_groups")
+            if loader.groups_have_problems():
+                raise _NeedsPrecisePass
+    except (_NeedsPrecisePass, DatabaseError):
+        focus.type_rows(staged, amount_column=amount_column, currencies=codes)
+        focus.type_tags("_focus_rows")
+        _raise_errors(*focus.row_errors())
+        loader.group_rows(
+            "SELECT * FROM _focus_rows", custom_columns=staged.custom_columns, currencies=codes
+        )
+    focus.drop_raw()
 
 
 def _check_budgets(*, batch: ImportBatch) -> list[dict[str, Any]]:

@@ -159,6 +159,7 @@ def approval_inbox(request: HttpRequest) -> HttpResponse:
             "decision_form": DecisionForm(),
             "bulk_form": BulkDecisionForm(),
             "import_groups": import_groups,
+            "reporting_currency": reporting_currency(),
         },
     )
 

@@ -174,18 +174,31 @@ def _origins(
 
     A parent's amount reaching the child by a flow is attributed back to the parent's own
     origins in proportion, by largest remainder, so the paths sum exactly to the holistic.
+    Ancestors are visited parents first (no recursion, so deep graphs are fine); a node with
+    more than ``MAX_EXPLAIN_PATHS`` paths keeps the largest and folds the rest into one.
     """
-    memo: dict[int, dict[tuple[int, ...], int]] = {}
-
-    def visit(node: int) -> dict[tuple[int, ...], int]:
-        if node in memo:
-            return memo[node]
+    ancestors = {target}
+    stack = [target]
+    while stack:
+        for parent, _ in incoming.get((stack.pop(), dimension), ()):
+            if parent not in ancestors:
+                ancestors.add(parent)
+                stack.append(parent)
+    pending = {n: len({p for p, _ in incoming.get((n, dimension), ())}) for n in ancestors}
+    children: dict[int, list[int]] = defaultdict(list)
+    for n in ancestors:
+        for parent in {p for p, _ in incoming.get((n, dimension), ())}:
+            children[parent].append(n)
+    ready = sorted(n for n, count in pending.items() if count == 0)
+    origins: dict[int, dict[tuple[int, ...], int]] = {}
+    while ready:
+        node = ready.pop()
         paths: dict[tuple[int, ...], int] = {}
         own = direct.get((node, dimension), 0)
         if own:
             paths[(node,)] = own
         for parent, amount in incoming.get((node, dimension), ()):
-            upstream = visit(parent)
+            upstream = origins[parent]
             keys = sorted(upstream)
             weights = [abs(upstream[k]) for k in keys]
             if not any(weights):
@@ -197,13 +210,14 @@ def _origins(
                     paths[path] = paths.get(path, 0) + part
         if len(paths) > MAX_EXPLAIN_PATHS:
             ranked = sorted(paths.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
-            kept = dict(ranked[: MAX_EXPLAIN_PATHS - 1])
-            kept[(-1, node)] = sum(v for _, v in ranked[MAX_EXPLAIN_PATHS - 1 :])
-            paths = kept
-        memo[node] = paths
-        return paths
-
-    return visit(target)
+            paths = dict(ranked[: MAX_EXPLAIN_PATHS - 1])
+            paths[(-1, node)] = sum(v for _, v in ranked[MAX_EXPLAIN_PATHS - 1 :])
+        origins[node] = paths
+        for child in children.get(node, ()):
+            pending[child] -= 1
+            if pending[child] == 0:
+                ready.append(child)
+    return origins.get(target, {})
 
 
 def explain_node(*, run: AllocationRun, node: CostNode) -> dict[str, Any]:

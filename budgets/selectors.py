@@ -4,7 +4,7 @@ budget a period has used.
 Spend is summed in the budget's currency: a cost in that currency counts with its own
 amount; any other cost counts with its reporting-currency amount converted at the latest
 rate of the budget's currency on or before the cost's day. One aggregate per budget; many
-budgets are answered by one ``UNION ALL`` of those aggregates.
+budgets are answered by one ``UNION ALL`` of those aggregates (``budgets.spend``).
 """
 
 from collections.abc import Iterable, Mapping
@@ -16,11 +16,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import (
-    DecimalField,
-    Q,
-    QuerySet,
-)
+from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -38,7 +34,6 @@ from .spend import spend_by_budget
 User = get_user_model()
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
-MONEY = DecimalField(max_digits=30, decimal_places=12)
 
 
 class MissingExchangeRate(LookupError):

@@ -109,16 +109,33 @@ def _event(
 def _lock(cost: Cost | int) -> Cost:
     pk = cost.pk if isinstance(cost, Cost) else cost
     try:
-        return (
+        locked = (
             Cost.objects.select_for_update(of=("self",))
             .select_related("submitted_by", "organization_unit", "approver")
             .get(pk=pk)
         )
     except Cost.DoesNotExist:
         raise NotFound("No such cost.") from None
+    _ensure_period_open(locked.incurred_on)
+    return locked
+
+
+def _ensure_period_open(day: date) -> None:
+    """Refuse (``Conflict``) a change to a cost incurred in a closed accounting period."""
+    for guard in extensions.cost_change_guards():
+        guard(day=day)
+
+
+def guard_change(*, day: date) -> None:
+    """Run every registered cost-change guard (e.g. closed accounting periods) for ``day``;
+    a guard raises ``Conflict`` when costs of that day may no longer change."""
+    guards = getattr(extensions, "cost_change_guards", None)
+    for guard in guards() if guards is not None else ():
+        guard(day=day)
 
 
 def _transition(cost: Cost, name: str) -> tuple[str, str]:
+    guard_change(day=cost.incurred_on)
     before = cost.status
     try:
         getattr(cost, name)()
@@ -316,6 +333,7 @@ def cost_create(
     incurred_on = incurred_on or period_start
     if incurred_on is None:
         raise ValidationError("Enter the day the cost was incurred.", field="incurred_on")
+    _ensure_period_open(incurred_on)
     for name, value in (
         ("incurred_on", incurred_on),
         ("period_start", period_start),
@@ -338,6 +356,7 @@ def cost_create(
     unit = organization_unit
     if unit is None:
         unit = resource.organization_unit if resource is not None else entity.organization_unit
+    guard_change(day=incurred_on)
     inferred = Cost.Kind.CREDIT if amount < 0 else Cost.Kind.CHARGE
     if kind == Cost.Kind.CHARGE and amount < 0:
         raise ValidationError(
@@ -428,6 +447,10 @@ def cost_update(
         raise PermissionDenied("Only the submitter or finance may edit this cost.")
     if cost.status not in (Cost.Status.DRAFT, Cost.Status.PENDING):
         raise Conflict(f"A {cost.status} cost cannot be edited.", code="not_editable")
+    guard_change(day=cost.incurred_on)
+    if fields.get("incurred_on") and fields["incurred_on"] != cost.incurred_on:
+        _check_day(fields["incurred_on"], "incurred_on")
+        guard_change(day=fields["incurred_on"])
     if "amount" in fields or "currency" in fields:
         amount, currency = _check_money(
             fields.get("amount", cost.amount), fields.get("currency", cost.currency)
@@ -436,6 +459,8 @@ def cost_update(
     for name in ("incurred_on", "period_start", "period_end"):
         if name in fields:
             _check_day(fields[name], name)
+    if fields.get("incurred_on"):
+        _ensure_period_open(fields["incurred_on"])
     relinked = any(k in fields for k in ("resource", "entity", "organization_unit"))
     own = acting_user.pk == cost.submitted_by_id
     if relinked and own and cost.source in (Cost.Source.MANUAL, Cost.Source.API):
@@ -692,4 +717,5 @@ __all__ = [
     "cost_void",
     "costs_decide_many",
     "decider_ids",
+    "guard_change",
 ]

@@ -18,7 +18,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from costtrack.core.exceptions import PermissionDenied, ValidationError
+from costtrack.core.exceptions import Conflict, PermissionDenied, ValidationError
 from costtrack.core.money import is_known_currency, reporting_currency, round_money
 from costtrack.core.roles import is_finance
 
@@ -223,7 +223,8 @@ def costs_reconvert(*, currency: str | None = None, since: date | None = None) -
 
     Limited to one currency and to costs incurred on or after ``since`` when given. Costs
     whose conversion changes get one RECONVERT event each (old and new amounts). Costs with
-    no rate on their day keep their stored conversion. Runs a constant number of queries per
+    no rate on their day, and costs whose day a cost-change guard freezes (a closed
+    accounting period), keep their stored conversion. Runs a constant number of queries per
     1000 changed costs. Returns the number of costs changed.
     """
     reporting = reporting_currency()
@@ -244,6 +245,20 @@ def costs_reconvert(*, currency: str | None = None, since: date | None = None) -
         rates[cur][0].append(day)
         rates[cur][1].append(rate)
     now = timezone.now()
+    frozen: dict[date, bool] = {}
+
+    def is_frozen(day: date) -> bool:
+        # costs of a closed accounting period keep their conversion
+        if day not in frozen:
+            from .costs import guard_change
+
+            try:
+                guard_change(day=day)
+                frozen[day] = False
+            except Conflict:
+                frozen[day] = True
+        return frozen[day]
+
     changed: list[Cost] = []
     events: list[CostEvent] = []
     for cost in qs.select_for_update().only(
@@ -256,6 +271,8 @@ def costs_reconvert(*, currency: str | None = None, since: date | None = None) -
         rate = values[index]
         amount_reporting = round_money(cost.amount * rate, reporting)
         if amount_reporting == cost.amount_reporting and rate == cost.exchange_rate:
+            continue
+        if is_frozen(cost.incurred_on):
             continue
         events.append(
             CostEvent(

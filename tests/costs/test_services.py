@@ -441,3 +441,52 @@ def test_decide_many_reports_each_cost(org):
         b.pk,
     }
     assert Cost.objects.get(pk=sales.pk).status == "pending"
+
+
+@pytest.fixture
+def close_period(monkeypatch):
+    """``close_period(day)``: register a cost-change guard freezing every day before ``day``
+    (what costs.periods does for a closed accounting period)."""
+
+    def close(first_open_day):
+        def guard(*, day):
+            if day < first_open_day:
+                raise Conflict(f"The period of {day} is closed.", code="period_closed")
+
+        monkeypatch.setattr(extensions, "cost_change_guards", lambda: (guard,), raising=False)
+
+    return close
+
+
+def test_cost_change_guard_blocks_create_edit_and_transitions(org, close_period):
+    early = create(org, incurred_on=date(2025, 2, 10)).cost
+    late = create(org).cost
+    approved = services.cost_approve(
+        cost=create(org, incurred_on=date(2025, 2, 11)).cost, acting_user=org.eng_owner
+    )
+    close_period(date(2025, 3, 1))
+    before = (Cost.objects.count(), CostEvent.objects.count())
+    with pytest.raises(Conflict):
+        create(org, incurred_on=date(2025, 2, 20))
+    with pytest.raises(Conflict):
+        services.cost_approve(cost=early, acting_user=org.eng_owner)
+    with pytest.raises(Conflict):
+        services.cost_update(cost=early, acting_user=org.member, description="x")
+    with pytest.raises(Conflict):
+        services.cost_update(cost=late, acting_user=org.member, incurred_on=date(2025, 2, 1))
+    with pytest.raises(Conflict):
+        services.cost_void(cost=approved, acting_user=org.fin, reason="dup")
+    assert (Cost.objects.count(), CostEvent.objects.count()) == before
+    assert services.cost_approve(cost=late, acting_user=org.eng_owner).status == "approved"
+
+
+def test_reconvert_skips_frozen_days(org, eur_rates, close_period):
+    from costs.models import ExchangeRate
+
+    early = create(org, currency="EUR", amount=Decimal("10.00"), incurred_on=date(2025, 2, 1))
+    late = create(org, currency="EUR", amount=Decimal("10.00"), incurred_on=date(2025, 3, 2))
+    close_period(date(2025, 3, 1))
+    ExchangeRate.objects.filter(currency="EUR").update(rate=Decimal("2"))
+    assert services.costs_reconvert(currency="EUR") == 1
+    assert Cost.objects.get(pk=early.cost.pk).amount_reporting == Decimal("11.00")
+    assert Cost.objects.get(pk=late.cost.pk).amount_reporting == Decimal("20.00")

@@ -294,7 +294,7 @@ def _truncate_runs() -> None:
 
 def _floor(outcome: engine.AllocationOutcome) -> Callable[[], None]:
     """Raw SQL reading the same inputs and COPY writing the same output rows."""
-    from .services import _money_text
+    from .services.runs import _money_text
 
     def m(units: int) -> str:
         return _money_text(units, 2)

@@ -1,0 +1,54 @@
+"""Every write of the allocation app: the cost graph, usage, and allocation runs.
+
+Graph writes validate what the engine needs (no cycle, fixed shares of a parent at most
+100 %, one rule per parent and dimension, parameters valid for the strategy) and raise
+``costtrack.core.exceptions.ValidationError`` naming the nodes. Runs load a period's graph,
+usage and direct costs in a handful of queries, compute in memory (``allocation.engine``)
+and write results, flows and ledger in bulk.
+"""
+
+from .graph import (
+    EDGE_FIELDS,
+    GRAPH_LOCK,
+    NODE_FIELDS,
+    edge_create,
+    edge_delete,
+    edge_update,
+    edge_validate,
+    node_create,
+    node_delete,
+    node_update,
+    usage_record_create,
+    usage_records_create,
+)
+from .runs import (
+    DEFAULT_DIMENSION,
+    LoadedPeriod,
+    allocation_run,
+    allocation_run_execute,
+    allocation_run_request,
+    load_period,
+    store_outcome,
+)
+
+__all__ = [
+    "GRAPH_LOCK",
+    "NODE_FIELDS",
+    "EDGE_FIELDS",
+    "node_create",
+    "node_update",
+    "node_delete",
+    "edge_validate",
+    "edge_create",
+    "edge_update",
+    "edge_delete",
+    "usage_record_create",
+    "usage_records_create",
+    "DEFAULT_DIMENSION",
+    "LoadedPeriod",
+    "load_period",
+    "store_outcome",
+    "allocation_run",
+    "allocation_run_request",
+    "allocation_run_execute",
+]

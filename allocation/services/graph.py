@@ -1,0 +1,236 @@
+"""Writes of the cost graph and usage, validated as the engine needs them."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from costtrack.core.db import advisory_xact_lock
+from costtrack.core.exceptions import ValidationError
+from costtrack.core.money import minor_digits, reporting_currency
+
+from .. import engine
+from ..models import (
+    AllocationEdge,
+    CostNode,
+    UsageRecord,
+)
+
+GRAPH_LOCK = "allocation.graph"
+NODE_FIELDS = {"name", "kind", "resource", "entity", "organization_unit", "description"}
+EDGE_FIELDS = {"strategy", "parameters", "overrides", "active_from", "active_to"}
+
+
+def _refuse(exc: engine.EngineError) -> ValidationError:
+    return ValidationError(exc.message, field=exc.field)
+
+
+# --- nodes -----------------------------------------------------------------------------
+
+
+def _check_node_links(node: CostNode) -> None:
+    links = [n for n in ("resource", "entity", "organization_unit") if getattr(node, f"{n}_id")]
+    if len(links) > 1:
+        raise ValidationError(
+            f"Link a node to one resource, entity or unit, not several ({', '.join(links)}).",
+            field=links[1],
+        )
+
+
+@transaction.atomic
+def node_create(
+    *,
+    name: str,
+    kind: str,
+    resource=None,
+    entity=None,
+    organization_unit=None,
+    description: str = "",
+    acting_user=None,
+) -> CostNode:
+    """Create a node. Its direct cost will be the approved cost of the linked object."""
+    node = CostNode(
+        name=name,
+        kind=kind,
+        resource=resource,
+        entity=entity,
+        organization_unit=organization_unit,
+        description=description,
+    )
+    _check_node_links(node)
+    node.full_clean()
+    node.save()
+    return node
+
+
+@transaction.atomic
+def node_update(*, node: CostNode, acting_user=None, **fields: Any) -> CostNode:
+    unknown = set(fields) - NODE_FIELDS
+    if unknown:
+        raise ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    for name, value in fields.items():
+        setattr(node, name, value)
+    _check_node_links(node)
+    node.full_clean()
+    node.save()
+    return node
+
+
+@transaction.atomic
+def node_delete(*, node: CostNode, acting_user=None) -> None:
+    """Delete a node with its edges and usage (past runs keep nothing that points to it)."""
+    advisory_xact_lock(GRAPH_LOCK)
+    node.delete()
+
+
+# --- edges -----------------------------------------------------------------------------
+
+
+def _as_engine_edge(edge: AllocationEdge) -> engine.Edge:
+    return engine.Edge(
+        edge.parent_id, edge.child_id, edge.strategy, edge.parameters or {}, edge.overrides or {}
+    )
+
+
+def edge_validate(*, edge: AllocationEdge) -> None:
+    """Check an edge (saved or not) against the graph without writing: parameters and
+    overrides valid for the strategy, no cycle, and the parent's rules taken together.
+    Normalises ``edge.parameters``/``edge.overrides``; raises ``ValidationError``.
+    """
+    _validate_edge(edge)
+
+
+def _validate_edge(edge: AllocationEdge) -> None:
+    digits = minor_digits(reporting_currency())
+    if edge.parent_id and edge.parent_id == edge.child_id:
+        raise ValidationError("A node cannot allocate to itself.", field="child")
+    try:
+        edge.parameters = engine.validate_parameters(
+            edge.strategy, edge.parameters, minor_digits=digits
+        )
+        edge.overrides = engine.validate_overrides(edge.overrides, minor_digits=digits)
+    except engine.EngineError as exc:
+        raise _refuse(exc) from None
+    others = list(
+        AllocationEdge.objects.exclude(pk=edge.pk).values_list("parent_id", "child_id")
+        if edge.pk
+        else AllocationEdge.objects.values_list("parent_id", "child_id")
+    )
+    pairs = [*others, (edge.parent_id, edge.child_id)]
+    cycle = engine.find_cycle({p for p, _ in pairs} | {c for _, c in pairs}, pairs)
+    if cycle:
+        names = dict(CostNode.objects.filter(pk__in=cycle).values_list("id", "name"))
+        raise _refuse(engine.CycleError(cycle, names))
+    siblings = [
+        _as_engine_edge(e)
+        for e in AllocationEdge.objects.filter(parent_id=edge.parent_id).exclude(pk=edge.pk)
+    ]
+    group = sorted([*siblings, _as_engine_edge(edge)], key=lambda e: e.child)
+    names = dict(
+        CostNode.objects.filter(pk__in=[edge.parent_id, *(e.child for e in group)]).values_list(
+            "id", "name"
+        )
+    )
+    try:
+        engine.check_parent_rules(group, names)
+    except engine.EngineError as exc:
+        raise _refuse(exc) from None
+
+
+@transaction.atomic
+def edge_create(
+    *,
+    parent: CostNode,
+    child: CostNode,
+    strategy: str = engine.EQUAL,
+    parameters: dict | None = None,
+    overrides: dict | None = None,
+    active_from: date | None = None,
+    active_to: date | None = None,
+    acting_user=None,
+) -> AllocationEdge:
+    """Add ``parent → child``. Raises ``ValidationError`` (400) naming the nodes of a cycle,
+    the children whose fixed shares pass 100 %, or the invalid parameter.
+    """
+    advisory_xact_lock(GRAPH_LOCK)
+    edge = AllocationEdge(
+        parent=parent,
+        child=child,
+        strategy=strategy,
+        parameters=parameters or {},
+        overrides=overrides or {},
+        active_from=active_from,
+        active_to=active_to,
+    )
+    if AllocationEdge.objects.filter(parent=parent, child=child).exists():
+        raise ValidationError(f"'{parent}' already allocates to '{child}'.", field="child")
+    _validate_edge(edge)
+    edge.full_clean()
+    edge.save()
+    return edge
+
+
+@transaction.atomic
+def edge_update(*, edge: AllocationEdge, acting_user=None, **fields: Any) -> AllocationEdge:
+    """Change an edge's rule or active dates (its parent and child are fixed)."""
+    unknown = set(fields) - EDGE_FIELDS
+    if unknown:
+        raise ValidationError(
+            f"Field(s) {', '.join(sorted(unknown))} cannot be changed; "
+            "delete the edge and create another."
+        )
+    advisory_xact_lock(GRAPH_LOCK)
+    for name, value in fields.items():
+        if name in ("parameters", "overrides") and value is None:
+            value = {}
+        setattr(edge, name, value)
+    _validate_edge(edge)
+    edge.full_clean()
+    edge.save()
+    return edge
+
+
+@transaction.atomic
+def edge_delete(*, edge: AllocationEdge, acting_user=None) -> None:
+    advisory_xact_lock(GRAPH_LOCK)
+    edge.delete()
+
+
+# --- usage -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def usage_record_create(
+    *,
+    node: CostNode,
+    metric: str,
+    date: date,
+    quantity: Decimal,
+    dimension: str = "",
+    acting_user=None,
+) -> UsageRecord:
+    record = UsageRecord(
+        node=node, metric=metric, date=date, quantity=quantity, dimension=dimension
+    )
+    record.full_clean()
+    record.save()
+    return record
+
+
+@transaction.atomic
+def usage_records_create(*, records: list[dict[str, Any]], acting_user=None) -> int:
+    """Record many usage rows at once (each validated like ``usage_record_create``) with one
+    insert; returns how many were written. ``records`` hold node, metric, date, quantity and
+    optionally dimension."""
+    objects = []
+    for fields in records:
+        record = UsageRecord(**{"dimension": "", **fields})
+        record.full_clean(exclude=["node"])
+        if record.node_id is None:
+            raise ValidationError("Each usage record needs a node.", field="node")
+        objects.append(record)
+    UsageRecord.objects.bulk_create(objects, batch_size=1000)
+    return len(objects)

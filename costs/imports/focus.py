@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import psycopg
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 MANDATORY_COLUMNS = (
     "BilledCost",
@@ -234,6 +234,7 @@ def stage(
     columns = {name: staging[name] for name in header if name in known or name in custom}
     column_defs = ", ".join(f"c{i} text" for i in range(len(header)))
     column_list = ", ".join(f"c{i}" for i in range(len(header)))
+    _enlarge_temp_buffers()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL TIME ZONE 'UTC'")
         # ON COMMIT DROP is not enough inside an outer transaction (tests, a retried run).
@@ -276,6 +277,18 @@ def stage(
         size=reader.size,
         rows=rows,
     )
+
+
+def _enlarge_temp_buffers() -> None:
+    """Let the staging tables live in memory (PostgreSQL's default is 8 MB per session).
+
+    Only possible before the session's first temporary table; later calls change nothing.
+    """
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET temp_buffers = '512MB'")
+    except DatabaseError:
+        pass
 
 
 def _valid_datetime(expr: str) -> str:

@@ -181,9 +181,10 @@ def _run_fk(related_name: str):
 
 
 def _node_fk(**kwargs):
+    # A node that appears in a run cannot be deleted: past runs stay explainable.
     return models.ForeignKey(
         CostNode,
-        on_delete=models.CASCADE,
+        on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
         db_index=False,

@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import ProtectedError
 
 from costtrack.core.db import advisory_xact_lock
-from costtrack.core.exceptions import ValidationError
+from costtrack.core.exceptions import Conflict, ValidationError
 from costtrack.core.money import minor_digits, reporting_currency
 
 from .. import engine
@@ -81,9 +82,17 @@ def node_update(*, node: CostNode, acting_user=None, **fields: Any) -> CostNode:
 
 @transaction.atomic
 def node_delete(*, node: CostNode, acting_user=None) -> None:
-    """Delete a node with its edges and usage (past runs keep nothing that points to it)."""
+    """Delete a node with its edges and usage. A node that appears in an allocation run is
+    kept (``Conflict``): past runs must stay explainable; remove its edges instead."""
     advisory_xact_lock(GRAPH_LOCK)
-    node.delete()
+    try:
+        node.delete()
+    except ProtectedError:
+        raise Conflict(
+            f"'{node}' appears in allocation runs and is kept so they stay explainable; "
+            "delete its edges instead.",
+            code="node_in_runs",
+        ) from None
 
 
 # --- edges -----------------------------------------------------------------------------

@@ -252,3 +252,13 @@ def test_usage_is_listed_and_filtered(client_for):
         format="json",
     )
     assert bad.status_code == 400 and "quantity" in bad.data
+
+
+def test_a_node_of_a_past_run_cannot_be_deleted(fin, graph, post_run):
+    post_run({"period": "2025-03"})
+    r = fin.delete(f"{BASE}/nodes/{graph['web'].pk}/")
+    assert r.status_code == 409
+    assert r.data["code"] == "node_in_runs"
+    assert CostNode.objects.filter(pk=graph["web"].pk).exists()
+    spare = node("spare")
+    assert fin.delete(f"{BASE}/nodes/{spare.pk}/").status_code == 204

@@ -132,6 +132,9 @@ class AllocationRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     @admin.action(description="Run allocation for the selected runs' periods")
     def run_allocation(self, request, queryset):
         periods = sorted(set(queryset.values_list("period_start", "period_end")))

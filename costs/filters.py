@@ -34,7 +34,9 @@ class CostFilter(django_filters.FilterSet):
         method="filter_noop", help_text="With organization_unit: include its subtree."
     )
     resource = django_filters.NumberFilter(field_name="resource_id")
-    entity = django_filters.NumberFilter(field_name="entity_id")
+    entity = django_filters.NumberFilter(
+        method="filter_entity", help_text="Costs of the entity, directly or via its resources."
+    )
     category = django_filters.CharFilter(
         method="filter_category", help_text="Category id or slug; covers its subcategories."
     )
@@ -90,6 +92,11 @@ class CostFilter(django_filters.FilterSet):
         if unit is None:
             return queryset.none()
         return queryset.filter(subtree_q([unit_range(unit)], "organization_unit"))
+
+    def filter_entity(self, queryset, name, value):
+        return queryset.filter(
+            Q(entity_id=value) | Q(entity__isnull=True, resource__entity_id=value)
+        )
 
     def filter_category(self, queryset, name, value):
         lookup = {"pk": int(value)} if str(value).isdigit() else {"slug": value}

@@ -452,7 +452,7 @@ FILTER_CASES = [
     ("?organization_unit={eng}", "e"),
     ("?organization_unit={eng}&include_descendants=true", "abce"),
     ("?resource={resource}", "b"),
-    ("?entity={entity}", ""),
+    ("?entity={entity}", "b"),  # b's resource belongs to the entity
     ("?category=compute", "ac"),
     ("?category=gpu", "a"),
     ("?currency=eur", "b"),

@@ -18,22 +18,22 @@ from datetime import timedelta
 from decimal import Decimal
 from statistics import median
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
-from django.contrib.contenttypes.models import ContentType
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from costs import services as cost_services
-from costs.models import Cost, CostCategory, CostEvent, ExchangeRate, IdempotencyKey
+from costs.models import Cost, CostCategory, ExchangeRate
 from costtrack.bench import bench_schema, result_line
 from costtrack.core.roles import FINANCE
 from notifications.kinds import Kind as NotificationKind
-from notifications.models import Notification, NotificationPreference
+from notifications.models import NotificationPreference
 from orgunits import services as org_services
-from orgunits.models import Delegation, Entity, Membership, OrganizationUnit, Resource
+from orgunits.models import Membership
 
 from . import services
-from .models import Budget, BudgetAlert, BudgetRevision
+from .models import Budget
 
 SCHEMA = "bench_enforcement"
 DEFAULT_ROWS = 200  # submissions per round and scenario
@@ -42,27 +42,9 @@ TAGS = {"env": "prod"}
 
 
 def _models() -> list:
-    return [
-        ContentType,
-        Permission,
-        Group,
-        get_user_model(),
-        OrganizationUnit,
-        Membership,
-        Delegation,
-        Entity,
-        Resource,
-        CostCategory,
-        ExchangeRate,
-        Cost,
-        CostEvent,
-        IdempotencyKey,
-        Notification,
-        NotificationPreference,
-        Budget,
-        BudgetRevision,
-        BudgetAlert,
-    ]
+    """Every model of the apps a submission touches, so the schema follows the apps' models."""
+    labels = ["contenttypes", "auth", "orgunits", "costs", "notifications", "budgets"]
+    return [model for label in labels for model in apps.get_app_config(label).get_models()]
 
 
 def _setup(log: Callable[[str], None]) -> dict:

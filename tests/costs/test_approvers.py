@@ -11,7 +11,7 @@ from costtrack.core.exceptions import PermissionDenied
 from orgunits import services as org_services
 from orgunits.models import Membership
 from tests.costs.factories import clone_costs
-from tests.orgunits.factories import EntityFactory, ResourceFactory, UserFactory
+from tests.orgunits.factories import EntityFactory, ResourceFactory, UserFactory, finance_user
 
 pytestmark = pytest.mark.django_db
 
@@ -147,7 +147,7 @@ def test_costs_awaiting_per_role(org):
     on_resource = pending_cost(org, resource=org.resource)
     orphan_unit = OrganizationUnitFactory(name="Orphan", code="orphan")
     to_finance = pending_cost(org, submitter=org.fin, organization_unit=orphan_unit)
-    other_fin = __import__("tests.orgunits.factories", fromlist=["x"]).finance_user()
+    other_fin = finance_user()
     draft = services.cost_create(
         submitted_by=org.member,
         amount=Decimal("1"),

@@ -9,6 +9,7 @@ from costs.models import Cost, CostEvent
 from costtrack.core.exceptions import Conflict, PermissionDenied, ValidationError
 from notifications.models import Notification
 from tests.costs.factories import category, make_cost
+from tests.orgunits.factories import finance_user
 
 pytestmark = pytest.mark.django_db
 
@@ -353,7 +354,7 @@ def test_cost_routed_to_finance_notifies_finance(org):
 
     lonely = OrganizationUnitFactory(name="Lonely", code="lonely")
     create(org, submitted_by=org.fin, organization_unit=lonely)
-    other_fin = __import__("tests.orgunits.factories", fromlist=["x"]).finance_user()
+    other_fin = finance_user()
     cost = create(org, submitted_by=org.ceo, organization_unit=org.root).cost
     assert cost.approver is None
     recipients = set(

@@ -24,7 +24,7 @@ from costtrack.core.exceptions import (
     PermissionDenied,
     ValidationError,
 )
-from costtrack.core.money import currencies
+from costtrack.core.money import currencies, quantum, reporting_currency
 from costtrack.core.roles import FINANCE, is_finance
 from orgunits.models import OrganizationUnit
 from orgunits.selectors import active_delegate_ids
@@ -250,13 +250,15 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
     _raise_errors(*loader.rate_errors(focus.MAX_ROW_ERRORS))
     loader.map_groups(batch=batch, default_unit_id=batch.default_unit_id)
     loader.finish_mapping(submitter_id=batch.created_by_id, default_unit_id=batch.default_unit_id)
-    warnings = _check_budgets(batch=batch)
+    groups = loader.budget_groups()
+    warnings = _check_budgets(batch=batch, groups=groups, after_insert=False)
     reversed_count = 0
     if previous is not None:
         reversed_count = _replace(previous=previous, batch=batch)
     result = loader.insert_costs(
         batch=batch, submitter_id=batch.created_by_id, custom_columns=staged.custom_columns
     )
+    warnings = _check_budgets(batch=batch, groups=groups, after_insert=True, earlier=warnings)
     batch.status = ImportBatch.Status.SUCCEEDED
     batch.sha256 = staged.sha256
     batch.file_size = staged.size
@@ -316,22 +318,34 @@ def _type_and_group(staged: focus.StagedFile, *, amount_column: str) -> None:
     focus.drop_raw()
 
 
-def _check_budgets(*, batch: ImportBatch) -> list[dict[str, Any]]:
+def _check_budgets(
+    *,
+    batch: ImportBatch,
+    groups: list[dict[str, Any]],
+    after_insert: bool,
+    earlier: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Hold the import's charges against budgets, per unit, category, currency and month.
 
-    The costs app's submission checks (budgets registers one) judge single costs; an import
-    is judged as one synthetic cost per group. A blocking budget refuses the whole import
-    unless finance gave an override reason; warnings are kept on the batch.
+    The costs app's submission checks (budgets registers one) judge one cost at a time; an
+    import is judged as one synthetic cost per group, twice: before the insert with the
+    group's total (a group that alone overspends), and after it with the currency's smallest
+    unit, when the spend the checks see includes every cost of this import (several groups
+    that together overspend one budget). A blocking budget refuses the whole import unless
+    finance gave an override reason; warnings are kept on the batch, one per budget.
     """
     checks = extensions.submission_checks()
     if not checks:
-        return []
-    warnings: list[dict[str, Any]] = []
-    for group in loader.budget_groups():
+        return earlier or []
+    found: dict[Any, dict[str, Any]] = {}
+    for warning in earlier or []:
+        found[warning.get("budget_id") or len(found)] = warning
+    reporting_unit = quantum(reporting_currency())
+    for group in groups:
         probe = Cost(
-            amount=group["amount"],
+            amount=quantum(group["currency"]) if after_insert else group["amount"],
             currency=group["currency"],
-            amount_reporting=group["amount_reporting"],
+            amount_reporting=reporting_unit if after_insert else group["amount_reporting"],
             incurred_on=group["incurred_on"],
             category_id=group["category_id"],
             organization_unit_id=group["organization_unit_id"],
@@ -340,15 +354,16 @@ def _check_budgets(*, batch: ImportBatch) -> list[dict[str, Any]]:
             tags={},
         )
         for check in checks:
-            warnings.extend(
+            for warning in (
                 check(
                     cost=probe,
                     acting_user=batch.created_by,
                     override_reason=batch.override_reason or None,
                 )
                 or []
-            )
-    return [dict(w, code=w.get("code", "budget")) for w in warnings]
+            ):
+                found.setdefault(warning.get("budget_id") or len(found), warning)
+    return [dict(w, code=w.get("code", "budget")) for w in found.values()]
 
 
 def _replace(*, previous: ImportBatch, batch: ImportBatch) -> int:

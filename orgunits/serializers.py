@@ -41,6 +41,9 @@ class ScopedRelationsMixin:
             field = self.fields.get(field_name)
             if field is not None and not field.read_only:
                 field.queryset = getattr(selectors, selector_name)(user=request.user)
+                label = field_name.replace("_", " ")
+                # Same words for "no such id" and "not yours": nothing leaks.
+                field.error_messages["does_not_exist"] = f"Unknown {label} id {{pk_value}}."
 
 
 class UserSummarySerializer(serializers.ModelSerializer):

@@ -232,8 +232,27 @@ def test_unknown_parent(fin):
     before = counts()
     resp = fin.post(url("org-units"), {"name": "X", "code": "x", "parent": 999999})
     assert resp.status_code == 400
-    assert list(resp.json()) == ["parent"]
+    assert resp.json() == {"parent": ["Unknown parent id 999999."]}
     assert counts() == before
+
+
+def test_another_units_id_as_parent_looks_unknown(org, client_as):
+    # Even if members could write, they must not learn that unit-b exists.
+    from orgunits.serializers import OrganizationUnitSerializer
+
+    request = type("Request", (), {"user": org.users["member"]})()
+    serializer = OrganizationUnitSerializer(
+        data={"name": "X", "code": "x", "parent": org.b.pk}, context={"request": request}
+    )
+    assert not serializer.is_valid()
+    assert serializer.errors["parent"] == [f"Unknown parent id {org.b.pk}."]
+
+
+def test_unknown_entity_for_a_resource(fin, org):
+    payload = {**create_payload("resources", org), "entity": 424242}
+    resp = fin.post(url("resources"), payload)
+    assert resp.status_code == 400
+    assert resp.json() == {"entity": ["Unknown entity id 424242."]}
 
 
 def test_duplicate_code(fin, org):

@@ -42,3 +42,32 @@ def register_decision_hook(hook: Callable[..., None]) -> None:
 
 def decision_hooks() -> tuple[Callable[..., None], ...]:
     return tuple(_decision_hooks)
+
+
+# --- accounting periods ----------------------------------------------------------------
+# ``guard(*, day)`` raises ``Conflict`` when a cost incurred on ``day`` may no longer change
+# (costs.periods registers the closed-period guard); the cost services call every guard
+# before they create, edit or transition a cost.
+_cost_change_guards: list[Callable[..., None]] = []
+# ``step(*, period, acting_user) -> dict`` runs while a period closes, after recurring costs
+# are generated and before the figures are frozen (allocation registers its run here). It must
+# be idempotent: a close that died is run again and calls it again. It returns what it did
+# (JSON), stored on the period under the step's name.
+_period_close_steps: dict[str, Callable[..., dict[str, Any]]] = {}
+
+
+def register_cost_change_guard(guard: Callable[..., None]) -> None:
+    if guard not in _cost_change_guards:
+        _cost_change_guards.append(guard)
+
+
+def cost_change_guards() -> tuple[Callable[..., None], ...]:
+    return tuple(_cost_change_guards)
+
+
+def register_period_close_step(name: str, step: Callable[..., dict[str, Any]]) -> None:
+    _period_close_steps[name] = step
+
+
+def period_close_steps() -> tuple[tuple[str, Callable[..., dict[str, Any]]], ...]:
+    return tuple(_period_close_steps.items())

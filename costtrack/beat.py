@@ -32,8 +32,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "costs.generate_recurring_costs",
         "schedule": crontab(hour=1, minute=0),
     },
+    # daily: the task closes last month once COSTS_PERIOD_CLOSE_DAY days of this one passed
+    # (default 3) and tries again the next day while pending costs hold it back
     "costs-close-last-month": {
         "task": "costs.close_previous_period",
-        "schedule": crontab(day_of_month="3", hour=2, minute=0),
+        "schedule": crontab(hour=2, minute=0),
     },
 }

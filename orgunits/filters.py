@@ -1,6 +1,8 @@
 import django_filters
 from django.core.exceptions import ValidationError
+from django.db.models import Value
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.lookups import Exact
 from rest_framework import serializers
 
 from costtrack.core.validators import parse_tag_filter
@@ -15,17 +17,15 @@ class TagFilterMixin(django_filters.FilterSet):
 
     def filter_tag(self, queryset, name, value):
         raws = self.data.getlist("tag") if hasattr(self.data, "getlist") else [value]
-        for index, raw in enumerate(raws):
+        for raw in raws:
             try:
                 key, tag_value = parse_tag_filter(raw)
             except ValidationError as exc:
                 raise serializers.ValidationError({"tag": exc.messages}) from None
-            # A key lookup rather than ``__contains``: it works on SQLite (embedded mode) too,
-            # and keys may hold characters (``-``, ``__``) that keyword lookups cannot.
-            alias = f"_tag_{index}"
-            queryset = queryset.alias(**{alias: KeyTextTransform(key, "tags")}).filter(
-                **{alias: tag_value}
-            )
+            # A plain text comparison of one key rather than ``tags__contains``: it also works
+            # on SQLite (embedded mode), and any key (``cost-center``, ``a__b``, ``exact``) is
+            # taken literally instead of being parsed as a lookup path.
+            queryset = queryset.filter(Exact(KeyTextTransform(key, "tags"), Value(tag_value)))
         return queryset
 
 

@@ -432,6 +432,13 @@ def test_tag_filter_with_colon_in_value_and_dash_in_key(fin, org):
     assert names(fin.get(url("resources"), {"tag": "cost-center:cc:1001"})) == {"res-cc"}
 
 
+def test_tag_filter_keys_are_taken_literally(fin, org):
+    ResourceFactory(name="res-odd", organization_unit=org.a1, tags={"a__b": "1", "exact": "y"})
+    assert names(fin.get(url("resources"), {"tag": "a__b:1"})) == {"res-odd"}
+    assert names(fin.get(url("resources"), {"tag": "exact:y"})) == {"res-odd"}
+    assert names(fin.get(url("resources"), {"tag": "a:1"})) == set()
+
+
 def test_entity_tag_filter(fin, org):
     assert names(fin.get(url("entities"), {"tag": "team:bravo"})) == {"ent-b"}
 

@@ -225,6 +225,7 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
         # The very same bytes were imported before: change nothing, point at that import.
         duplicate.already_imported = True
         return duplicate
+    _phase(progress, "checking and summing rows")
     _type_and_group(staged, amount_column=column)
     scope = loader.billing_scope()
     advisory_xact_lock(f"costs.import:{scope.billing_account_id}:{scope.period_start}")
@@ -248,6 +249,7 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
     )
     loader.prepare_rates()
     _raise_errors(*loader.rate_errors(focus.MAX_ROW_ERRORS))
+    _phase(progress, "mapping to units, resources and approvers")
     loader.map_groups(batch=batch, default_unit_id=batch.default_unit_id)
     loader.finish_mapping(submitter_id=batch.created_by_id, default_unit_id=batch.default_unit_id)
     groups = loader.budget_groups()
@@ -255,6 +257,7 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
     reversed_count = 0
     if previous is not None:
         reversed_count = _replace(previous=previous, batch=batch)
+    _phase(progress, "writing costs and audit events")
     result = loader.insert_costs(
         batch=batch, submitter_id=batch.created_by_id, custom_columns=staged.custom_columns
     )
@@ -287,6 +290,13 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
     _notify_finished(batch)
     _notify_approvers(batch, result)
     return None
+
+
+def _phase(progress, name: str) -> None:
+    """Tell a progress display (``progress.phase``, when it has one) what runs now."""
+    phase = getattr(progress, "phase", None)
+    if phase is not None:
+        phase(name)
 
 
 class _NeedsPrecisePass(Exception):

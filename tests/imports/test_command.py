@@ -21,6 +21,7 @@ def test_import_command_prints_a_summary_and_progress(importer, landing, tmp_pat
     assert "succeeded: kubernetes.csv, billing account cluster-prod-eu" in text
     assert "rows 392" in text
     assert "100%" in err.getvalue()
+    assert "writing costs and audit events" in err.getvalue()
     assert Cost.objects.count() > 0
 
     out = io.StringIO()

@@ -27,6 +27,9 @@ class _Progress:
             bar = "#" * (percent // 4)
             self.write(f"\rreading [{bar:<25}] {percent:3d}% {done / 1e6:8.1f} MB")
 
+    def phase(self, name: str) -> None:
+        self.write(f"\n{name} …")
+
     def done(self) -> None:
         if self.shown >= 0:
             self.write("\n")

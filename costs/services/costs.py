@@ -109,21 +109,13 @@ def _event(
 def _lock(cost: Cost | int) -> Cost:
     pk = cost.pk if isinstance(cost, Cost) else cost
     try:
-        locked = (
+        return (
             Cost.objects.select_for_update(of=("self",))
             .select_related("submitted_by", "organization_unit", "approver")
             .get(pk=pk)
         )
     except Cost.DoesNotExist:
         raise NotFound("No such cost.") from None
-    _ensure_period_open(locked.incurred_on)
-    return locked
-
-
-def _ensure_period_open(day: date) -> None:
-    """Refuse (``Conflict``) a change to a cost incurred in a closed accounting period."""
-    for guard in extensions.cost_change_guards():
-        guard(day=day)
 
 
 def guard_change(*, day: date) -> None:
@@ -333,7 +325,6 @@ def cost_create(
     incurred_on = incurred_on or period_start
     if incurred_on is None:
         raise ValidationError("Enter the day the cost was incurred.", field="incurred_on")
-    _ensure_period_open(incurred_on)
     for name, value in (
         ("incurred_on", incurred_on),
         ("period_start", period_start),
@@ -459,8 +450,6 @@ def cost_update(
     for name in ("incurred_on", "period_start", "period_end"):
         if name in fields:
             _check_day(fields[name], name)
-    if fields.get("incurred_on"):
-        _ensure_period_open(fields["incurred_on"])
     relinked = any(k in fields for k in ("resource", "entity", "organization_unit"))
     own = acting_user.pk == cost.submitted_by_id
     if relinked and own and cost.source in (Cost.Source.MANUAL, Cost.Source.API):

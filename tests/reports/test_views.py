@@ -132,3 +132,32 @@ def test_resource_page(client, org, django_assert_max_num_queries):
 def test_pages_need_login(client, org):
     assert client.get("/").status_code == 302
     assert client.get(f"/units/{org['eng'].pk}/").status_code == 302
+
+
+def test_dashboard_lists_my_pending_approvals_and_budget_bars(client, org):
+    from tests.budgets.factories import BudgetFactory
+
+    approver = UserFactory()
+    org["eng"].memberships.create(user=approver)
+    waiting = CostFactory(
+        organization_unit=org["web"],
+        amount=Decimal("42.00"),
+        status=CostStatus.PENDING,
+        approver=approver,
+        submitted_at=timezone.now(),
+        description="GPU hours",
+    )
+    BudgetFactory(name="Eng monthly", organization_unit=org["eng"], amount=Decimal("2000"))
+    client.force_login(approver)
+    html = client.get("/").content.decode()
+    assert 'id="pending-count">1<' in html
+    assert f'href="/costs/{waiting.pk}/">GPU hours #{waiting.pk}</a> · 42.00 USD' in html
+    assert "Eng monthly" in html and 'role="meter"' in html
+
+
+def test_dashboard_for_someone_without_units(client, org):
+    client.force_login(UserFactory())
+    html = client.get("/").content.decode()
+    assert 'id="spend-this-month">0.00 USD' in html
+    assert "No approved spend in your units this month." in html
+    assert 'id="pending-count">0<' in html

@@ -52,6 +52,16 @@ def _window_days(edges: list[engine.Edge]) -> int:
     return longest
 
 
+def _linked(ids: dict[int, int], column: str) -> Q:
+    """Costs linked to any node through ``column``: a semi-join on the nodes' links rather
+    than thousands of ids in the statement."""
+    if not ids:
+        return Q(pk__in=[])
+    return Q(
+        **{f"{column}__in": CostNode.objects.filter(**{f"{column}__isnull": False}).values(column)}
+    )
+
+
 def _direct_costs(
     nodes: list[tuple[int, int | None, int | None, int | None]],
     period_start: date,
@@ -70,9 +80,9 @@ def _direct_costs(
         return {}
     rows = (
         Cost.objects.filter(
-            Q(resource_id__in=list(by_resource))
-            | Q(entity_id__in=list(by_entity))
-            | Q(organization_unit_id__in=list(by_unit)),
+            _linked(by_resource, "resource_id")
+            | _linked(by_entity, "entity_id")
+            | _linked(by_unit, "organization_unit_id"),
             status=CostStatus.APPROVED,
             incurred_on__gte=period_start,
             incurred_on__lte=period_end,

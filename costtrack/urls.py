@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("orgunits.urls_api")),
     path("", include("costs.urls_api")),
     path("", include("costs.urls_reports")),
+    path("", include("costs.urls_periods")),
     path("reports/budget-variance/", BudgetVarianceView.as_view(), name="report-budget-variance"),
     path("", include("budgets.urls_api")),
     path("", include("costs.imports.urls")),

@@ -92,6 +92,11 @@ def billing_scope() -> BillingScope:
     return BillingScope(account, name or "", start.date(), last_day, provider or "")
 
 
+def charge_days() -> list[date]:
+    """The distinct charge days of the file's costs."""
+    return [day for (day,) in _fetch("SELECT DISTINCT day FROM _focus_groups WHERE sign <> 0")]
+
+
 def prepare_rates() -> None:
     """``_focus_rates``: the rate of every (currency, charge day), latest on or before it."""
     _execute(

@@ -249,6 +249,7 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
     )
     loader.prepare_rates()
     _raise_errors(*loader.rate_errors(focus.MAX_ROW_ERRORS))
+    _guard_days(loader.charge_days())
     _phase(progress, "mapping to units, resources and approvers")
     loader.map_groups(batch=batch, default_unit_id=batch.default_unit_id)
     loader.finish_mapping(submitter_id=batch.created_by_id, default_unit_id=batch.default_unit_id)
@@ -290,6 +291,14 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
     _notify_finished(batch)
     _notify_approvers(batch, result)
     return None
+
+
+def _guard_days(days) -> None:
+    """Run the costs app's change guards (a closed accounting period refuses) on each day."""
+    guards = extensions.cost_change_guards()
+    for day in sorted(set(days)):
+        for guard in guards:
+            guard(day=day)
 
 
 def _phase(progress, name: str) -> None:
@@ -576,6 +585,7 @@ def import_batch_decide(
     ids = list(qs.order_by("pk").values_list("pk", flat=True))
     if not ids:
         raise Conflict("No costs of this import wait for that approver's decision.")
+    _guard_days(Cost.objects.filter(pk__in=ids).values_list("incurred_on", flat=True).distinct())
     now = timezone.now()
     target = Cost.Status.APPROVED if decision == "approve" else Cost.Status.REJECTED
     Cost.objects.filter(pk__in=ids).update(

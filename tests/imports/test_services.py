@@ -455,3 +455,16 @@ def test_a_corrected_file_cancels_the_pending_costs_it_replaces(run):
     assert f"Reversed by import #{second.pk}" in event.comment
     live = Cost.objects.filter(status__in=["pending", "approved"])
     assert live.aggregate(s=Sum("amount"))["s"] == sum(csv_totals(to_csv(rows)).values())
+
+
+def test_an_import_into_a_closed_accounting_period_is_refused(run):
+    from costs.period_models import AccountingPeriod
+
+    AccountingPeriod.objects.create(
+        label="2024-03", start=date(2024, 3, 1), end=date(2024, 3, 31), status="closed"
+    )
+    before = counts()
+    batch = run(sample_bytes("gcp.csv"))
+    assert batch.status == ImportBatch.Status.FAILED
+    assert "The period 2024-03 is closed" in batch.errors[0]["message"]
+    assert counts() == before

@@ -304,3 +304,19 @@ def test_category_tree_admin(fin_admin, org):
     assert gpu.parent == parent and gpu.level == parent.level + 1
     html = fin_admin.get(reverse("admin:costs_costcategory_changelist")).content.decode()
     assert "GPU" in html
+
+
+def test_change_page_with_a_long_trail_runs_a_bounded_number_of_queries(
+    fin_admin, org, django_assert_max_num_queries
+):
+    from costs import services
+
+    cost = _pending(org, amount="1.00")
+    for n in range(2, 22):
+        cost = services.cost_update(
+            cost=cost, acting_user=org.member, amount=Decimal(f"{n}.00")
+        ).cost
+    with django_assert_max_num_queries(16):
+        response = fin_admin.get(reverse("admin:costs_cost_change", args=[cost.pk]))
+    assert response.status_code == 200
+    assert response.content.decode().count("Edited") >= 20

@@ -431,3 +431,17 @@ def test_import_decision_is_404_for_someone_it_does_not_wait_for(client, org, im
     )
     assert response.status_code == 404
     assert not Cost.objects.filter(import_link__batch=batch).exclude(status="pending").exists()
+
+
+def test_detail_runs_a_bounded_number_of_queries(client, org, django_assert_max_num_queries):
+    cost = _pending(org, amount="1.00")
+    for n in range(2, 32):
+        cost = services.cost_update(
+            cost=cost, acting_user=org.member, amount=Decimal(f"{n}.00"), comment=f"edit {n}"
+        ).cost
+    _client(client, org.res_owner)
+    with django_assert_max_num_queries(10):
+        response = client.get(f"/costs/{cost.pk}/")
+    html = response.content.decode()
+    assert html.count('class="event-edit"') == 30
+    assert "edit 31" in html and 'id="approve-form"' in html

@@ -15,6 +15,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from costtrack.core.money import round_money
 from costtrack.core.permissions import FinanceManagesOthersRead
 from orgunits.models import Entity, OrganizationUnit, Resource
 
@@ -25,7 +26,7 @@ from .serializers import AmountField
 
 
 class RecurringCostSerializer(serializers.ModelSerializer):
-    amount = AmountField()
+    amount = serializers.SerializerMethodField()
     category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
@@ -51,6 +52,9 @@ class RecurringCostSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_amount(self, obj) -> str:
+        return str(round_money(obj.amount, obj.currency))
 
 
 class RecurringCostInputSerializer(serializers.Serializer):

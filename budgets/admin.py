@@ -8,9 +8,30 @@ from django.forms import ValidationError as FormValidationError
 
 from costtrack.core.exceptions import ApplicationError
 from costtrack.core.money import round_money
+from costtrack.core.roles import is_finance, sees_everything
 
 from . import selectors, services
 from .models import Budget, BudgetAlert, BudgetRevision
+
+
+class FinanceManagesMixin:
+    """Finance manages budgets and auditors read them in the admin by their role alone, without
+    per-model Django permissions (staff of other roles keep only what they were granted)."""
+
+    def has_module_permission(self, request):
+        return sees_everything(request.user) or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return sees_everything(request.user) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return is_finance(request.user) or super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return is_finance(request.user) or super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_finance(request.user) or super().has_delete_permission(request, obj)
 
 
 class BudgetAdminForm(forms.ModelForm):
@@ -55,6 +76,8 @@ class BudgetAdminForm(forms.ModelForm):
 
 
 class BudgetRevisionInline(admin.TabularInline):
+    """The amount's history, read-only: revisions are written by ``budget_update`` only."""
+
     model = BudgetRevision
     extra = 0
     can_delete = False
@@ -62,15 +85,21 @@ class BudgetRevisionInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ["-at", "-id"]
 
+    def has_view_permission(self, request, obj=None):
+        return sees_everything(request.user) or super().has_view_permission(request, obj)
+
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Budget)
-class BudgetAdmin(admin.ModelAdmin):
+class BudgetAdmin(FinanceManagesMixin, admin.ModelAdmin):
     form = BudgetAdminForm
     list_display = [
         "name",
@@ -85,7 +114,6 @@ class BudgetAdmin(admin.ModelAdmin):
     list_filter = ["active", "action", "period", "currency"]
     search_fields = ["name", "slug", "organization_unit__name", "organization_unit__code"]
     list_select_related = ["organization_unit", "category", "team"]
-    autocomplete_fields = ["organization_unit", "team"]
     readonly_fields = ["slug", "created_by", "created_at", "updated_at"]
     inlines = [BudgetRevisionInline]
     fieldsets = [
@@ -149,7 +177,7 @@ class BudgetAdmin(admin.ModelAdmin):
 
 
 @admin.register(BudgetAlert)
-class BudgetAlertAdmin(admin.ModelAdmin):
+class BudgetAlertAdmin(FinanceManagesMixin, admin.ModelAdmin):
     list_display = ["budget", "kind", "threshold", "period_start", "spend", "amount", "created_at"]
     list_filter = ["kind", "threshold"]
     list_select_related = ["budget"]
@@ -159,4 +187,7 @@ class BudgetAlertAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

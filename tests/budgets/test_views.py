@@ -77,8 +77,8 @@ def test_admin_changelist_has_utilisation_column(org, client, django_assert_max_
 def test_admin_amount_change_needs_reason_and_writes_revision(org, client):
     from budgets.models import Budget, BudgetRevision
 
+    # Finance staff manage budgets by their role, without Django model permissions.
     org.fin.is_staff = True
-    org.fin.is_superuser = True
     org.fin.save()
     budget = BudgetFactory(name="Ops", organization_unit=org.eng, amount=Decimal("50.00"))
     client.force_login(org.fin)
@@ -117,3 +117,10 @@ def test_admin_amount_change_needs_reason_and_writes_revision(org, client):
     assert bad.status_code == 200 and "outside (0, 2]" in bad.content.decode()
     page = client.get(url).content.decode()
     assert "More on-call" in page  # the read-only revision history
+    # Auditors read budgets in the admin but change nothing.
+    org.aud.is_staff = True
+    org.aud.save()
+    client.force_login(org.aud)
+    assert client.get(url).status_code == 200
+    assert client.post(url, {**form, "amount": "99.00", "reason": "x"}).status_code == 403
+    assert Budget.objects.get().amount == Decimal("75.00")

@@ -33,7 +33,7 @@ def _acting_finance_user():
 
 def _sized(budget: Budget, factor: Decimal, acting_user) -> Budget:
     util = selectors.budget_utilization(budget)
-    basis = max(util.spent, util.forecast, Decimal(100))
+    basis = max(util.spent, Decimal(100))
     amount = (basis * factor / 100).to_integral_value(rounding=ROUND_CEILING) * 100
     return services.budget_update(
         budget=budget,

@@ -347,8 +347,7 @@ def test_demo_step_is_idempotent(org):
     # The company, Engineering, Sales and the compute category (a default category).
     assert seed_budgets(context={})["budgets_created"] == 4
     eng = Budget.objects.get(slug="engineering-monthly")
-    # 1.6 x the larger of spend (250) and forecast, rounded up to hundreds.
-    assert eng.amount % 100 == 0 and eng.amount >= Decimal("400")
+    assert eng.amount == Decimal("400")  # 1.6 x the 250 spent, rounded up to hundreds
     assert eng.revisions.get().old_amount == Decimal("1")
     assert seed_budgets(context={})["budgets_created"] == 0
     assert Budget.objects.count() == 4

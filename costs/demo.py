@@ -25,6 +25,9 @@ from .models import Cost, CostCategory
 
 SEED = 20250301
 MONTHS = 12
+# Enough rows for the dashboards, few enough that ``make run`` stays quick on SQLite.
+RESOURCES_PER_MONTH = 18
+UNITS_PER_MONTH = 10
 RATE_START = {"EUR": Decimal("1.0850"), "GBP": Decimal("1.2700")}
 
 SERVICE_CATEGORIES = {
@@ -166,11 +169,12 @@ def seed_costs(*, stdout=None, context: dict | None = None) -> dict:
         days_in_month = ((month + timedelta(days=32)).replace(day=1) - month).days
         last_day = min(today, month + timedelta(days=days_in_month - 1))
         plan = []
-        for resource in resources:
+        for resource in rnd.sample(resources, min(len(resources), RESOURCES_PER_MONTH)):
             for _ in range(rnd.randint(1, 2)):
                 plan.append(("resource", resource))
-        for unit in units:
-            if unit.level > 0 and rnd.random() < 0.6:
+        sub_units = [u for u in units if u.level > 0]
+        for unit in rnd.sample(sub_units, min(len(sub_units), UNITS_PER_MONTH)):
+            if rnd.random() < 0.8:
                 plan.append(("unit", unit))
         for target_kind, target in plan:
             counter += 1

@@ -28,7 +28,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
@@ -99,19 +99,27 @@ def label_for(day: date) -> str:
 # --- guard -----------------------------------------------------------------------------
 
 
+GUARD_SQL = 'SELECT label, status FROM costs_accountingperiod WHERE start <= %s AND "end" >= %s'
+
+
 def closed_period_guard(*, day: date) -> None:
-    """Raise ``Conflict`` (409) when ``day`` falls in a closed period."""
-    label = (
-        AccountingPeriod.objects.filter(start__lte=day, end__gte=day, status=PeriodStatus.CLOSED)
-        .values_list("label", flat=True)
-        .first()
-    )
-    if label is not None:
+    """Raise ``Conflict`` (409) when ``day`` falls in a closed period.
+
+    On PostgreSQL the period row is read ``FOR SHARE``: a change waits while a close holds
+    the row (and the close waits for the change), so no change slips in between the close
+    computing its totals and committing them. Changes in the same period do not block each
+    other.
+    """
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(GUARD_SQL + lock, [day, day])
+        row = cursor.fetchone()
+    if row is not None and row[1] == PeriodStatus.CLOSED:
         raise Conflict(
-            f"The period {label} is closed: its costs cannot change. "
+            f"The period {row[0]} is closed: its costs cannot change. "
             "Record a correction as a new cost or credit in an open period.",
             code="period_closed",
-            extra={"period": label},
+            extra={"period": row[0]},
         )
 
 

@@ -227,3 +227,38 @@ def test_beat_leaves_the_period_open_while_costs_are_pending(org):
     period = period_close_previous(today=date(2025, 4, 5))
     assert (period.label, period.status) == ("2025-03", AccountingPeriod.Status.OPEN)
     assert Cost.objects.filter(incurred_on=date(2025, 3, 1), status="pending").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_closes_close_once(org, graph):
+    import threading
+
+    from django.db import connection
+
+    recurring(acting_user=org.fin, organization_unit=org.platform, currency="USD")
+    period = period_create(label="2025-03")
+    recurring_costs_generate(until=date(2025, 3, 31))
+    _approve_all(org.eng_owner)
+    barrier = threading.Barrier(4)
+    statuses, failures = [], []
+
+    def close():
+        try:
+            barrier.wait(timeout=30)
+            statuses.append(period_close(period=period, acting_user=org.fin).status)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=close) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert failures == []
+    assert statuses == ["closed"] * 4
+    assert AllocationRun.objects.count() == 1
+    assert Notification.objects.filter(kind="period_closed").count() == 1
+    assert Cost.objects.count() == 3

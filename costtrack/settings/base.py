@@ -181,6 +181,10 @@ COSTTRACK_EXTRA_CURRENCIES = env.dict(
 )
 FISCAL_YEAR_START_MONTH = env.int("FISCAL_YEAR_START_MONTH", default=1)
 ACCOUNTING_PERIOD_START_DAY = env.int("ACCOUNTING_PERIOD_START_DAY", default=1)
+# The beat closes last period on this day of the new one (or the first run after it).
+COSTS_PERIOD_CLOSE_DAY = env.int("COSTS_PERIOD_CLOSE_DAY", default=3)
+# Close a period even with costs still pending (they are listed on it); otherwise wait.
+COSTS_CLOSE_WITH_PENDING = env.bool("COSTS_CLOSE_WITH_PENDING", default=False)
 
 LOGGING = {
     "version": 1,

@@ -170,7 +170,7 @@ def period_pending(period: AccountingPeriod) -> list[dict]:
     return [
         {
             "id": r["id"],
-            "amount": str(r["amount"]),
+            "amount": str(round_money(r["amount"], r["currency"])),
             "currency": r["currency"],
             "incurred_on": str(r["incurred_on"]),
             "description": r["description"],

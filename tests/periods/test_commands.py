@@ -263,8 +263,11 @@ def test_period_calculate_generates_and_shows_totals(seeded, admin):
 
 
 def test_period_close_refuses_pending_then_closes(seeded, org, admin):
-    with pytest.raises(CommandError, match="The period 2025-03 still has 5 pending cost"):
+    with pytest.raises(CommandError) as refused:
         run("period", "close", "2025-03")
+    assert "The period 2025-03 still has 5 pending cost(s): #" in str(refused.value)
+    assert "10.00 EUR on 2025-03-01 (Hosteurope server)" in str(refused.value)
+    assert str(refused.value).endswith("(--allow-pending closes anyway)")
     for cost in Cost.objects.filter(status="pending"):
         services.cost_approve(cost=cost, acting_user=org.eng_owner)
 

@@ -74,7 +74,10 @@ class Command(BaseCommand):
         try:
             getattr(self, f"_{action}")(options)
         except ApplicationError as exc:
-            raise refusal(exc) from None
+            error = refusal(exc)
+            if exc.code == "pending_costs":
+                error = CommandError(f"{error} (--allow-pending closes anyway)")
+            raise error from None
 
     def _period(self, label: str, *, create: bool = False):
         from costs import periods

@@ -262,3 +262,29 @@ def test_concurrent_closes_close_once(org, graph):
     assert AllocationRun.objects.count() == 1
     assert Notification.objects.filter(kind="period_closed").count() == 1
     assert Cost.objects.count() == 3
+
+
+def test_a_failing_close_step_leaves_the_period_closing_until_it_succeeds(org, monkeypatch):
+    from costs import extensions
+
+    calls = []
+
+    def flaky(*, period, acting_user):
+        calls.append(period.label)
+        if len(calls) == 1:
+            raise Conflict("The allocation of the period 2025-03 failed: cycle", code="x")
+        return {"ok": True}
+
+    monkeypatch.setitem(extensions._period_close_steps, "flaky", flaky)
+    period = period_create(label="2025-03")
+
+    with pytest.raises(Conflict, match="failed: cycle"):
+        period_close(period=period, acting_user=org.fin)
+    period.refresh_from_db()
+    assert period.status == AccountingPeriod.Status.CLOSING
+
+    period = period_close(period=period, acting_user=org.fin)
+
+    assert period.status == AccountingPeriod.Status.CLOSED
+    assert period.totals["steps"]["flaky"] == {"ok": True}
+    assert calls == ["2025-03", "2025-03"]

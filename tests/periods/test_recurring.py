@@ -210,3 +210,24 @@ def test_list_is_scoped_and_filters_by_period(org):
     assert [i.name for i in in_april] == ["Platform tool"]
     in_march = recurring_cost_list(user=org.fin, period="2025-03")
     assert [i.name for i in in_march] == ["CRM setup", "Platform tool"]
+
+
+def test_a_refused_occurrence_leaves_no_key_and_is_booked_by_the_next_run(org, monkeypatch):
+    from costs import extensions
+
+    def block(*, cost, acting_user, override_reason):
+        raise PermissionDenied("Budget 'Tools' is exhausted.", code="budget_exceeded")
+
+    recurring(acting_user=org.fin, organization_unit=org.platform, currency="USD")
+    monkeypatch.setattr(extensions, "_submission_checks", [block])
+
+    refused = recurring_costs_generate(until=date(2025, 1, 31))
+
+    assert refused.created == 0
+    assert refused.errors == ["Server due 2025-01-01: Budget 'Tools' is exhausted."]
+    assert not RecurringCostOccurrence.objects.exists()
+    assert not Cost.objects.exists()
+
+    monkeypatch.setattr(extensions, "_submission_checks", [])
+    assert recurring_costs_generate(until=date(2025, 1, 31)).created == 1
+    assert RecurringCostOccurrence.objects.get().cost == Cost.objects.get()

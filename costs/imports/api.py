@@ -1,7 +1,8 @@
 """Billing import API: upload (finance), status with row errors, batch decisions, rules."""
 
 from django.contrib.auth import get_user_model
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -31,11 +32,17 @@ class ImportListCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(operation_id="imports_list", responses={200: ImportBatchSerializer(many=True)})
     def get(self, request):
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(selectors.import_list(user=request.user), request)
         return paginator.get_paginated_response(ImportBatchSerializer(page, many=True).data)
 
+    @extend_schema(
+        operation_id="imports_create",
+        request={"multipart/form-data": ImportUploadSerializer},
+        responses={202: ImportBatchDetailSerializer, 200: ImportBatchDetailSerializer},
+    )
     def post(self, request):
         serializer = ImportUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -59,6 +66,7 @@ class ImportDetailApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(operation_id="imports_retrieve", responses={200: ImportBatchDetailSerializer})
     def get(self, request, pk: int):
         batch = selectors.import_get(user=request.user, pk=pk)
         if batch is None:
@@ -71,6 +79,20 @@ class ImportDecideApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        operation_id="imports_decide",
+        request=ImportDecisionSerializer,
+        responses={
+            200: inline_serializer(
+                "ImportDecisionResult",
+                {
+                    "import": serializers.IntegerField(),
+                    "decision": serializers.CharField(),
+                    "costs": serializers.IntegerField(),
+                },
+            )
+        },
+    )
     def post(self, request, pk: int):
         serializer = ImportDecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -103,6 +125,18 @@ class ImportGroupsAwaitingApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        operation_id="imports_awaiting",
+        responses={
+            200: inline_serializer(
+                "ImportGroupsAwaiting",
+                {
+                    "count": serializers.IntegerField(),
+                    "results": serializers.ListField(child=serializers.DictField()),
+                },
+            )
+        },
+    )
     def get(self, request):
         groups = selectors.import_groups_awaiting(request.user)
         for group in groups:

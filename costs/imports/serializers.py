@@ -23,6 +23,9 @@ class ImportBatchSerializer(serializers.ModelSerializer):
     default_unit = serializers.CharField(source="default_unit.code", read_only=True, default=None)
     superseded_by = serializers.SerializerMethodField()
     counts = serializers.SerializerMethodField()
+    status = serializers.CharField(
+        read_only=True, help_text="queued, running, succeeded or failed."
+    )
 
     class Meta:
         model = ImportBatch

@@ -405,8 +405,18 @@ def _close_freeze(period: AccountingPeriod, acting_user) -> AccountingPeriod:
     return period
 
 
+def _check_ended(period: AccountingPeriod) -> None:
+    if period.end >= timezone.localdate():
+        raise Conflict(
+            f"The period {period.label} has not ended yet (its last day is {period.end}).",
+            code="period_not_ended",
+        )
+
+
 def period_close_check(*, period: AccountingPeriod, allow_pending: bool | None = None) -> None:
     """Raise what ``period_close`` would refuse with, without writing anything."""
+    if period.status != PeriodStatus.CLOSED:
+        _check_ended(period)
     if period.status == PeriodStatus.OPEN and not _close_allowed_with_pending(allow_pending):
         pending = period_pending(period)
         if pending:
@@ -423,14 +433,16 @@ def period_close(
     """Close ``period`` (the steps are in the module docstring); returns it closed.
 
     Safe to run again at any point: a closed period is returned as it is, a ``closing`` one
-    resumes where it stopped. Raises ``Conflict`` (409) listing the pending costs when they
-    must be decided first (the period stays open), ``PermissionDenied`` when ``acting_user``
+    resumes where it stopped. Raises ``Conflict`` (409) for a period that has not ended yet,
+    and listing the pending costs when they must be decided first (the period stays open);
+    ``PermissionDenied`` when ``acting_user``
     is not finance (``None`` is the system, e.g. the beat schedule).
     """
     _check_finance(acting_user)
     period = AccountingPeriod.objects.get(pk=period.pk)
     if period.status == PeriodStatus.CLOSED:
         return period
+    _check_ended(period)
     generated = _close_generate(period, progress)
     if period.status == PeriodStatus.OPEN:
         pending = period_pending(period)

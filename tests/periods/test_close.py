@@ -288,3 +288,13 @@ def test_a_failing_close_step_leaves_the_period_closing_until_it_succeeds(org, m
     assert period.status == AccountingPeriod.Status.CLOSED
     assert period.totals["steps"]["flaky"] == {"ok": True}
     assert calls == ["2025-03", "2025-03"]
+
+
+def test_a_period_that_has_not_ended_cannot_close(org):
+    from django.utils import timezone
+
+    period = period_create(label=label_for(timezone.localdate()))
+
+    with pytest.raises(Conflict, match=f"The period {period.label} has not ended yet"):
+        period_close(period=period, acting_user=org.fin)
+    assert AccountingPeriod.objects.get().status == AccountingPeriod.Status.OPEN

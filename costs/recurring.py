@@ -228,6 +228,8 @@ def recurring_cost_update(*, recurring_cost: RecurringCost, acting_user, **field
 
     ``fields``: any of UPDATABLE_FIELDS. Same validation as ``recurring_cost_create``.
     """
+    from .services import category_default
+
     _check_finance(acting_user)
     unknown = set(fields) - set(UPDATABLE_FIELDS)
     if unknown:
@@ -247,10 +249,12 @@ def recurring_cost_update(*, recurring_cost: RecurringCost, acting_user, **field
         unit = fields.get("organization_unit")
         fields["organization_unit"] = _default_unit(resource, entity, unit)
     for name, value in fields.items():
-        if name in ("description",) and value is None:
+        if value is None and name == "description":
             value = ""
-        if name == "tags" and value is None:
+        elif value is None and name == "tags":
             value = {}
+        elif value is None and name == "category":
+            value = category_default()
         setattr(item, name, value)
     item.full_clean()
     item.save()

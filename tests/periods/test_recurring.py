@@ -231,3 +231,18 @@ def test_a_refused_occurrence_leaves_no_key_and_is_booked_by_the_next_run(org, m
     monkeypatch.setattr(extensions, "_submission_checks", [])
     assert recurring_costs_generate(until=date(2025, 1, 31)).created == 1
     assert RecurringCostOccurrence.objects.get().cost == Cost.objects.get()
+
+
+def test_update_clears_optional_fields_to_their_defaults(org):
+    item = recurring(
+        acting_user=org.fin,
+        organization_unit=org.platform,
+        description="yearly plan",
+        tags={"team": "web"},
+    )
+
+    item = recurring_cost_update(
+        recurring_cost=item, acting_user=org.fin, description=None, tags=None, category=None
+    )
+
+    assert (item.description, item.tags, item.category.slug) == ("", {}, "other")

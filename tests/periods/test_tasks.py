@@ -47,3 +47,17 @@ def test_close_previous_period_task_uses_the_close_day_setting(org):
 
     assert result == {"period": "2025-03", "status": "closed"}
     assert AccountingPeriod.objects.get().status == "closed"
+
+
+def test_a_refused_close_is_not_retried(org):
+    import pytest
+
+    from costs.periods import period_create
+    from costtrack.core.exceptions import Conflict
+
+    recurring(acting_user=org.fin, organization_unit=org.platform, currency="USD")
+    period = period_create(label="2025-03")
+
+    with pytest.raises(Conflict, match="still has 1 pending cost"):
+        tasks.close_period.apply(args=[period.pk], throw=True)
+    assert AccountingPeriod.objects.get().status == "open"

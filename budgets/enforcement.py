@@ -88,6 +88,9 @@ def _verdicts(
                 to_rate=found.rate,
             )
         except selectors.MissingExchangeRate as exc:
+            if budget.action != Budget.Action.BLOCK:
+                continue  # a warning cannot be computed; it must not stop the submission
+            # A hard limit that cannot be checked is not passed silently.
             raise ValidationError(
                 f"Cannot check budget '{budget.name}': {exc}",
                 field="currency",

@@ -351,3 +351,13 @@ def test_demo_step_is_idempotent(org):
     assert eng.revisions.get().old_amount == Decimal("1")
     assert seed_budgets(context={})["budgets_created"] == 0
     assert Budget.objects.count() == 4
+
+
+def test_budget_in_a_currency_without_rates(org, eur_rates):
+    # No CHF rate was ever loaded: a warn budget in CHF is skipped, a block budget refuses.
+    BudgetFactory(name="Swiss soft", organization_unit=org.eng, currency="CHF", action="warn")
+    assert submit(org, "5.00").warnings == []
+    BudgetFactory(name="Swiss hard", organization_unit=org.eng, currency="CHF", action="block")
+    with pytest.raises(ValidationError) as exc:
+        submit(org, "5.00")
+    assert exc.value.field == "currency" and "Swiss hard" in exc.value.message

@@ -27,6 +27,7 @@ DEMO_STEPS = [
     "orgunits.demo.seed_organisation",
     "costs.demo.seed_costs",
     "budgets.demo.seed_budgets",
+    "allocation.demo.seed_allocation",
 ]
 
 

@@ -53,6 +53,7 @@ class Spend:
 
 
 def _scope(budget: Budget, period: periods.Period, exclude_cost_id: int | None) -> tuple[str, list]:
+    ops = connection.ops
     unit = budget.organization_unit
     where = [
         "c.status IN (%s, %s)",
@@ -84,10 +85,12 @@ def _scope(budget: Budget, period: periods.Period, exclude_cost_id: int | None) 
     if period.hourly:
         where.append("COALESCE(c.submitted_at, c.created_at) >= %s")
         where.append("COALESCE(c.submitted_at, c.created_at) < %s")
-        params += [period.start, period.end]
+        params += [ops.adapt_datetimefield_value(period.start)]
+        params += [ops.adapt_datetimefield_value(period.end)]
     else:
         where.append("c.incurred_on >= %s AND c.incurred_on <= %s")
-        params += [period.first_day, period.last_day]
+        params += [ops.adapt_datefield_value(period.first_day)]
+        params += [ops.adapt_datefield_value(period.last_day)]
     if exclude_cost_id is not None:
         where.append("c.id <> %s")
         params.append(exclude_cost_id)
@@ -128,7 +131,8 @@ def _budget_select(
     )
     params = [budget.pk, code, code, APPROVED, code, code, PENDING]
     if rate_day is not None:
-        params += [code, rate_day, code, rate_day]
+        day = connection.ops.adapt_datefield_value(rate_day)
+        params += [code, day, code, day]
     params += [code, *where_params]
     return sql, params
 

@@ -23,7 +23,6 @@ from .datatypes import (
     ParameterError,
 )
 
-_METRIC_STRATEGIES = frozenset(STRATEGIES) - {EQUAL, FIXED_PERCENT}
 _ALLOWED_KEYS: dict[str, tuple[set[str], set[str]]] = {
     # strategy: (required keys, optional keys)
     EQUAL: (set(), set()),

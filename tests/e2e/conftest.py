@@ -8,9 +8,9 @@ Fixtures for every app's e2e tests:
   returns the browser on the signed-in page;
 - ``logged_in_browser``: ``logged_in_browser(user, password)``, the same, for readability.
 
-Every test in this folder is marked ``e2e`` and runs with a transactional database restored
-after the test (``serialized_rollback``), so the rows data migrations create (the
-``finance``/``auditor`` groups, default categories) are back for the tests that follow.
+Every test in this folder is marked ``e2e`` and runs with a transactional database (the
+live server's thread must see committed rows). The flush after each test replays
+``post_migrate``, which re-creates the role groups and default categories.
 
 Chromium and chromedriver come from Debian (``make e2e-deps`` installs them); the paths can
 be overridden with ``CHROMIUM_BIN`` and ``CHROMEDRIVER``. When they are missing the tests
@@ -45,10 +45,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if E2E_DIR in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.e2e)
-            # Prepended so it wins over a module's own django_db mark.
-            item.add_marker(
-                pytest.mark.django_db(transaction=True, serialized_rollback=True), append=False
-            )
+            # live_server needs committed rows; prepended so it wins over a module's own mark.
+            item.add_marker(pytest.mark.django_db(transaction=True), append=False)
 
 
 def _require_chromium() -> None:

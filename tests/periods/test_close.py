@@ -117,7 +117,9 @@ def test_close_killed_after_allocation_finishes_on_the_next_run(org, graph):
     _approve_all(org.eng_owner)
 
     # the task fails (eagerly, Celery asks for a retry): the worker "died" before locking
-    killed = mock.patch("costs.periods._close_freeze", side_effect=RuntimeError("worker killed"))
+    killed = mock.patch(
+        "costs.periods.services._close_freeze", side_effect=RuntimeError("worker killed")
+    )
     with killed, pytest.raises(Retry, match="worker killed"):
         close_period.apply(args=[period.pk, org.fin.pk], throw=True)
 
@@ -156,7 +158,7 @@ def test_close_killed_before_recording_the_step_reuses_the_run(org, graph):
     from allocation.services import allocation_run
 
     allocation_run(period_start=period.start, period_end=period.end)
-    killed = mock.patch("costs.periods._close_freeze", side_effect=RuntimeError("killed"))
+    killed = mock.patch("costs.periods.services._close_freeze", side_effect=RuntimeError("killed"))
     with killed, pytest.raises(RuntimeError):
         period_close(period=period, acting_user=org.fin)
 

@@ -319,3 +319,15 @@ def test_console_script_exit_codes(org):
     assert bad_period.returncode == 1
     assert "period: '2025-13' is not a period" in bad_period.stderr
     assert not AccountingPeriod.objects.exists()
+
+
+def test_cost_generate_books_once(seeded):
+    out, err = run("cost", "generate", "--until", "2025-03-31")
+    again = json.loads(run("cost", "generate", "--until", "2025-03-31", "--json")[0])
+
+    assert "Generated 15 cost(s); 0 already booked" in out
+    assert "5/5" in err
+    assert (again["created"], again["existing"]) == (0, 15)
+    assert Cost.objects.count() == 15
+    with pytest.raises(CommandError, match="until: the last day cannot be before --since"):
+        run("cost", "generate", "--since", "2025-03-01", "--until", "2025-02-01")

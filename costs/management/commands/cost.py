@@ -6,6 +6,7 @@
     costtrack cost add "SSL Certificate" --type one_time --amount 50.00 --date 2025-03-15
     costtrack cost list [--active|--inactive] [--period 2025-03] [--json]
     costtrack cost update 1 --amount 12.00 --end-date 2025-12-31 [--inactive]
+    costtrack cost generate [--since 2025-01-01] [--until 2025-03-31] [--json]
 
 Writes act as ``--user USERNAME`` (default: the first superuser). Errors exit non-zero with
 the service's message naming the field.
@@ -133,7 +134,7 @@ def _item_dict(item) -> dict:
 
 
 class Command(BaseCommand):
-    help = "Manage recurring and one-time cost items: add, list, update."
+    help = "Manage recurring and one-time cost items: add, list, update, generate."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -164,6 +165,11 @@ class Command(BaseCommand):
         listing.add_argument("--period", help="Only items due in this period (YYYY-MM).")
         listing.add_argument("--json", action="store_true", help="Print JSON.")
         add_user_argument(listing)
+
+        generate = sub.add_parser("generate", help="Book the costs due (default: up to today).")
+        generate.add_argument("--since", type=parse_day, help="First due day to book.")
+        generate.add_argument("--until", type=parse_day, help="Last due day (default: today).")
+        generate.add_argument("--json", action="store_true", help="Print JSON.")
 
         update = sub.add_parser("update", help="Change a cost item.")
         update.add_argument("id", type=int)
@@ -296,6 +302,28 @@ class Command(BaseCommand):
                 monthly[i.currency] = monthly.get(i.currency, Decimal(0)) + i.amount
         for currency, total in sorted(monthly.items()):
             self.stdout.write(f"Total monthly: {money(total, currency)} {currency}/month")
+
+    # --- generate -------------------------------------------------------------------
+
+    def _generate(self, options) -> None:
+        from costs.recurring import recurring_costs_generate
+
+        since, until = options["since"], options["until"]
+        if since and until and until < since:
+            raise CommandError("until: the last day cannot be before --since.")
+        result = recurring_costs_generate(
+            since=since, until=until, progress=ProgressBar("Cost items", self.stderr)
+        )
+        if options["json"]:
+            data = {"created": result.created, "existing": result.existing}
+            self.stdout.write(json.dumps({**data, "errors": result.errors}))
+            return
+        self.stdout.write(
+            f"Generated {result.created} cost(s); {result.existing} already booked; "
+            f"{result.skipped_closed} due in closed periods skipped."
+        )
+        for error in result.errors:
+            self.stderr.write(self.style.WARNING(f"Not generated: {error}"))
 
     # --- update ---------------------------------------------------------------------
 

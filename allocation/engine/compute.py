@@ -101,7 +101,8 @@ def _allocate(inp: AllocationInput) -> AllocationOutcome:
         if not direct and not received:
             continue
         edges = out_edges.get(node_id)
-        for dim in sorted(direct.keys() | received.keys()):
+        dims = (direct.keys() | received.keys()) if direct and received else (direct or received)
+        for dim in sorted(dims):
             d, r = direct.get(dim, 0), received.get(dim, 0)
             holistic = d + r
             result = NodeResult(node_id, dim, direct=d, received=r, holistic=holistic)

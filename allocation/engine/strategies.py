@@ -79,7 +79,7 @@ class _UsageIndex:
 # --- the computation -------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Split:
     parts: list[int]
     kept: int = 0  # stays at the parent, unallocated

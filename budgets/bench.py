@@ -21,6 +21,7 @@ from statistics import median
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.utils import timezone
 
 from costs import services as cost_services
@@ -92,6 +93,8 @@ def _setup(log: Callable[[str], None]) -> dict:
             )
         )
     Cost.objects.bulk_create(rows, batch_size=5000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # planner statistics, as a live database has them
 
     huge = Decimal("900000000")
     services.budget_create(

@@ -34,3 +34,18 @@ def test_bench_command_prints_compute_and_run_lines_at_two_sizes(capsys):
     # the throwaway schema is gone; nothing was written to the real tables
     assert AllocationRun.objects.count() == 0
     assert CostNode.objects.count() == 0
+
+
+def test_allocation_bench_subcommand_takes_nodes_edges_and_dimensions(capsys):
+    call_command(
+        "allocation", "bench", "--nodes", "40", "--edges", "100", "--dimensions", "2",
+        "--repeat", "1",
+    )  # fmt: skip
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(x["nodes"], x["edges"], x["dimensions"]) for x in lines] == [
+        (40, 100, 2),
+        (40, 100, 2),
+        (80, 200, 2),
+        (80, 200, 2),
+    ]
+    assert all(x["violations"] == 0 for x in lines)

@@ -49,3 +49,24 @@ def test_allocation_bench_subcommand_takes_nodes_edges_and_dimensions(capsys):
         (80, 200, 2),
     ]
     assert all(x["violations"] == 0 for x in lines)
+
+
+def test_shared_bench_command_passes_graph_sizes_to_the_allocation_scenario(capsys):
+    call_command(
+        "bench", "allocation", "--nodes", "30", "--edges", "90", "--dimensions", "2",
+        "--repeat", "1",
+    )  # fmt: skip
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(x["nodes"], x["edges"], x["dimensions"]) for x in lines] == [
+        (30, 90, 2),
+        (30, 90, 2),
+        (60, 180, 2),
+        (60, 180, 2),
+    ]
+
+
+def test_shared_bench_command_refuses_graph_sizes_for_other_scenarios():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--nodes does not apply to the rollup scenario"):
+        call_command("bench", "rollup", "--nodes", "30")

@@ -1,8 +1,11 @@
-"""``costtrack bench NAME [--rows N] [--repeat R]``: run a benchmark scenario.
+"""``costtrack bench NAME [--rows N] [--repeat R] [--nodes N --edges E --dimensions D]``.
+
+Runs a benchmark scenario. ``--nodes``/``--edges``/``--dimensions`` size the allocation graph.
 
 Prints one JSON line per measurement: ``{"scenario", "ours_s", "floor_s", "ratio", ...}``.
 """
 
+import inspect
 import json
 
 from django.core.management.base import BaseCommand, CommandError
@@ -22,6 +25,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--repeat", type=int, default=5, help="Timed runs per measurement (median)."
         )
+        parser.add_argument("--nodes", type=int, help="Graph nodes (allocation).")
+        parser.add_argument("--edges", type=int, help="Graph edges (allocation).")
+        parser.add_argument("--dimensions", type=int, help="Cost dimensions (allocation).")
 
     def handle(self, *args, scenario: str, rows: int | None, repeat: int, **options):
         if rows is not None and rows < 1:
@@ -29,12 +35,23 @@ class Command(BaseCommand):
         if repeat < 1:
             raise CommandError("--repeat must be at least 1.")
         run = import_string(BENCH_SCENARIOS[scenario])
+        sizes = {
+            name: options[name]
+            for name in ("nodes", "edges", "dimensions")
+            if options.get(name) is not None
+        }
+        accepted = inspect.signature(run).parameters
+        for name, value in sizes.items():
+            if name not in accepted:
+                raise CommandError(f"--{name} does not apply to the {scenario} scenario.")
+            if value < 1:
+                raise CommandError(f"--{name} must be at least 1.")
 
         def log(message: str) -> None:
             self.stderr.write(message)
 
         try:
-            for line in run(rows=rows, repeat=repeat, log=log):
+            for line in run(rows=rows, repeat=repeat, log=log, **sizes):
                 self.stdout.write(json.dumps(line, default=str))
         except RuntimeError as exc:
             raise CommandError(str(exc)) from exc

@@ -12,16 +12,18 @@ from ..models import Cost, ImportBatch, MappingRule
 
 def import_list(*, user) -> QuerySet[ImportBatch]:
     """Imports a user may see: finance and auditors all, anyone else the ones they ran."""
-    qs = ImportBatch.objects.select_related("created_by", "default_unit", "supersedes").defer(
-        "errors", "warnings"
-    )
+    qs = ImportBatch.objects.select_related(
+        "created_by", "default_unit", "supersedes", "superseded_by"
+    ).defer("errors", "warnings")
     if not sees_everything(user):
         qs = qs.filter(created_by=user)
     return qs.order_by("-created_at", "-id")
 
 
 def import_get(*, user, pk: int) -> ImportBatch | None:
-    qs = ImportBatch.objects.select_related("created_by", "default_unit", "supersedes")
+    qs = ImportBatch.objects.select_related(
+        "created_by", "default_unit", "supersedes", "superseded_by"
+    )
     if not sees_everything(user):
         qs = qs.filter(created_by=user)
     return qs.filter(pk=pk).first()

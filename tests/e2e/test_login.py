@@ -62,3 +62,16 @@ def test_logged_in_browser_fixture_signs_in(logged_in_browser, live_server):
 
     assert browser.find_element(By.ID, "current-user").text == "Fred Fixture"
     assert browser.find_element(By.ID, "main-nav").is_displayed()
+
+
+def test_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    from tests.e2e import conftest as e2e
+
+    monkeypatch.setattr(e2e, "CHROMIUM_BIN", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="chromium"):
+        e2e._require_chromium()
+
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="make e2e-deps"):
+        e2e._require_chromium()

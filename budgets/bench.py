@@ -152,8 +152,8 @@ def _matching(ctx: dict, unit, tags: dict) -> int:
 
     return len(
         selectors.matching_budgets(
-            unit=unit,
-            category=ctx["category"],
+            unit_id=unit.pk,
+            category_id=ctx["category"].pk,
             tags=tags,
             submitter_id=ctx["submitter"].pk,
             day=timezone.localdate(),

@@ -126,8 +126,8 @@ def check_submission(*, cost, acting_user, override_reason: str | None) -> list[
     """
     moment = timezone.now()
     budgets = selectors.matching_budgets(
-        unit=cost.organization_unit,
-        category=cost.category,
+        unit_id=cost.organization_unit_id,
+        category_id=cost.category_id,
         tags=cost.tags,
         submitter_id=cost.submitted_by_id,
         day=cost.incurred_on,
@@ -138,16 +138,19 @@ def check_submission(*, cost, acting_user, override_reason: str | None) -> list[
     block_ids = [b.pk for b in budgets if b.action == Budget.Action.BLOCK]
     if block_ids:
         # The lock is what makes enforcement race-free; id order prevents deadlocks.
-        locked = {
-            b.pk: b
-            for b in Budget.objects.select_for_update().filter(pk__in=block_ids).order_by("pk")
-        }
-        # Amounts read before the lock may be stale: use the locked rows' values.
+        rows = (
+            Budget.objects.select_for_update()
+            .filter(pk__in=block_ids)
+            .order_by("pk")
+            .values_list("pk", "amount", "include_pending", "action", "active")
+        )
+        locked = {row[0]: row[1:] for row in rows}
+        # Values read before the lock may be stale: use the locked rows'.
         for budget in budgets:
             if budget.pk in locked:
-                fresh = locked[budget.pk]
-                budget.amount, budget.include_pending = fresh.amount, fresh.include_pending
-                budget.action, budget.active = fresh.action, fresh.active
+                (budget.amount, budget.include_pending, budget.action, budget.active) = locked[
+                    budget.pk
+                ]
         budgets = [b for b in budgets if b.active]
     verdicts = _verdicts(
         budgets,
@@ -187,7 +190,11 @@ def check_spend(
     """
     day = day or timezone.localdate()
     budgets = selectors.matching_budgets(
-        unit=unit, category=category, tags=tags, submitter_id=submitter_id, day=day
+        unit_id=unit.pk,
+        category_id=category.pk if category is not None else None,
+        tags=tags,
+        submitter_id=submitter_id,
+        day=day,
     )
     verdicts = _verdicts(
         budgets,

@@ -139,10 +139,29 @@ def _tags_match(filter_: Mapping[str, str], tags: Mapping[str, str]) -> bool:
     return all(tags.get(key) == value for key, value in filter_.items())
 
 
+def _matching_sql(include_ignored: bool) -> str:
+    budget, unit = Budget._meta.db_table, OrganizationUnit._meta.db_table
+    category, user_groups = CostCategory._meta.db_table, User.groups.through._meta.db_table
+    ignored = "" if include_ignored else " AND b.action <> %s"
+    return (
+        f"SELECT b.*, u.tree_id AS _u_tree, u.lft AS _u_lft, u.rght AS _u_rght, "  # noqa: S608  # nosec B608
+        f"k.tree_id AS _k_tree, k.lft AS _k_lft, k.rght AS _k_rght FROM {budget} b "
+        f"JOIN {unit} u ON u.id = b.organization_unit_id JOIN {unit} cu ON cu.id = %s "
+        f"LEFT JOIN {category} k ON k.id = b.category_id "
+        f"LEFT JOIN {category} ck ON ck.id = %s "
+        "WHERE b.active = %s AND u.tree_id = cu.tree_id AND u.lft <= cu.lft "
+        "AND u.rght >= cu.rght AND (b.category_id IS NULL OR (k.tree_id = ck.tree_id "
+        "AND k.lft <= ck.lft AND k.rght >= ck.rght)) AND (b.team_id IS NULL OR b.team_id IN "
+        f"(SELECT g.group_id FROM {user_groups} g WHERE g.user_id = %s)) "
+        "AND (b.period <> %s OR (b.start_date <= %s AND b.end_date >= %s))"
+        f"{ignored} ORDER BY b.id"
+    )
+
+
 def matching_budgets(
     *,
-    unit: OrganizationUnit,
-    category: CostCategory | None,
+    unit_id: int,
+    category_id: int | None,
     tags: Mapping[str, str] | None,
     submitter_id: int | None,
     day: date,
@@ -153,34 +172,34 @@ def matching_budgets(
     A budget covers the cost when its unit is the cost's unit or an ancestor, its category
     (if any) is the cost's category or an ancestor, every pair of its tag filter is among the
     cost's tags, its team (if any) contains the submitter, and (for a custom budget) its
-    range contains ``day``.
+    range contains ``day``. One statement (it runs in every submission); each budget comes
+    with the tree ranges of its unit and category that the spend aggregate needs.
     """
-    qs = Budget.objects.filter(
-        active=True,
-        organization_unit__tree_id=unit.tree_id,
-        organization_unit__lft__lte=unit.lft,
-        organization_unit__rght__gte=unit.rght,
-    )
-    if category is None:
-        qs = qs.filter(category__isnull=True)
-    else:
-        qs = qs.filter(
-            Q(category__isnull=True)
-            | Q(
-                category__tree_id=category.tree_id,
-                category__lft__lte=category.lft,
-                category__rght__gte=category.rght,
-            )
-        )
-    team_ids = User.groups.through.objects.filter(user_id=submitter_id).values("group_id")
-    qs = qs.filter(Q(team__isnull=True) | Q(team_id__in=team_ids))
-    qs = qs.filter(~Q(period=Budget.Period.CUSTOM) | Q(start_date__lte=day, end_date__gte=day))
+    day_param = connection.ops.adapt_datefield_value(day)
+    params = [unit_id, category_id, True, submitter_id, Budget.Period.CUSTOM, day_param]
+    params.append(day_param)
     if not include_ignored:
-        qs = qs.exclude(action=Budget.Action.IGNORE)
+        params.append(Budget.Action.IGNORE)
     tags = tags or {}
-    # Only the relations the spend aggregate and the answers need: this runs in every submit.
-    qs = qs.select_related("organization_unit", "category").order_by("id")
-    return [b for b in qs if _tags_match(b.tags_filter or {}, tags)]
+    found = []
+    for budget in Budget.objects.raw(_matching_sql(include_ignored), params):
+        if not _tags_match(budget.tags_filter or {}, tags):
+            continue
+        budget.organization_unit = OrganizationUnit(
+            pk=budget.organization_unit_id,
+            tree_id=budget._u_tree,
+            lft=budget._u_lft,
+            rght=budget._u_rght,
+        )
+        if budget.category_id is not None:
+            budget.category = CostCategory(
+                pk=budget.category_id,
+                tree_id=budget._k_tree,
+                lft=budget._k_lft,
+                rght=budget._k_rght,
+            )
+        found.append(budget)
+    return found
 
 
 # --- spend (the aggregate itself is in budgets.spend) ---------------------------------------

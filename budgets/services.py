@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -260,9 +261,15 @@ def _insert_alert(alert: BudgetAlert) -> bool:
 
 
 def _alert_recipients(budget: Budget) -> list:
-    finance = list(User.objects.filter(groups__name=FINANCE, is_active=True))
-    owner = budget.organization_unit.owner
-    return [owner, *finance] if owner else finance
+    """The owner of the budget's unit and every active finance user, in one query."""
+    return list(
+        User.objects.filter(
+            Q(owned_units__id=budget.organization_unit_id) | Q(groups__name=FINANCE),
+            is_active=True,
+        )
+        .distinct()
+        .order_by("pk")
+    )
 
 
 def _notify_alert(budget: Budget, alert: BudgetAlert, util: selectors.Utilisation) -> None:
@@ -375,8 +382,8 @@ def cost_decided(*, cost, acting_user=None) -> None:
     """Decision hook: after an approval, rejection or void, check the budgets the cost
     touches for the period the cost falls in."""
     budgets = selectors.matching_budgets(
-        unit=cost.organization_unit,
-        category=cost.category,
+        unit_id=cost.organization_unit_id,
+        category_id=cost.category_id,
         tags=cost.tags,
         submitter_id=cost.submitted_by_id,
         day=cost.incurred_on,

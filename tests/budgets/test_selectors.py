@@ -22,8 +22,8 @@ def matches(cost):
     return {
         b.name
         for b in selectors.matching_budgets(
-            unit=cost.organization_unit,
-            category=cost.category,
+            unit_id=cost.organization_unit_id,
+            category_id=cost.category_id,
             tags=cost.tags,
             submitter_id=cost.submitted_by_id,
             day=cost.incurred_on,

@@ -241,3 +241,13 @@ def test_admin_delegation_with_reversed_dates_is_refused(admin_client, org):
     )
     assert resp.status_code == 200
     assert Delegation.objects.count() == 0
+
+
+def test_admin_changelists_run_bounded_queries(admin_client, org, django_assert_max_num_queries):
+    from orgunits import demo
+
+    demo.seed_organisation()  # 43 units, 30 entities, 200 resources, 38 memberships
+    for model in ("organizationunit", "resource", "entity", "membership", "delegation"):
+        with django_assert_max_num_queries(20):
+            resp = admin_client.get(f"/admin/orgunits/{model}/")
+        assert resp.status_code == 200, model

@@ -2,7 +2,8 @@
 
 Writes a month of AWS-like FOCUS rows to a temporary directory (80 % hourly compute lines,
 20 % daily storage lines of three SKUs, credits and taxes, tags on every resource), then, in
-a throwaway schema, times per repeat:
+a throwaway schema, times per repeat (once with one cost per charge group and day, the
+default, as scenario ``import``; once per resource and month, as ``import_month``):
 
 * **ours**: ``import_file`` of the file — COPY into staging, validation, grouping, mapping by
   rules, resource upserts, costs, audit events and import links, committed;
@@ -25,6 +26,7 @@ from unittest import mock
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.test.utils import override_settings
 
 from costtrack.bench import bench_schema, result_line
 
@@ -170,40 +172,49 @@ def run(*, rows: int | None, repeat: int, log: Callable[[str], None]) -> Iterato
             with connection.cursor() as cursor:
                 columns = ", ".join(f"c{i} text" for i in range(len(COLUMNS)))
                 cursor.execute(f"CREATE TABLE bench_floor ({columns})")
-            ours_times, floor_times, batch = [], [], None
-            for attempt in range(repeat):
-                _reset()
-                started = time.perf_counter()
-                with open(path, "rb") as source:
-                    batch = services.import_file(
-                        source=source, file_name=f"focus-{attempt}.csv", acting_user=user,
-                        unit=root,
-                    )  # fmt: skip
-                ours_times.append(time.perf_counter() - started)
-                if batch.status != "succeeded":
-                    raise RuntimeError(f"The bench import failed: {batch.errors[:3]}")
-                started = time.perf_counter()
-                with transaction.atomic(), open(path, "rb") as source:
-                    raw = connection.connection
-                    with (
-                        raw.cursor() as cursor,
-                        cursor.copy(
-                            "COPY bench_floor FROM STDIN WITH (FORMAT csv, HEADER true)"
-                        ) as copy,
-                    ):
-                        while chunk := source.read(1 << 20):
-                            copy.write(chunk)
-                floor_times.append(time.perf_counter() - started)
-                log(
-                    f"run {attempt + 1}: ours {ours_times[-1]:.2f} s, floor {floor_times[-1]:.2f} s"
-                )
-            yield result_line(
-                "import",
-                ours=statistics.median(ours_times),
-                floor=statistics.median(floor_times),
-                rows=written,
-                file_mb=round(size / 1e6, 1),
-                costs_created=batch.costs_created,
-                resources_created=batch.resources_created,
-                repeat=repeat,
-            )
+            for grain in ("day", "month"):
+                with override_settings(COSTTRACK_IMPORT_GRAIN=grain):
+                    yield _measure(path, grain=grain, user=user, root=root, repeat=repeat, log=log)
+
+
+def _copy_floor(path: str) -> None:
+    with transaction.atomic(), open(path, "rb") as source:
+        raw = connection.connection
+        with (
+            raw.cursor() as cursor,
+            cursor.copy("COPY bench_floor FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+        ):
+            while chunk := source.read(1 << 20):
+                copy.write(chunk)
+
+
+def _measure(path: str, *, grain: str, user, root, repeat: int, log) -> dict:
+    ours_times, floor_times, batch = [], [], None
+    for attempt in range(repeat):
+        _reset()
+        started = time.perf_counter()
+        with open(path, "rb") as source:
+            batch = services.import_file(
+                source=source, file_name=f"focus-{grain}-{attempt}.csv", acting_user=user,
+                unit=root,
+            )  # fmt: skip
+        ours_times.append(time.perf_counter() - started)
+        if batch.status != "succeeded":
+            raise RuntimeError(f"The bench import failed: {batch.errors[:3]}")
+        started = time.perf_counter()
+        _copy_floor(path)
+        floor_times.append(time.perf_counter() - started)
+        log(
+            f"{grain} run {attempt + 1}: ours {ours_times[-1]:.2f} s, floor {floor_times[-1]:.2f} s"
+        )
+    return result_line(
+        "import" if grain == "day" else "import_month",
+        ours=statistics.median(ours_times),
+        floor=statistics.median(floor_times),
+        rows=batch.rows,
+        file_mb=round(os.path.getsize(path) / 1e6, 1),
+        grain=grain,
+        costs_created=batch.costs_created,
+        resources_created=batch.resources_created,
+        repeat=repeat,
+    )

@@ -149,7 +149,9 @@ $$
 """
 
 
-def group_rows(source: str, *, custom_columns: list[str], currencies: list[str]) -> None:
+def group_rows(
+    source: str, *, custom_columns: list[str], currencies: list[str], grain: str = "day"
+) -> None:
     """``_focus_groups``: the rows of ``source`` (SQL) summed per charge group.
 
     Rows of amount zero form groups of their own (``sign`` 0) that make no cost. An ``x_``
@@ -164,6 +166,17 @@ def group_rows(source: str, *, custom_columns: list[str], currencies: list[str])
 
     def t(column: str, limit: int) -> str:
         return f"left(btrim(coalesce({column}, '')), {limit})"
+
+    last_day = "GREATEST(charge_start::date, (charge_end - interval '1 microsecond')::date)"
+    if grain == "month":
+        # One cost per resource and month: the period runs to the group's last charged day.
+        day, day_end, grouped_days = (
+            "date_trunc('month', charge_start)::date",
+            f"max({last_day})",
+            "day",
+        )
+    else:
+        day, day_end, grouped_days = "charge_start::date", last_day, "day, day_end"
 
     def agg(function: str, column: str, limit: int) -> str:
         # Byte order ("C") is all a min/max needs here, and far cheaper than a locale's.
@@ -187,8 +200,8 @@ def group_rows(source: str, *, custom_columns: list[str], currencies: list[str])
             {t("resource_id", 512)} AS resource_id,
             {t("region_id", 64)} AS region_id,
             upper(btrim(currency)) AS currency,
-            charge_start::date AS day,
-            GREATEST(charge_start::date, (charge_end - interval '1 microsecond')::date) AS day_end,
+            {day} AS day,
+            {day_end} AS day_end,
             btrim(tags_text) AS tags_text, sign(amount) AS sign, sign(amount) < 0 AS negative,
             sum(amount) AS amount_exact, sum(billed_cost) AS billed_cost,
             sum(list_cost) AS list_cost, sum(effective_cost) AS effective_cost,
@@ -212,7 +225,7 @@ def group_rows(source: str, *, custom_columns: list[str], currencies: list[str])
         FROM ({source} OFFSET 0) r
         GROUP BY billing_account_id, billing_start_text, billing_end_text, sub_account_id,
             provider_name, publisher_name, service_name, service_category, charge_category,
-            resource_id, region_id, currency, day, day_end, tags_text, sign(amount)
+            resource_id, region_id, currency, {grouped_days}, tags_text, sign(amount)
         """,  # noqa: S608  # nosec B608 (this package's SQL and staging names only)
         {"currencies": currencies, "charge_categories": list(CHARGE_CATEGORIES)},
     )

@@ -38,6 +38,15 @@ User = get_user_model()
 
 AMOUNT_COLUMN_SETTING = "COSTTRACK_IMPORT_AMOUNT_COLUMN"
 DEFAULT_UNIT_SETTING = "COSTTRACK_IMPORT_DEFAULT_UNIT"
+GRAIN_SETTING = "COSTTRACK_IMPORT_GRAIN"
+
+
+def grain() -> str:
+    """One cost per charge group and ``day`` (default) or per ``month`` (setting)."""
+    value = getattr(settings, GRAIN_SETTING, "day") or "day"
+    if value not in ("day", "month"):
+        raise ValidationError(f"{GRAIN_SETTING} must be 'day' or 'month'.", field="grain")
+    return value
 
 
 def amount_column() -> str:
@@ -320,10 +329,13 @@ def _type_and_group(staged: focus.StagedFile, *, amount_column: str) -> None:
     errors (``FocusFileError``) or sums the typed rows.
     """
     codes = sorted(currencies())
+    per = grain()
     try:
         with transaction.atomic():
             source = focus.fast_source(staged, amount_column=amount_column)
-            loader.group_rows(source, custom_columns=staged.custom_columns, currencies=codes)
+            loader.group_rows(
+                source, custom_columns=staged.custom_columns, currencies=codes, grain=per
+            )
             focus.type_tags("_focus_groups")
             if loader.groups_have_problems():
                 raise _NeedsPrecisePass
@@ -332,7 +344,10 @@ def _type_and_group(staged: focus.StagedFile, *, amount_column: str) -> None:
         focus.type_tags("_focus_rows")
         _raise_errors(*focus.row_errors())
         loader.group_rows(
-            "SELECT * FROM _focus_rows", custom_columns=staged.custom_columns, currencies=codes
+            "SELECT * FROM _focus_rows",
+            custom_columns=staged.custom_columns,
+            currencies=codes,
+            grain=per,
         )
     focus.drop_raw()
 

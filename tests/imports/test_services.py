@@ -468,3 +468,23 @@ def test_an_import_into_a_closed_accounting_period_is_refused(run):
     assert batch.status == ImportBatch.Status.FAILED
     assert "The period 2024-03 is closed" in batch.errors[0]["message"]
     assert counts() == before
+
+
+def test_month_grain_makes_one_cost_per_resource_and_month(run, settings):
+    settings.COSTTRACK_IMPORT_GRAIN = "month"
+    content = sample_bytes("kubernetes.csv")
+    batch = run(content)
+    assert batch.status == ImportBatch.Status.SUCCEEDED, batch.errors
+    expected: dict[tuple, Decimal] = defaultdict(Decimal)
+    for (account, service, _day), total in csv_totals(content).items():
+        expected[(account, service)] += total
+    got: dict[tuple, Decimal] = defaultdict(Decimal)
+    costs = Cost.objects.filter(import_link__batch=batch)
+    for cost in costs:
+        got[(cost.metadata["focus"]["sub_account_id"], cost.metadata["focus"]["service_name"])] += (
+            cost.amount
+        )
+    assert dict(got) == dict(expected)
+    # 5 workloads x 3 parts, the idle workload without storage: 14 costs for 392 rows
+    assert costs.count() == 14
+    assert {(c.incurred_on, c.period_end) for c in costs} == {(date(2024, 3, 1), date(2024, 3, 28))}

@@ -27,7 +27,7 @@ from costtrack.core.exceptions import (
     PermissionDenied,
     ValidationError,
 )
-from costtrack.core.money import CurrencyError, check_amount, minor_digits
+from costtrack.core.money import clean_money
 from costtrack.core.roles import is_finance, sees_everything
 from orgunits.selectors import subtree_q, user_root_ranges
 
@@ -130,19 +130,10 @@ def _check_finance(acting_user) -> None:
 
 
 def _checked_money(amount, currency) -> tuple[Decimal, str]:
-    if not isinstance(currency, str) or not currency:
-        raise ValidationError("Enter a currency code.", field="currency")
-    try:
-        minor_digits(currency)
-    except CurrencyError as exc:
-        raise ValidationError(str(exc), field="currency", code="unknown_currency") from None
-    try:
-        amount = check_amount(amount, currency)
-    except CurrencyError as exc:
-        raise ValidationError(str(exc), field="amount") from None
+    amount, currency = clean_money(amount, currency)
     if amount < 0:
         raise ValidationError("A recurring cost has a positive amount.", field="amount")
-    return amount, currency.upper()
+    return amount, currency
 
 
 def _check_dates(start_date: date, end_date: date | None) -> None:

@@ -21,7 +21,7 @@ from django_fsm import TransitionNotAllowed
 
 from costtrack.core.db import advisory_xact_lock
 from costtrack.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
-from costtrack.core.money import CurrencyError, check_amount, minor_digits, reporting_currency
+from costtrack.core.money import clean_money, reporting_currency
 from costtrack.core.roles import is_finance
 from orgunits.models import Entity, OrganizationUnit, Resource
 from orgunits.selectors import unit_is_visible
@@ -147,20 +147,6 @@ def _check_day(value: date | None, field_name: str) -> None:
         raise ValidationError(
             "Enter a date at most one year in the future.", field=field_name, code="too_far"
         )
-
-
-def _check_money(amount, currency) -> tuple[Decimal, str]:
-    if not isinstance(currency, str) or not currency:
-        raise ValidationError("Enter a currency code.", field="currency")
-    try:
-        minor_digits(currency)
-    except CurrencyError as exc:
-        raise ValidationError(str(exc), field="currency", code="unknown_currency") from None
-    try:
-        amount = check_amount(amount, currency)
-    except CurrencyError as exc:
-        raise ValidationError(str(exc), field="amount") from None
-    return amount, currency.upper()
 
 
 def _check_visible(*, user, resource, entity, organization_unit) -> None:
@@ -321,7 +307,7 @@ def cost_create(
         if earlier is not None:
             return CostResult(cost=earlier.cost, warnings=[], created=False)
 
-    amount, currency = _check_money(amount, currency)
+    amount, currency = clean_money(amount, currency)
     incurred_on = incurred_on or period_start
     if incurred_on is None:
         raise ValidationError("Enter the day the cost was incurred.", field="incurred_on")
@@ -443,7 +429,7 @@ def cost_update(
         _check_day(fields["incurred_on"], "incurred_on")
         guard_change(day=fields["incurred_on"])
     if "amount" in fields or "currency" in fields:
-        amount, currency = _check_money(
+        amount, currency = clean_money(
             fields.get("amount", cost.amount), fields.get("currency", cost.currency)
         )
         fields["amount"], fields["currency"] = amount, currency

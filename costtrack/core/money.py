@@ -147,3 +147,25 @@ def split_largest_remainder(
     """
     units = split_minor_units(to_minor(round_money(amount, currency), currency), weights)
     return [from_minor(u, currency) for u in units]
+
+
+def clean_money(amount, currency) -> tuple[Decimal, str]:
+    """Validate user input for an amount in a currency; return ``(amount, CODE)``.
+
+    Raises ``costtrack.core.exceptions.ValidationError`` on the field at fault: ``currency``
+    for a missing or unknown code, ``amount`` for NaN/Infinity, too many decimals or a
+    magnitude of 10^12 or more.
+    """
+    from .exceptions import ValidationError
+
+    if not isinstance(currency, str) or not currency:
+        raise ValidationError("Enter a currency code.", field="currency")
+    if not is_known_currency(currency):
+        raise ValidationError(
+            f"Unknown currency '{currency}'.", field="currency", code="unknown_currency"
+        )
+    try:
+        amount = check_amount(amount, currency)
+    except CurrencyError as exc:
+        raise ValidationError(str(exc), field="amount") from None
+    return amount, currency.upper()

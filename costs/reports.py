@@ -19,7 +19,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncMonth, TruncQuarter
@@ -32,6 +31,7 @@ from orgunits.models import Entity, OrganizationUnit, Resource
 from orgunits.selectors import subtree_q, unit_range, user_root_ranges
 
 from .models import Cost, CostCategory, CostStatus, ExchangeRate
+from .selectors import summarise_costs
 
 ZERO = Decimal(0)
 ACTUAL = (CostStatus.APPROVED,)
@@ -394,52 +394,7 @@ def cost_summary(
         "include_descendants": include_descendants,
         "statuses": tuple(statuses),
     }
-    qs = report_costs(**filters)
-    head = qs.aggregate(total=Sum("amount_reporting"), count=Count("id"))
-    by_category = (
-        qs.values("category__slug").annotate(t=Sum("amount_reporting")).order_by("category__slug")
-    )
-    by_resource = (
-        qs.filter(resource__isnull=False)
-        .values("resource__name", "resource_id")
-        .annotate(t=Sum("amount_reporting"))
-        .order_by("resource__name", "resource_id")
-    )
-    resources: dict[str, Decimal] = {}
-    for r in by_resource:
-        name = r["resource__name"] if r["resource__name"] not in resources else None
-        resources[name or f"{r['resource__name']} (#{r['resource_id']})"] = r["t"]
-    return {
-        "total": head["total"] or ZERO,
-        "by_category": {r["category__slug"]: r["t"] for r in by_category},
-        "by_resource": resources,
-        "by_tag": tag_totals(qs),
-        "entry_count": head["count"],
-        "period_start": start,
-        "period_end": end,
-        "currency": reporting_currency(),
-    }
-
-
-_TAG_TOTALS_HEAD = "SELECT kv.key, kv.value, SUM(sub.amount_reporting) FROM ("
-_TAG_TOTALS_TAIL = (
-    ") AS sub CROSS JOIN LATERAL jsonb_each_text(sub.tags) AS kv "
-    "GROUP BY kv.key, kv.value ORDER BY kv.key, kv.value"
-)
-
-
-def tag_totals(qs: QuerySet[Cost]) -> dict[str, dict[str, Decimal]]:
-    """``{key: {value: total}}`` over every tag of the costs in ``qs`` (one query)."""
-    inner, params = qs.values("tags", "amount_reporting").query.sql_with_params()
-    # Django compiles ``inner`` (placeholders, with params passed separately): no user text
-    # is interpolated into the statement.
-    sql = " ".join([_TAG_TOTALS_HEAD, inner, _TAG_TOTALS_TAIL])
-    out: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for key, value, total in cursor.fetchall():
-            out[key][value] = total
-    return dict(out)
+    return summarise_costs(report_costs(**filters), start=start, end=end)
 
 
 def monthly_trend(*, months: int = 12, end_month: date | None = None, **filters) -> list[dict]:

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -267,6 +268,14 @@ def cost_summary(
     "period_end", "currency"}`` with Decimal totals. Four queries whatever the row count.
     """
     qs, start, end = _summary_costs(user=user, period=period, start=start, end=end)
+    return summarise_costs(qs, start=start, end=end)
+
+
+def summarise_costs(qs: QuerySet[Cost], *, start, end) -> dict[str, Any]:
+    """Seed 001's CostSummary of the costs in ``qs`` (reporting currency, four queries):
+    ``total``, ``by_category`` {slug: total}, ``by_resource`` {resource name: total; a
+    repeated name gets its id}, ``by_tag`` {key: {value: total}}, ``entry_count``,
+    ``period_start``, ``period_end``, ``currency``."""
     head = qs.aggregate(total=Sum("amount_reporting"), count=Count("id"))
     by_category = {
         row["category__slug"]: row["total"]
@@ -285,21 +294,47 @@ def cost_summary(
         if name in by_resource:
             name = f"{name} (#{row['resource_id']})"
         by_resource[name] = row["total"]
-    by_tag: dict[str, dict[str, Decimal]] = {}
-    for tags, amount in qs.exclude(tags={}).values_list("tags", "amount_reporting").iterator():
-        for key, value in (tags or {}).items():
-            values = by_tag.setdefault(key, {})
-            values[value] = values.get(value, ZERO) + amount
     return {
         "total": head["total"] or ZERO,
         "by_category": by_category,
         "by_resource": by_resource,
-        "by_tag": {k: dict(sorted(v.items())) for k, v in sorted(by_tag.items())},
+        "by_tag": tag_totals(qs),
         "entry_count": head["count"],
         "period_start": start,
         "period_end": end,
         "currency": reporting_currency(),
     }
+
+
+_TAG_TOTALS_HEAD = "SELECT kv.key, kv.value, SUM(sub.amount_reporting) FROM ("
+_TAG_TOTALS_TAIL = (
+    ") AS sub CROSS JOIN LATERAL jsonb_each_text(sub.tags) AS kv "
+    "GROUP BY kv.key, kv.value ORDER BY kv.key, kv.value"
+)
+
+
+def tag_totals(qs: QuerySet[Cost]) -> dict[str, dict[str, Decimal]]:
+    """``{key: {value: total}}`` over every tag of the costs in ``qs``, in one query.
+
+    PostgreSQL expands the tags with ``jsonb_each_text``; the embedded SQLite mode sums the
+    (few) rows in Python instead.
+    """
+    out: dict[str, dict[str, Decimal]] = {}
+    if connection.vendor != "postgresql":
+        for tags, amount in qs.exclude(tags={}).values_list("tags", "amount_reporting"):
+            for key, value in sorted((tags or {}).items()):
+                values = out.setdefault(key, {})
+                values[value] = values.get(value, ZERO) + amount
+        return {k: dict(sorted(v.items())) for k, v in sorted(out.items())}
+    inner, params = qs.values("tags", "amount_reporting").query.sql_with_params()
+    # Django compiles ``inner`` (placeholders, with params passed separately): no user text
+    # is interpolated into the statement.
+    sql = " ".join([_TAG_TOTALS_HEAD, inner, _TAG_TOTALS_TAIL])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for key, value, total in cursor.fetchall():
+            out.setdefault(key, {})[value] = total
+    return out
 
 
 def cost_total(

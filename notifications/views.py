@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from costtrack.core.exceptions import ValidationError
@@ -32,9 +33,16 @@ def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
     if notification is None:
         raise Http404("Notification not found.")
     services.mark_read(notification=notification, user=request.user)
-    if request.POST.get("open") and notification.link.startswith("/"):
+    if request.POST.get("open") and _is_local(request, notification.link):
         return redirect(notification.link)
     return redirect("notifications:list")
+
+
+def _is_local(request: HttpRequest, link: str) -> bool:
+    # "//host/..." starts with "/" too but leaves the site: only this host's paths are followed
+    return link.startswith("/") and url_has_allowed_host_and_scheme(
+        link, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
 
 
 @login_required

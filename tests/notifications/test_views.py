@@ -75,6 +75,27 @@ def test_open_marks_read_and_follows_the_link(client, me):
     assert response["Location"] == "/costs/5/"
 
 
+@pytest.mark.parametrize(
+    "link",
+    [
+        "//evil.example",
+        "//evil.example/costs/5/",
+        "https://evil.example",
+        "https://evil.example/costs/5/",
+        "///evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ],
+)
+def test_open_never_leaves_the_site(client, me, link):
+    row = NotificationFactory(recipient=me, link=link)
+    response = client.post(reverse("notifications:read", args=[row.pk]), {"open": "1"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("notifications:list")
+    row.refresh_from_db()
+    assert row.read_at is not None
+
+
 def test_cannot_mark_another_users_notification(client, me):
     row = NotificationFactory()
     assert client.post(reverse("notifications:read", args=[row.pk])).status_code == 404

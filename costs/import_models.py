@@ -99,6 +99,11 @@ class ImportBatch(models.Model):
         related_name="superseded_by",
         help_text="The earlier import of the same billing account and period this one replaced.",
     )
+    superseded_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a later file for the same billing account and period replaced this one.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -111,8 +116,10 @@ class ImportBatch(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["sha256"],
-                condition=Q(status="succeeded", duplicate_of__isnull=True),
-                name="importbatch_unique_succeeded_file",
+                condition=Q(
+                    status="succeeded", duplicate_of__isnull=True, superseded_at__isnull=True
+                ),
+                name="importbatch_unique_active_file",
             ),
         ]
 

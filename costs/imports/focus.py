@@ -112,13 +112,15 @@ class StagedFile:
         return self.columns.get(name, "NULL::text")
 
 
-class _HashingReader(io.RawIOBase):
-    """Reads a binary stream while hashing and counting the raw (compressed) bytes."""
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _CountingReader(io.RawIOBase):
+    """Reads a binary stream while counting the raw (maybe compressed) bytes for progress."""
 
     def __init__(self, raw: IO[bytes], progress: Callable[[int], None] | None) -> None:
         super().__init__()
         self.raw = raw
-        self.digest = hashlib.sha256()
         self.size = 0
         self.progress = progress
 
@@ -126,7 +128,6 @@ class _HashingReader(io.RawIOBase):
         data = self.raw.read(len(buffer))
         n = len(data)
         buffer[:n] = data
-        self.digest.update(data)
         self.size += n
         if self.progress is not None and n:
             self.progress(self.size)
@@ -136,12 +137,50 @@ class _HashingReader(io.RawIOBase):
         return True
 
 
-def _open_text_stream(reader: _HashingReader) -> IO[bytes]:
+class _DigestingStream:
+    """The decompressed stream, hashing what is read: a file's identity is its content, so
+    the same CSV plain or gzipped (or gzipped again) is the same file."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.digest = hashlib.sha256()
+
+    def peek(self, size: int) -> bytes:
+        return self.stream.peek(size)  # type: ignore[attr-defined]
+
+    def readline(self, limit: int = -1) -> bytes:
+        data = self.stream.readline(limit)
+        self.digest.update(data)
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.digest.update(data)
+        return data
+
+
+def content_sha256(content: bytes) -> str:
+    """The digest ``stage`` gives the same bytes: of the CSV inside, when they are gzip."""
+    digest = hashlib.sha256()
+    if content[:2] != GZIP_MAGIC:
+        digest.update(content)
+        return digest.hexdigest()
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(content), mode="rb") as stream:
+            while chunk := stream.read(CHUNK_BYTES):
+                digest.update(chunk)
+    except (EOFError, OSError, zlib.error):
+        # A damaged archive fails its import anyway; its raw bytes identify the upload.
+        return hashlib.sha256(content).hexdigest()
+    return digest.hexdigest()
+
+
+def _open_text_stream(reader: _CountingReader) -> _DigestingStream:
     """The decompressed byte stream: gzip when the file starts with the gzip magic bytes."""
     buffered = io.BufferedReader(reader, buffer_size=CHUNK_BYTES)
-    if buffered.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
-    return buffered
+    if buffered.peek(2)[:2] == GZIP_MAGIC:
+        return _DigestingStream(gzip.GzipFile(fileobj=buffered, mode="rb"))  # type: ignore[arg-type]
+    return _DigestingStream(buffered)
 
 
 def _read_header(stream: IO[bytes]) -> list[str]:
@@ -224,7 +263,7 @@ def stage(
     Must run inside a transaction on PostgreSQL. Raises ``FocusFileError`` for a file that
     is not a readable CSV with the mandatory columns.
     """
-    reader = _HashingReader(source, progress)
+    reader = _CountingReader(source, progress)
     stream = _open_text_stream(reader)
     header = _read_header(stream)
     _check_header(header, amount_column)
@@ -273,7 +312,7 @@ def stage(
     return StagedFile(
         columns=columns,
         custom_columns=custom,
-        sha256=reader.digest.hexdigest(),
+        sha256=stream.digest.hexdigest(),
         size=reader.size,
         rows=rows,
     )

@@ -6,15 +6,15 @@ event and import link) and the earlier import of the same billing account and pe
 reversed, or nothing is and the batch is marked ``failed`` with its errors.
 """
 
-import hashlib
 import io
 import logging
 from collections.abc import Callable
 from typing import IO, Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from costtrack.core.db import advisory_xact_lock
@@ -77,9 +77,17 @@ def _check_can_import(acting_user) -> None:
 
 
 def _succeeded_copy(sha256: str) -> ImportBatch | None:
+    """The active import of the file with this content digest, if any.
+
+    A file whose import a corrected file has since replaced is not "already imported":
+    importing it again is a correction in turn (it replaces the corrected one).
+    """
     return (
         ImportBatch.objects.filter(
-            sha256=sha256, status=ImportBatch.Status.SUCCEEDED, duplicate_of__isnull=True
+            sha256=sha256,
+            status=ImportBatch.Status.SUCCEEDED,
+            duplicate_of__isnull=True,
+            superseded_at__isnull=True,
         )
         .order_by("pk")
         .first()
@@ -103,7 +111,7 @@ def import_create(
     _check_can_import(acting_user)
     if not content:
         raise ValidationError("The file is empty.", field="file")
-    sha256 = hashlib.sha256(content).hexdigest()
+    sha256 = focus.content_sha256(content)
     existing = _succeeded_copy(sha256)
     if existing is not None:
         return existing, False
@@ -194,6 +202,14 @@ def import_run(
     except ApplicationError as exc:
         error = {"line": 0, "column": exc.field or "", "message": exc.message, **exc.extra}
         return _fail(batch, [error], 1)
+    except OperationalError:
+        # A lost connection or a deadlock: the task retries the import from the start.
+        raise
+    except Exception as exc:
+        # Anything unforeseen (the task's soft time limit included) must not leave the
+        # batch "running" for good: record it as failed, keep the trace in the log.
+        logger.exception("Import #%s failed unexpectedly", batch.pk)
+        return _fail(batch, [_unexpected_error(exc)], 1)
     if isinstance(result, ImportBatch):
         ImportBatch.objects.filter(pk=batch.pk).update(
             status=ImportBatch.Status.SUCCEEDED,
@@ -207,6 +223,27 @@ def import_run(
         )
         return result
     return batch
+
+
+def _unexpected_error(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, SoftTimeLimitExceeded):
+        message = "The import took longer than the worker's time limit; nothing was imported."
+    else:
+        message = (
+            f"The import failed unexpectedly ({type(exc).__name__}); nothing was imported. "
+            "The worker's log has the details."
+        )
+    return {"line": 0, "column": "", "message": message}
+
+
+def import_retries_exhausted(batch_id: int, exc: Exception) -> None:
+    """The task gave up retrying a transient database error: record the batch as failed."""
+    batch = ImportBatch.objects.filter(pk=batch_id).first()
+    if batch is not None and batch.status in (
+        ImportBatch.Status.QUEUED,
+        ImportBatch.Status.RUNNING,
+    ):
+        _fail(batch, [_unexpected_error(exc)], 1)
 
 
 def _fail(batch: ImportBatch, errors: list[dict[str, Any]], count: int) -> ImportBatch:
@@ -250,7 +287,7 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
             billing_account_id=scope.billing_account_id,
             billing_period_start=scope.period_start,
             billing_period_end=scope.period_end,
-            superseded_by__isnull=True,
+            superseded_at__isnull=True,
         )
         .exclude(pk=batch.pk)
         .order_by("-pk")
@@ -408,6 +445,7 @@ def _replace(*, previous: ImportBatch, batch: ImportBatch) -> int:
     cancelled with a ``cancel`` event. Voided and cancelled costs no longer count and stay.
     """
     now = timezone.now()
+    ImportBatch.objects.filter(pk=previous.pk).update(superseded_at=now)
     note = (
         f"Reversed by import #{batch.pk} ({batch.file_name}), which replaces import #{previous.pk}"
     )

@@ -1,10 +1,22 @@
 """Celery wrapper for API uploads: run one queued import by id."""
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import OperationalError
 
 
+class _ImportTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        # Called once the retries are spent (not for each retry): the batch must not stay
+        # "queued" or "running" for good.
+        from .services import import_retries_exhausted
+
+        batch_id = args[0] if args else kwargs.get("batch_id")
+        if batch_id is not None:
+            import_retries_exhausted(batch_id, exc)
+
+
 @shared_task(
+    base=_ImportTask,
     name="costs.run_import",
     autoretry_for=(OperationalError,),
     retry_backoff=True,

@@ -1,5 +1,6 @@
 """Billing import services: totals, bad files, idempotency, replacement, rules, approval."""
 
+import gzip
 import io
 from collections import defaultdict
 from datetime import date
@@ -219,6 +220,17 @@ def test_charge_period_end_before_start_is_a_row_error(run):
     ]
 
 
+def test_billing_period_end_before_start_is_a_row_error(run):
+    rows = rows_of(sample_bytes("gcp.csv"))
+    for row in rows:
+        row["BillingPeriodEnd"] = "2024-02-01T00:00:00Z"
+    batch = _bad(run, to_csv(rows))
+    assert batch.errors[0]["line"] == 2
+    assert batch.errors[0]["column"] == "BillingPeriodEnd"
+    assert "before BillingPeriodStart" in batch.errors[0]["message"]
+    assert batch.error_count == len(rows)
+
+
 def test_a_binary_file_is_refused(run):
     batch = _bad(run, bytes(range(256)) * 40, name="picture.png")
     assert batch.errors[0]["message"] == "This is not a CSV file (it contains binary data)."
@@ -261,6 +273,84 @@ def test_reimporting_the_same_file_changes_nothing(run):
     assert again.pk == first.pk
     assert counts() == before
     assert ImportBatch.objects.filter(duplicate_of=first).count() == 1
+
+
+def test_the_same_csv_gzipped_or_regzipped_is_the_same_file(run):
+    content = sample_bytes("aws.csv")
+    first = run(content)
+    assert first.status == ImportBatch.Status.SUCCEEDED, first.errors
+    before = counts()
+    for again in (gz(content), gzip.compress(content, mtime=1_700_000_000, compresslevel=1)):
+        assert run(again, name="aws.csv.gz").pk == first.pk
+    assert counts() == before
+    assert not ImportBatch.objects.filter(supersedes=first).exists()
+
+
+def test_the_same_gzipped_upload_is_found_before_it_is_queued(importer, landing):
+    content = sample_bytes("aws.csv")
+    first = services.import_file(
+        source=io.BytesIO(content), file_name="aws.csv", acting_user=importer, unit=landing
+    )
+    assert first.status == ImportBatch.Status.SUCCEEDED, first.errors
+    batch, created = services.import_create(
+        file_name="aws.csv.gz", content=gz(content), acting_user=importer, unit=landing
+    )
+    assert (batch.pk, created) == (first.pk, False)
+
+
+def test_reimporting_a_replaced_file_replaces_the_correction_in_turn(run):
+    original = sample_bytes("gcp.csv")
+    rows = rows_of(original)
+    rows[0]["EffectiveCost"] = str(Decimal(rows[0]["EffectiveCost"]) + Decimal("100.00"))
+    corrected = to_csv(rows)
+    first = run(original)
+    second = run(corrected, name="gcp-corrected.csv")
+    assert second.supersedes_id == first.pk
+    # the correction was wrong after all: the original file goes in again
+    third = run(original, name="gcp-original-again.csv")
+    assert third.status == ImportBatch.Status.SUCCEEDED, third.errors
+    assert third.pk not in (first.pk, second.pk)
+    assert third.supersedes_id == second.pk
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.superseded_at is not None and second.superseded_at is not None
+    live = Cost.objects.filter(status__in=["pending", "approved"], source="import")
+    assert live.aggregate(s=Sum("amount"))["s"] == sum(csv_totals(original).values())
+    # and now that file is the active one: once more changes nothing
+    before = counts()
+    assert run(original, name="gcp-once-more.csv").pk == third.pk
+    assert counts() == before
+
+
+def test_an_unexpected_error_fails_the_batch_instead_of_leaving_it_running(run, monkeypatch):
+    def explode(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(services.loader, "insert_costs", explode)
+    before = counts()
+    batch = run(sample_bytes("aws.csv"))
+    assert batch.status == ImportBatch.Status.FAILED
+    assert batch.errors == [
+        {
+            "line": 0,
+            "column": "",
+            "message": "The import failed unexpectedly (RuntimeError); nothing was imported. "
+            "The worker's log has the details.",
+        }
+    ]
+    assert counts() == before
+
+
+def test_a_soft_time_limit_fails_the_batch_with_a_clear_message(run, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    def too_slow(**kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(services.loader, "map_groups", too_slow)
+    batch = run(sample_bytes("aws.csv"))
+    assert batch.status == ImportBatch.Status.FAILED
+    assert "longer than the worker's time limit" in batch.errors[0]["message"]
 
 
 def test_a_corrected_file_reverses_and_replaces_the_earlier_import(run, importer):

@@ -103,16 +103,25 @@ class Cost(models.Model):
     )
     period_start = models.DateField(null=True, blank=True)
     period_end = models.DateField(null=True, blank=True)
-    category = models.ForeignKey(CostCategory, on_delete=models.PROTECT, related_name="costs")
+    # Each cost foreign key that leads a composite index below gets no index of its own: the
+    # composite serves its lookups, and every index costs each insert (imports write many).
+    category = models.ForeignKey(
+        CostCategory, on_delete=models.PROTECT, related_name="costs", db_index=False
+    )
     description = models.CharField(max_length=500, blank=True)
     resource = models.ForeignKey(
-        Resource, null=True, blank=True, on_delete=models.PROTECT, related_name="costs"
+        Resource,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="costs",
+        db_index=False,
     )
     entity = models.ForeignKey(
         Entity, null=True, blank=True, on_delete=models.PROTECT, related_name="costs"
     )
     organization_unit = models.ForeignKey(
-        OrganizationUnit, on_delete=models.PROTECT, related_name="costs"
+        OrganizationUnit, on_delete=models.PROTECT, related_name="costs", db_index=False
     )
     url = models.URLField(max_length=2000, blank=True, validators=[validate_http_url])
     metadata = models.JSONField(default=dict, blank=True, validators=[validate_metadata])
@@ -121,7 +130,10 @@ class Cost(models.Model):
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CHARGE)
     status = FSMField(default=CostStatus.DRAFT, choices=CostStatus.choices, protected=True)
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submitted_costs"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="submitted_costs",
+        db_index=False,
     )
     submitted_at = models.DateTimeField(null=True, blank=True)
     approver = models.ForeignKey(
@@ -130,6 +142,7 @@ class Cost(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="costs_to_approve",
+        db_index=False,
         help_text="The resolved approver; empty means the finance group decides.",
     )
     decided_by = models.ForeignKey(
@@ -220,7 +233,9 @@ class CostEvent(models.Model):
         OVERRIDE = "override", "Budget block overridden"
         RECONVERT = "reconvert", "Reconverted"
 
-    cost = models.ForeignKey(Cost, on_delete=models.PROTECT, related_name="events")
+    cost = models.ForeignKey(
+        Cost, on_delete=models.PROTECT, related_name="events", db_index=False
+    )  # served by the (cost, at) index
     action = models.CharField(max_length=16, choices=Action.choices)
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16, blank=True)

@@ -1,10 +1,15 @@
 """Admin for budgets: a utilisation column, the revision history (read-only), and every
 write through ``budgets.services`` (an amount change needs a reason and writes a revision).
+Access follows the roles (finance manages, auditors read); a service's refusal shows as a
+form error or an admin message.
 """
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import transaction
 from django.forms import ValidationError as FormValidationError
+from django.http import HttpResponseRedirect
 
 from costtrack.core.exceptions import ApplicationError
 from costtrack.core.money import round_money
@@ -15,23 +20,24 @@ from .models import Budget, BudgetAlert, BudgetRevision
 
 
 class FinanceManagesMixin:
-    """Finance manages budgets and auditors read them in the admin by their role alone, without
-    per-model Django permissions (staff of other roles keep only what they were granted)."""
+    """Budgets follow the roles in the admin, not per-model Django permissions: finance
+    manages them, auditors read them, other staff have no access (the services would refuse
+    their writes whatever permissions they were granted)."""
 
     def has_module_permission(self, request):
-        return sees_everything(request.user) or super().has_module_permission(request)
+        return sees_everything(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return sees_everything(request.user) or super().has_view_permission(request, obj)
+        return sees_everything(request.user)
 
     def has_add_permission(self, request, *args):
-        return is_finance(request.user) or super().has_add_permission(request, *args)
+        return is_finance(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return is_finance(request.user) or super().has_change_permission(request, obj)
+        return is_finance(request.user)
 
     def has_delete_permission(self, request, obj=None):
-        return is_finance(request.user) or super().has_delete_permission(request, obj)
+        return is_finance(request.user)
 
 
 class BudgetAdminForm(forms.ModelForm):
@@ -60,19 +66,21 @@ class BudgetAdminForm(forms.ModelForm):
             "include_pending",
         ]
 
+    # Bound by ``BudgetAdmin.get_form``: writes the budget through its service.
+    service_write = None
+
     def _post_clean(self):
+        """Write through the service in a savepoint, so that anything it refuses becomes a
+        form error and nothing is written; ``save_model`` adopts what was written."""
         super()._post_clean()
-        if self.errors:
+        if self.errors or self.service_write is None:
             return
         try:
-            services.budget_validate(self.instance)
+            with transaction.atomic():
+                self.saved_object = self.service_write(self.cleaned_data)
         except ApplicationError as exc:
             field = exc.field if exc.field in self.fields else None
             self.add_error(field, FormValidationError(exc.message, code=exc.code))
-            return
-        reason = (self.cleaned_data.get("reason") or "").strip()
-        if self.instance.pk and "amount" in self.changed_data and not reason:
-            self.add_error("reason", "Say why the amount changes.")
 
 
 class BudgetRevisionInline(admin.TabularInline):
@@ -86,7 +94,7 @@ class BudgetRevisionInline(admin.TabularInline):
     ordering = ["-at", "-id"]
 
     def has_view_permission(self, request, obj=None):
-        return sees_everything(request.user) or super().has_view_permission(request, obj)
+        return sees_everything(request.user)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -145,28 +153,35 @@ class BudgetAdmin(FinanceManagesMixin, admin.ModelAdmin):
             f"forecast {util.forecast_pct} %"
         )
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        budget_id = obj.pk if obj is not None else None
+
+        def write(cleaned) -> Budget:
+            fields = {name: cleaned[name] for name in cleaned if name in services.BUDGET_FIELDS}
+            if budget_id is None:
+                return services.budget_create(**fields, acting_user=request.user)
+            return services.budget_update(
+                budget=Budget.objects.get(pk=budget_id),
+                acting_user=request.user,
+                reason=cleaned.get("reason", ""),
+                **fields,
+            )
+
+        return type(form_class.__name__, (form_class,), {"service_write": staticmethod(write)})
+
     def save_model(self, request, obj, form, change):
-        fields = {
-            name: form.cleaned_data[name]
-            for name in form.cleaned_data
-            if name in services.BUDGET_FIELDS
-        }
-        try:
-            if change:
-                services.budget_update(
-                    budget=obj,
-                    acting_user=request.user,
-                    reason=form.cleaned_data.get("reason", ""),
-                    **fields,
-                )
-            else:
-                saved = services.budget_create(**fields, acting_user=request.user)
-                obj.pk = saved.pk
-                obj.refresh_from_db()
-                obj._state.adding = False
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-            raise
+        saved = getattr(form, "saved_object", None)
+        if saved is None:  # only a form that wrote through the service gets here
+            raise DjangoPermissionDenied("The budget was not written through its service.")
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        # The only inline (revisions) is read-only; the service wrote everything.
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def delete_model(self, request, obj):
         services.budget_delete(budget=obj, acting_user=request.user)
@@ -174,6 +189,22 @@ class BudgetAdmin(FinanceManagesMixin, admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for budget in queryset:
             services.budget_delete(budget=budget, acting_user=request.user)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ApplicationError as exc:  # the deletion was rolled back
+            self.message_user(request, f"The budget was not deleted: {exc.message}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def response_action(self, request, queryset):
+        # Bulk deletion: all or nothing, and a refusal is a message, not an error page.
+        try:
+            with transaction.atomic():
+                return super().response_action(request, queryset)
+        except ApplicationError as exc:
+            self.message_user(request, f"No budget was deleted: {exc.message}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(BudgetAlert)

@@ -11,6 +11,9 @@ from . import services
     retry_backoff=True,
     retry_backoff_max=600,
     max_retries=5,
+    # One spend query for every budget; minutes mean something is stuck, not slow.
+    soft_time_limit=300,
+    time_limit=360,
 )
 def check_all_budgets() -> int:
     """Fire the thresholds every active budget has reached in its current period."""

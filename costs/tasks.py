@@ -13,6 +13,8 @@ from costtrack.core.exceptions import ApplicationError
     retry_backoff=True,
     retry_backoff_max=600,
     max_retries=5,
+    soft_time_limit=1800,
+    time_limit=1900,
 )
 def reconvert_costs(currency: str | None = None, since: str | None = None) -> int:
     """Recompute reporting amounts after exchange rates changed (``since``: ISO date)."""

@@ -112,6 +112,8 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="costtrack <costtrack@localhost>")
+# Seconds an SMTP connection may block a delivery task before it fails and is retried.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Celery ---------------------------------------------------------------------------
@@ -128,7 +130,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Web requests enqueue tasks after commit: an unreachable broker must fail fast (the outbox
+# sweep re-sends later), not hold the request for the operating system's TCP timeout.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=3.0),
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0),
+}
 CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -185,6 +193,10 @@ ACCOUNTING_PERIOD_START_DAY = env.int("ACCOUNTING_PERIOD_START_DAY", default=1)
 COSTS_PERIOD_CLOSE_DAY = env.int("COSTS_PERIOD_CLOSE_DAY", default=3)
 # Close a period even with costs still pending (they are listed on it); otherwise wait.
 COSTS_CLOSE_WITH_PENDING = env.bool("COSTS_CLOSE_WITH_PENDING", default=False)
+# Days a cost may wait for approval before its approvers are reminded, and before it is
+# escalated to the next owner up (costs.reminders).
+COSTS_REMINDER_AFTER_DAYS = env.int("COSTS_REMINDER_AFTER_DAYS", default=3)
+COSTS_ESCALATE_AFTER_DAYS = env.int("COSTS_ESCALATE_AFTER_DAYS", default=7)
 
 LOGGING = {
     "version": 1,

@@ -2,8 +2,9 @@
 
 Rows are summed into one cost per *charge group*: billing account, sub-account, provider,
 publisher, service, charge category, resource, region, currency, charge period (days), tags
-and sign. The amount of a group is rounded once (half-even, to the currency's minor unit);
-the file's totals per account, service and day are therefore kept exactly.
+and sign. Amounts are rounded to the currency's minor unit so that the costs of one account,
+service and day sum exactly to that bucket's file total, rounded half-even
+(``ROUNDED_GROUPS``).
 
 Every statement works on temporary tables (``_focus_*``, dropped at commit) and writes the
 real tables with ``INSERT ... SELECT``: resources (``ON CONFLICT`` on provider and id), costs,
@@ -146,6 +147,37 @@ LANGUAGE sql IMMUTABLE AS $$
         ELSE round(v, d)
     END
 $$
+"""
+
+
+# The groups that make costs, each with its amount in the currency's minor unit. Rounding
+# each group on its own would let the cents drift from the file's totals (two resources at
+# 0.004 each make 0.00, not 0.01); instead every group of one billing account, sub-account,
+# service, day and currency gets its amount floored, and the units the floors lost from the
+# bucket's half-even total go one each to the largest remainders (earliest line first on a
+# tie). So the costs of a bucket sum exactly to its rounded total.
+ROUNDED_GROUPS = """
+    SELECT b.*,
+        round((b.floor_units + CASE WHEN b.remainder_rank <= b.lost_units THEN 1 ELSE 0 END)
+              / power(10::numeric, b.digits), b.digits) AS amount
+    FROM (
+        SELECT u.*,
+            pg_temp.round_half_even(sum(u.units) OVER bucket, 0)
+                - sum(u.floor_units) OVER bucket AS lost_units,
+            row_number() OVER (bucket ORDER BY u.units - u.floor_units DESC, u.first_line)
+                AS remainder_rank
+        FROM (
+            SELECT d.*, floor(d.units) AS floor_units
+            FROM (
+                SELECT g0.*, (%(digits)s::jsonb ->> g0.currency)::int AS digits,
+                    g0.amount_exact
+                        * power(10::numeric, (%(digits)s::jsonb ->> g0.currency)::int) AS units
+                FROM _focus_groups g0 WHERE g0.sign <> 0
+            ) d
+        ) u
+        WINDOW bucket AS (PARTITION BY u.billing_account_id, u.sub_account_id, u.service_name,
+                          u.day, u.currency)
+    ) b
 """
 
 
@@ -339,13 +371,11 @@ def map_groups(*, batch: ImportBatch, default_unit_id: int | None) -> None:
         CREATE TEMP TABLE _focus_mapped ON COMMIT DROP AS
         SELECT g.*, p.provider_code,
             coalesce(t.tags, '{{}}'::jsonb) AS tags,
-            pg_temp.round_half_even(g.amount_exact, (%(digits)s::jsonb ->> g.currency)::int)
-                AS amount,
             x.rate,
             m.id AS rule_id, m.organization_unit_id AS rule_unit_id, m.entity_id AS rule_entity_id,
             m.entity_unit_id AS rule_entity_unit_id, m.category_id AS rule_category_id,
             res.id IS NOT NULL AS known_resource, res.organization_unit_id AS known_unit_id
-        FROM _focus_groups g
+        FROM ({ROUNDED_GROUPS}) g
         CROSS JOIN LATERAL (SELECT {PROVIDER_SQL} AS provider_code) p
         LEFT JOIN _focus_tags t ON t.tags_text = g.tags_text
         JOIN _focus_rates x ON x.currency = g.currency AND x.day = g.day
@@ -362,7 +392,6 @@ def map_groups(*, batch: ImportBatch, default_unit_id: int | None) -> None:
                    AND (r.tag_value = '' OR t.tags ->> r.tag_key = r.tag_value)))
             ORDER BY r.priority, r.id LIMIT 1
         ) m ON true
-        WHERE g.sign <> 0
         """,  # noqa: S608  # nosec B608 (constants of this module only)
         {"digits": digits},
     )

@@ -19,7 +19,7 @@ def test_import_command_prints_a_summary_and_progress(importer, landing, tmp_pat
     )  # fmt: skip
     text = out.getvalue()
     assert "succeeded: kubernetes.csv, billing account cluster-prod-eu" in text
-    assert "rows 392" in text
+    assert "rows 394" in text
     assert "100%" in err.getvalue()
     assert "writing costs and audit events" in err.getvalue()
     assert Cost.objects.count() > 0

@@ -2,9 +2,10 @@
 
 import gzip
 import io
+import random
 from collections import defaultdict
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
 from django.db.models import Sum
@@ -69,10 +70,51 @@ def test_sample_export_imports_with_exact_totals_per_account_service_and_day(run
     assert costs.count() == batch.costs_created
     assert set(costs.values_list("source", flat=True)) == {"import"}
     assert set(costs.values_list("status", flat=True)) == {"pending"}
+    # every sample bills credits, taxes and tagged resources
+    assert costs.filter(kind="credit").exists()
+    assert costs.filter(metadata__focus__charge_category="Tax").exists()
+    assert costs.exclude(tags={}).exists()
     # one audit event per cost, naming the file
     events = CostEvent.objects.filter(cost__in=costs)
     assert events.count() == batch.costs_created
     assert all("Imported from " + name in e.comment for e in events)
+
+
+def test_sub_cent_amounts_keep_each_account_service_and_day_total_exact(run):
+    """Exports carry many decimals: the costs of a bucket still sum to its rounded total."""
+    rng = random.Random(7)
+    rows = rows_of(sample_bytes("aws.csv"))
+    for row in rows:
+        if row["ChargeCategory"] == "Usage" and Decimal(row["EffectiveCost"]) != 0:
+            row["EffectiveCost"] = f"{Decimal(rng.randint(1, 9_999_999)) / 10**6}"
+    # three resources of one account, service and day at 0.004 each: 0.012 rounds to 0.01,
+    # where rounding each on its own would give 0.00
+    tiny = [r for r in rows if r["ServiceName"] == "AWS Lambda"][:1]
+    for n in range(3):
+        rows.append({**tiny[0], "ResourceId": f"function:tiny-{n}", "EffectiveCost": "0.004"})
+    content = to_csv(rows)
+    batch = run(content)
+    assert batch.status == ImportBatch.Status.SUCCEEDED, batch.errors
+    expected = {
+        key: total.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+        for key, total in csv_totals(content).items()
+    }
+    got = db_totals(batch)
+    assert got == {k: v for k, v in expected.items() if v != 0 or k in got}
+    day = tiny[0]["ChargePeriodStart"][:10]
+    tiny_costs = Cost.objects.filter(
+        import_link__batch=batch, resource__provider_resource_id__contains="function:tiny-"
+    )
+    assert tiny_costs.count() == 3
+    assert sorted(c.amount for c in tiny_costs) == [
+        Decimal("0.00"),
+        Decimal("0.00"),
+        Decimal("0.01"),
+    ]
+    assert (
+        got[(tiny[0]["SubAccountId"], "AWS Lambda", day)]
+        == expected[(tiny[0]["SubAccountId"], "AWS Lambda", day)]
+    )
 
 
 def test_credits_become_credit_costs_and_taxes_keep_their_monthly_period(run):
@@ -575,6 +617,12 @@ def test_month_grain_makes_one_cost_per_resource_and_month(run, settings):
             cost.amount
         )
     assert dict(got) == dict(expected)
-    # 5 workloads x 3 parts, the idle workload without storage: 14 costs for 392 rows
-    assert costs.count() == 14
-    assert {(c.incurred_on, c.period_end) for c in costs} == {(date(2024, 3, 1), date(2024, 3, 28))}
+    # 5 workloads x 3 parts, the idle workload without storage, a credit and a tax:
+    # 16 costs for 394 rows
+    assert costs.count() == 16
+    usage = costs.filter(metadata__focus__charge_category="Usage")
+    assert {(c.incurred_on, c.period_end) for c in usage} == {(date(2024, 3, 1), date(2024, 3, 28))}
+    monthly = costs.exclude(metadata__focus__charge_category="Usage")
+    assert {(c.incurred_on, c.period_end) for c in monthly} == {
+        (date(2024, 3, 1), date(2024, 3, 31))
+    }

@@ -287,6 +287,18 @@ def kubernetes() -> None:
                     Tags=json.dumps(tags, sort_keys=True), x_Cluster="prod-eu",
                     x_Namespace=namespace, x_CpuCoreHours=str(rng.randint(1, 96)),
                 )  # fmt: skip
+    export.add(
+        day=0, days=31, effective=Decimal("-35.00"), category="Credit",
+        ServiceName="Kubernetes CPU", ServiceCategory="Compute", SubAccountId="payments",
+        SubAccountName="payments", ChargeDescription="Committed-use discount share of the nodes",
+        x_Cluster="prod-eu", x_Namespace="payments",
+    )  # fmt: skip
+    export.add(
+        day=0, days=31, effective=Decimal("14.72"), category="Tax",
+        ServiceName="Kubernetes Control Plane", ServiceCategory="Compute",
+        SubAccountId="kube-system", SubAccountName="kube-system",
+        ChargeDescription="VAT on the managed control plane fee", x_Cluster="prod-eu",
+    )  # fmt: skip
     export.write("kubernetes.csv")
 
 

@@ -148,6 +148,8 @@ class BudgetAdmin(FinanceManagesMixin, admin.ModelAdmin):
     @admin.display(description="utilisation (current period)")
     def utilisation(self, obj: Budget) -> str:
         util = getattr(obj, "_utilisation", None) or selectors.budget_utilization(obj)
+        if util.conversion_gap is not None:
+            return f"unknown: {util.conversion_gap.message}"
         return (
             f"{util.utilization_pct} % ({util.spent} of {util.amount}), "
             f"forecast {util.forecast_pct} %"

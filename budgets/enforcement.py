@@ -78,6 +78,15 @@ def _verdicts(
     for budget, period in pairs:
         found = spend[budget.pk]
         spent = found.actual + found.committed if budget.include_pending else found.actual
+        if found.unconverted_from is not None:
+            if budget.action != Budget.Action.BLOCK:
+                continue
+            gap = selectors.ConversionGap(budget.currency, found.unconverted_from)
+            raise ValidationError(
+                f"Cannot check budget '{budget.name}': {gap.message}",
+                field="currency",
+                code="no_exchange_rate",
+            )
         try:
             requested = selectors.convert(
                 amount=amount,

@@ -309,12 +309,38 @@ def percent(part: Decimal, whole: Decimal) -> Decimal:
 
 
 @dataclass(frozen=True)
+class ConversionGap:
+    """Spend of a budget that cannot be converted into its currency: no rate of ``currency``
+    has ever been loaded, and costs in other currencies from ``first_day`` on fall in the
+    period. Until a rate is loaded the budget's spend is unknown."""
+
+    currency: str
+    first_day: date
+
+    @property
+    def message(self) -> str:
+        return (
+            f"No exchange rate for {self.currency} has been loaded: costs in other currencies "
+            f"from {self.first_day.isoformat()} cannot be converted, so the spend is unknown."
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "code": "no_exchange_rate",
+            "currency": self.currency,
+            "first_day": self.first_day.isoformat(),
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
 class Utilisation:
     """A budget's use of one period, in the budget's currency.
 
     ``spent`` is what counts against the budget: actual, plus committed when the budget
     counts pending costs. ``forecast`` extrapolates ``spent`` to the end of the period at
-    the run-rate so far.
+    the run-rate so far. With a ``conversion_gap`` the figures leave out the costs that could
+    not be converted: ``as_dict`` and the pages show the spend as unknown instead.
     """
 
     budget: Budget
@@ -328,9 +354,12 @@ class Utilisation:
     forecast: Decimal
     forecast_pct: Decimal
     elapsed_pct: Decimal
+    conversion_gap: ConversionGap | None = None
 
     @property
     def bar_class(self) -> str:
+        if self.conversion_gap is not None:
+            return "unknown"
         if self.utilization_pct > 100:
             return "red"
         if self.utilization_pct > 80:
@@ -346,20 +375,30 @@ class Utilisation:
         return min(self.forecast_pct, HUNDRED)
 
     def as_dict(self) -> dict:
+        """JSON shape; the spend figures are ``null`` when some spend cannot be converted
+        (``conversion_error`` says which currency and from which day)."""
         start, end = self.period.as_labels()
+        gap = self.conversion_gap
+        figures = {
+            name: None if gap is not None else str(getattr(self, name))
+            for name in (
+                "actual",
+                "committed",
+                "spent",
+                "remaining",
+                "utilization_pct",
+                "forecast",
+                "forecast_pct",
+            )
+        }
         return {
             "period_start": start,
             "period_end": end,
             "currency": self.budget.currency,
             "amount": str(self.amount),
-            "actual": str(self.actual),
-            "committed": str(self.committed),
-            "spent": str(self.spent),
-            "remaining": str(self.remaining),
-            "utilization_pct": str(self.utilization_pct),
-            "forecast": str(self.forecast),
-            "forecast_pct": str(self.forecast_pct),
+            **figures,
             "elapsed_pct": str(self.elapsed_pct),
+            "conversion_error": gap.as_dict() if gap is not None else None,
         }
 
 
@@ -370,6 +409,7 @@ def build_utilisation(
     committed: Decimal,
     *,
     now: datetime,
+    unconverted_from: date | None = None,
 ) -> Utilisation:
     spent = actual + committed if budget.include_pending else actual
     fraction = period.elapsed_fraction(now)
@@ -388,6 +428,11 @@ def build_utilisation(
         forecast=forecast,
         forecast_pct=percent(forecast, amount),
         elapsed_pct=(fraction * HUNDRED).quantize(Decimal("0.01")),
+        conversion_gap=(
+            ConversionGap(currency=budget.currency, first_day=unconverted_from)
+            if unconverted_from is not None
+            else None
+        ),
     )
 
 
@@ -400,7 +445,14 @@ def budget_utilisations(
     pairs = [(b, display_period(b, on if on is not None else now)) for b in budgets]
     spend = spend_by_budget(pairs)
     return {
-        b.pk: build_utilisation(b, p, spend[b.pk].actual, spend[b.pk].committed, now=now)
+        b.pk: build_utilisation(
+            b,
+            p,
+            spend[b.pk].actual,
+            spend[b.pk].committed,
+            now=now,
+            unconverted_from=spend[b.pk].unconverted_from,
+        )
         for b, p in pairs
     }
 

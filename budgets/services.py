@@ -5,6 +5,7 @@ Only finance creates, changes and deletes budgets. Alerts are inserted with
 checks (the beat task and an approval at the same moment) fire each threshold exactly once.
 """
 
+import logging
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -30,6 +31,7 @@ from . import selectors
 from .models import Budget, BudgetAlert, BudgetRevision
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 BUDGET_FIELDS = {
     "name",
@@ -355,7 +357,8 @@ def budget_check_alerts(
 
     Each (budget, period, threshold, kind) fires once: an alert that exists is not written
     again, so re-running changes nothing. Every new alert notifies the budget unit's owner
-    and finance. Returns the alerts written now.
+    and finance. A budget whose spend cannot be converted (no rate of its currency) is
+    skipped with a logged warning. Returns the alerts written now.
     """
     now = now or timezone.now()
     budgets = [b for b in budgets if b.active]
@@ -363,6 +366,10 @@ def budget_check_alerts(
     written = []
     for budget in budgets:
         util = utils[budget.pk]
+        if util.conversion_gap is not None:
+            # A threshold judged on part of the spend would fire late or never.
+            logger.warning("Budget %s not checked: %s", budget.pk, util.conversion_gap.message)
+            continue
         for alert in alerts_for(util, now=now):
             if _insert_alert(alert):
                 _notify_alert(budget, alert, util)

@@ -10,6 +10,9 @@ Conversion: a cost in the budget's currency counts with its own amount; any othe
 its reporting-currency amount divided by the budget currency's latest rate on or before the
 cost's day (the earliest later rate when none is older). Costs are first summed per day,
 status and "same currency", so the rate is looked up once per day, not once per cost.
+When the budget's currency has no rate at all, costs in other currencies cannot be converted:
+they are left out of the sums and the earliest day among them is returned
+(``unconverted_from``), so callers say the spend is unknown instead of showing a low figure.
 Every identifier below comes from model metadata; every value is a bound parameter.
 """
 
@@ -50,6 +53,9 @@ class Spend:
     committed: Decimal
     # The budget currency's rate on the day asked for (None for the reporting currency).
     rate: Decimal | None = None
+    # The earliest day of a cost that could not be converted (no rate of the budget's
+    # currency was ever loaded); None when every cost counted.
+    unconverted_from: date | None = None
 
 
 def _scope(budget: Budget, period: periods.Period, exclude_cost_id: int | None) -> tuple[str, list]:
@@ -117,14 +123,22 @@ def _budget_select(
             "SELECT %s AS budget_ref, "  # nosec B608
             "SUM(c.amount_reporting) FILTER (WHERE c.status = %s) AS actual, "
             "SUM(c.amount_reporting) FILTER (WHERE c.status = %s) AS committed, "
-            f"CAST(NULL AS NUMERIC) AS rate FROM {COST} c WHERE {where}"
+            "CAST(NULL AS NUMERIC) AS rate, CAST(NULL AS DATE) AS unconverted_from "
+            f"FROM {COST} c WHERE {where}"
         )
         return sql, [budget.pk, APPROVED, PENDING, *where_params]
     converted = f"(CASE WHEN d.same THEN d.amt ELSE d.rep / {_rate_sql('d.day')} END)"
     rate_column = _rate_sql("%s") if rate_day is not None else "CAST(NULL AS NUMERIC)"
+    # The rate lookup falls back to a later rate, so it finds none only when the currency has
+    # no rate at all: one uncorrelated EXISTS says which costs could not be converted.
+    unconverted = (
+        f"MIN(d.day) FILTER (WHERE NOT d.same AND NOT EXISTS "  # nosec B608
+        f"(SELECT 1 FROM {RATE} r WHERE r.currency = %s))"
+    )
     sql = (
         f"SELECT %s AS budget_ref, SUM({converted}) FILTER (WHERE d.status = %s) AS actual, "  # nosec B608
-        f"SUM({converted}) FILTER (WHERE d.status = %s) AS committed, {rate_column} AS rate "
+        f"SUM({converted}) FILTER (WHERE d.status = %s) AS committed, {rate_column} AS rate, "
+        f"{unconverted} AS unconverted_from "
         "FROM (SELECT c.incurred_on AS day, c.status AS status, c.currency = %s AS same, "
         "SUM(c.amount) AS amt, SUM(c.amount_reporting) AS rep "
         f"FROM {COST} c WHERE {where} GROUP BY 1, 2, 3) d"
@@ -133,8 +147,14 @@ def _budget_select(
     if rate_day is not None:
         day = connection.ops.adapt_datefield_value(rate_day)
         params += [code, day, code, day]
-    params += [code, *where_params]
+    params += [code, code, *where_params]
     return sql, params
+
+
+def _day(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])  # SQLite answers MIN() of dates as text
 
 
 def _decimal(value) -> Decimal:
@@ -154,7 +174,8 @@ def spend_by_budget(
     ``actual`` and ``committed`` are rounded to the budget currency's minor unit.
     ``exclude_cost_id`` leaves one cost out (the one being submitted). With ``rate_day``,
     ``rate`` is each foreign-currency budget's rate on that day (saves a query when a cost
-    must be converted into it).
+    must be converted into it). ``unconverted_from`` is set when some costs could not be
+    converted (and are missing from ``actual``/``committed``).
     """
     if not pairs:
         return {}
@@ -166,11 +187,12 @@ def spend_by_budget(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    for budget_id, actual, committed, rate in rows:
+    for budget_id, actual, committed, rate, unconverted_from in rows:
         code = currency[budget_id]
         result[budget_id] = Spend(
             actual=round_money(_decimal(actual), code),
             committed=round_money(_decimal(committed), code),
             rate=None if rate is None else _decimal(rate),
+            unconverted_from=_day(unconverted_from),
         )
     return result

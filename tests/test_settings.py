@@ -58,3 +58,30 @@ def test_embedded_default_uses_sqlite_and_eager_tasks():
         "True",
         "django.core.mail.backends.console.EmailBackend",
     ]
+
+
+def test_billing_import_settings_come_from_the_environment():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.COSTTRACK_IMPORT_AMOUNT_COLUMN, s.COSTTRACK_IMPORT_DEFAULT_UNIT or '-', "
+        "s.COSTTRACK_IMPORT_GRAIN)"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("COSTTRACK_IMPORT_")}
+    base["DJANGO_SETTINGS_MODULE"] = "costtrack.settings.base"
+
+    def read(**extra):
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={**base, **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+
+    assert read() == ["EffectiveCost", "-", "day"]
+    assert read(
+        COSTTRACK_IMPORT_AMOUNT_COLUMN="BilledCost",
+        COSTTRACK_IMPORT_DEFAULT_UNIT="cloud",
+        COSTTRACK_IMPORT_GRAIN="month",
+    ) == ["BilledCost", "cloud", "month"]

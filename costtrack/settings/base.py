@@ -197,6 +197,12 @@ COSTS_CLOSE_WITH_PENDING = env.bool("COSTS_CLOSE_WITH_PENDING", default=False)
 # escalated to the next owner up (costs.reminders).
 COSTS_REMINDER_AFTER_DAYS = env.int("COSTS_REMINDER_AFTER_DAYS", default=3)
 COSTS_ESCALATE_AFTER_DAYS = env.int("COSTS_ESCALATE_AFTER_DAYS", default=7)
+# Billing imports (costs.imports): which FOCUS figure becomes a cost's amount, the unit
+# (by code) that takes rows no rule or known resource places, and whether a cost sums a
+# charge group per day or per month.
+COSTTRACK_IMPORT_AMOUNT_COLUMN = env.str("COSTTRACK_IMPORT_AMOUNT_COLUMN", default="EffectiveCost")
+COSTTRACK_IMPORT_DEFAULT_UNIT = env.str("COSTTRACK_IMPORT_DEFAULT_UNIT", default="")
+COSTTRACK_IMPORT_GRAIN = env.str("COSTTRACK_IMPORT_GRAIN", default="day")
 
 LOGGING = {
     "version": 1,

@@ -85,3 +85,34 @@ def test_billing_import_settings_come_from_the_environment():
         COSTTRACK_IMPORT_DEFAULT_UNIT="cloud",
         COSTTRACK_IMPORT_GRAIN="month",
     ) == ["BilledCost", "cloud", "month"]
+
+
+def test_the_suite_refuses_to_run_without_postgresql_in_ci():
+    env = {**os.environ, "CI": "true", "DATABASE_URL": "postgres://postgres@127.0.0.1:1/costtrack"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "PostgreSQL is not reachable at 127.0.0.1:1" in output
+    assert "CI=true: a missing server is a failure, not a skip" in output
+
+
+def test_the_suite_refuses_sqlite():
+    env = {**os.environ, "DATABASE_URL": "sqlite:///ignored.sqlite3"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "costtrack's tests run on PostgreSQL" in result.stdout + result.stderr
+    assert not (ROOT / "ignored.sqlite3").exists()

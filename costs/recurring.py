@@ -32,8 +32,8 @@ from costtrack.core.roles import is_finance, sees_everything
 from orgunits.selectors import subtree_q, user_root_ranges
 
 from .models import Cost, CostCategory
-from .period_models import AccountingPeriod, PeriodStatus, RecurringCost, RecurringCostOccurrence
-from .periods import add_months, period_bounds
+from .period_models import RecurringCost, RecurringCostOccurrence
+from .periods import add_months, frozen_ranges, period_bounds
 
 Cadence = RecurringCost.Cadence
 STEP_MONTHS = {Cadence.MONTHLY: 1, Cadence.QUARTERLY: 3, Cadence.ANNUAL: 12}
@@ -90,14 +90,15 @@ def span_end(item: RecurringCost, due: date) -> date | None:
 def recurring_cost_list(
     *, user, active: bool | None = None, period: str | None = None
 ) -> list[RecurringCost] | QuerySet[RecurringCost]:
-    """Recurring items ``user`` may see (finance and auditors all; others their units').
+    """Recurring items ``user`` may see (finance and auditors all; others their units';
+    ``None`` is an internal caller, e.g. an operator's command, that sees everything).
 
     ``period`` (YYYY-MM) keeps the items due at least once in that period.
     """
     qs = RecurringCost.objects.select_related(
         "category", "organization_unit", "resource", "entity", "created_by"
     ).order_by("name", "id")
-    if not sees_everything(user):
+    if user is not None and not sees_everything(user):
         qs = qs.filter(subtree_q(user_root_ranges(user), "organization_unit"))
     if active is not None:
         qs = qs.filter(active=active)
@@ -255,7 +256,8 @@ def recurring_cost_update(*, recurring_cost: RecurringCost, acting_user, **field
 @dataclass
 class GenerationResult:
     """``created``: costs written by this run; ``existing``: occurrences already there;
-    ``skipped_closed``: due days in closed periods; ``errors``: refusals per occurrence
+    ``skipped_closed``: due days in closed periods, and in closing ones other than the one
+    whose close runs this generation; ``errors``: refusals per occurrence
     (e.g. a budget block) — those are tried again by the next run."""
 
     created: int = 0
@@ -306,12 +308,6 @@ def occurrence_generate(*, item: RecurringCost, due: date) -> Cost | None:
     return result.cost
 
 
-def _closed_ranges() -> list[tuple[date, date]]:
-    return list(
-        AccountingPeriod.objects.filter(status=PeriodStatus.CLOSED).values_list("start", "end")
-    )
-
-
 def recurring_costs_generate(
     *,
     since: date | None = None,
@@ -334,7 +330,7 @@ def recurring_costs_generate(
         items = list(qs.order_by("id"))
     else:
         items = list(items)
-    closed = _closed_ranges()
+    closed = frozen_ranges()
     taken = set(
         RecurringCostOccurrence.objects.filter(recurring_cost__in=[i.pk for i in items])
         .filter(**({"due_on__gte": since} if since else {}), due_on__lte=until)

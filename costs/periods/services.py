@@ -19,6 +19,7 @@ from costtrack.core.roles import FINANCE, is_finance
 from .. import extensions
 from ..period_models import AccountingPeriod, PeriodStatus
 from .dates import label_for, period_bounds
+from .guard import close_changes
 from .selectors import period_get, period_pending, period_totals
 
 logger = logging.getLogger(__name__)
@@ -56,14 +57,20 @@ def period_create(*, label: str, acting_user=None) -> AccountingPeriod:
     return period
 
 
-def period_get_or_create(*, label: str) -> AccountingPeriod:
-    """The period ``label``, created open when missing (safe against a concurrent create)."""
+def period_get_or_create(*, label: str, acting_user=None) -> AccountingPeriod:
+    """The period ``label``, created open when missing (safe against a concurrent create).
+
+    ``PermissionDenied`` (nothing written) when it is missing and ``acting_user`` is not
+    finance; ``Conflict`` when it would overlap another period.
+    """
     existing = AccountingPeriod.objects.filter(label=label).first()
     if existing is not None:
         return existing
     try:
-        return period_create(label=label)
-    except Conflict:
+        return period_create(label=label, acting_user=acting_user)
+    except Conflict as exc:
+        if exc.code != "period_exists":
+            raise
         return period_get(label=label)
 
 
@@ -80,7 +87,8 @@ def period_calculate(
 ) -> Calculation:
     """Generate the recurring costs due in the period, then compute its live totals.
 
-    A closed period generates nothing and answers its frozen totals.
+    A closed period generates nothing and answers its frozen totals; a closing one generates
+    nothing (its close does) and answers its live totals.
     """
     from ..recurring import recurring_costs_generate
 
@@ -88,6 +96,8 @@ def period_calculate(
     period = AccountingPeriod.objects.get(pk=period.pk)
     if period.status == PeriodStatus.CLOSED:
         return Calculation(period=period, generated=0, errors=[], totals=period.totals)
+    if period.status == PeriodStatus.CLOSING:
+        return Calculation(period=period, generated=0, errors=[], totals=period_totals(period))
     result = recurring_costs_generate(since=period.start, until=period.end, progress=progress)
     return Calculation(
         period=period,
@@ -123,6 +133,9 @@ def _locked(period: AccountingPeriod) -> AccountingPeriod:
 
 
 def _close_generate(period: AccountingPeriod, progress: Progress) -> dict:
+    """Book the recurring costs due in the period. Run while the period is open, this is an
+    ordinary generation (a close that began meanwhile refuses it); run inside
+    ``close_changes`` it may book into the period while it is closing."""
     from ..recurring import recurring_costs_generate
 
     result = recurring_costs_generate(since=period.start, until=period.end, progress=progress)
@@ -131,11 +144,16 @@ def _close_generate(period: AccountingPeriod, progress: Progress) -> dict:
 
 @transaction.atomic
 def _close_begin(
-    period: AccountingPeriod, generated: dict, pending: list[dict]
+    period: AccountingPeriod, generated: dict, allow_pending: bool | None
 ) -> AccountingPeriod:
+    """Flip the period to ``closing`` unless pending costs hold it back. Checked under the
+    period lock: a change waiting on the lock finds the period closing and is refused."""
     period = _locked(period)
     if period.status != PeriodStatus.OPEN:
         return period
+    pending = period_pending(period)
+    if pending and not _close_allowed_with_pending(allow_pending):
+        raise _pending_refusal(period, pending)
     period.begin_close()
     period.closing_started_at = timezone.now()
     period.pending_at_close = pending
@@ -145,20 +163,37 @@ def _close_begin(
 
 
 @transaction.atomic
-def _close_run_steps(period: AccountingPeriod, acting_user) -> AccountingPeriod:
-    """Run the registered close steps not yet recorded, and record them, in one transaction.
+def _close_run_steps(
+    period: AccountingPeriod, acting_user, *, resumed: bool, progress: Progress
+) -> AccountingPeriod:
+    """Run the registered close steps not yet recorded, and record them, in one transaction
+    that holds the period row.
 
-    A step that committed its own work before a crash is run again: steps are idempotent
-    (the allocation returns its existing run for unchanged inputs)."""
+    A close that resumes a ``closing`` period whose steps are not recorded yet first books
+    what fell due since (e.g. an item added meanwhile), in this same transaction: whatever
+    is generated is in the allocation, and once the steps are recorded nothing is generated
+    any more. Steps are idempotent (the allocation returns its existing run for unchanged
+    inputs), so a step whose work outlived a crash is simply run again."""
     period = _locked(period)
     if period.status != PeriodStatus.CLOSING:
         return period
-    done = dict(period.close_steps.get("steps") or {})
-    for name, step in extensions.period_close_steps():
-        if name in done:
-            continue
+    close_steps = dict(period.close_steps or {})
+    done = dict(close_steps.get("steps") or {})
+    todo = [(name, step) for name, step in extensions.period_close_steps() if name not in done]
+    if "steps" in close_steps and not todo:
+        return period
+    if resumed:
+        with close_changes(period):
+            again = _close_generate(period, progress)
+        before = close_steps.get("generate") or {}
+        close_steps["generate"] = {
+            "created": int(before.get("created", 0)) + again["created"],
+            "errors": again["errors"],
+        }
+    for name, step in todo:
         done[name] = step(period=period, acting_user=acting_user)
-    period.close_steps = {**period.close_steps, "steps": done}
+    close_steps["steps"] = done
+    period.close_steps = close_steps
     period.save(update_fields=["close_steps"])
     return period
 
@@ -214,8 +249,12 @@ def _check_ended(period: AccountingPeriod) -> None:
         )
 
 
-def period_close_check(*, period: AccountingPeriod, allow_pending: bool | None = None) -> None:
-    """Raise what ``period_close`` would refuse with, without writing anything."""
+def period_close_check(
+    *, period: AccountingPeriod, allow_pending: bool | None = None, acting_user=None
+) -> None:
+    """Raise what ``period_close`` would refuse with, without writing anything (the period
+    may be unsaved: only its status and dates are read)."""
+    _check_finance(acting_user)
     if period.status != PeriodStatus.CLOSED:
         _check_ended(period)
     if period.status == PeriodStatus.OPEN and not _close_allowed_with_pending(allow_pending):
@@ -244,13 +283,11 @@ def period_close(
     if period.status == PeriodStatus.CLOSED:
         return period
     _check_ended(period)
-    generated = _close_generate(period, progress)
-    if period.status == PeriodStatus.OPEN:
-        pending = period_pending(period)
-        if pending and not _close_allowed_with_pending(allow_pending):
-            raise _pending_refusal(period, pending)
-        period = _close_begin(period, generated, pending)
-    period = _close_run_steps(period, acting_user)
+    resumed = period.status == PeriodStatus.CLOSING
+    if not resumed:
+        generated = _close_generate(period, progress)
+        period = _close_begin(period, generated, allow_pending)
+    period = _close_run_steps(period, acting_user, resumed=resumed, progress=progress)
     return _close_freeze(period, acting_user)
 
 

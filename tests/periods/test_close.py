@@ -149,22 +149,136 @@ def test_close_killed_after_allocation_finishes_on_the_next_run(org, graph):
     assert Notification.objects.filter(kind="period_closed").count() == 1
 
 
-def test_close_killed_before_recording_the_step_reuses_the_run(org, graph):
-    """The allocation committed but the period never learnt it: the rerun gets the same run."""
+def test_close_reuses_an_earlier_run_of_the_period_after_a_kill_at_the_freeze(org, graph):
+    """A run of the period made before the close (same inputs) is the close's run, and a
+    close killed after recording its steps finishes with that one run."""
     recurring(acting_user=org.fin, organization_unit=org.platform, currency="USD")
     period = period_create(label="2025-03")
     recurring_costs_generate(until=date(2025, 3, 31))
     _approve_all(org.eng_owner)
     from allocation.services import allocation_run
 
-    allocation_run(period_start=period.start, period_end=period.end)
+    earlier = allocation_run(period_start=period.start, period_end=period.end)
     killed = mock.patch("costs.periods.services._close_freeze", side_effect=RuntimeError("killed"))
     with killed, pytest.raises(RuntimeError):
         period_close(period=period, acting_user=org.fin)
+    period.refresh_from_db()
+    assert period.close_steps["steps"]["allocation"]["run_id"] == earlier.pk
 
     period = period_close(period=period, acting_user=org.fin)
 
     assert period.status == AccountingPeriod.Status.CLOSED
+    assert list(AllocationRun.objects.values_list("pk", flat=True)) == [earlier.pk]
+    assert period.totals["steps"]["allocation"]["run_id"] == earlier.pk
+
+
+def _killed_after(step_name: str, monkeypatch):
+    """Make the close step ``step_name`` do its work and then die, before it is recorded."""
+    from costs import extensions
+
+    real = extensions._period_close_steps[step_name]
+
+    def dies(*, period, acting_user):
+        real(period=period, acting_user=acting_user)
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setitem(extensions._period_close_steps, step_name, dies)
+    return lambda: monkeypatch.setitem(extensions._period_close_steps, step_name, real)
+
+
+def test_close_killed_during_the_allocation_step_runs_it_once_on_the_rerun(org, graph, monkeypatch):
+    recurring(acting_user=org.fin, organization_unit=org.platform, currency="USD")
+    period = period_create(label="2025-03")
+    recurring_costs_generate(until=date(2025, 3, 31))
+    _approve_all(org.eng_owner)
+    revive = _killed_after("allocation", monkeypatch)
+
+    with pytest.raises(Retry, match="worker killed"):
+        close_period.apply(args=[period.pk, org.fin.pk], throw=True)
+
+    period.refresh_from_db()
+    assert period.status == AccountingPeriod.Status.CLOSING
+    assert "steps" not in period.close_steps
+    assert AllocationRun.objects.count() == 0  # the step's transaction died with it
+    revive()
+
+    result = close_period.apply(args=[period.pk, org.fin.pk], throw=True).get()
+
+    assert result == {"period": "2025-03", "status": "closed"}
+    run = AllocationRun.objects.get()
+    period.refresh_from_db()
+    assert period.totals["steps"]["allocation"]["run_id"] == run.pk
+    assert period.totals["steps"]["allocation"]["raw_total"] == period.totals["approved"]
+    debit, credit = _ledger_balance(run.pk)
+    assert debit == credit > 0
+    assert Notification.objects.filter(kind="period_closed").count() == 1
+
+
+def test_a_resumed_close_books_what_fell_due_before_it_allocates(org, graph, monkeypatch):
+    """An item added while the period is closing is booked by the rerun of the close, in
+    time for the allocation, and by nothing else."""
+    recurring(acting_user=org.fin, organization_unit=org.platform, currency="USD")
+    period = period_create(label="2025-03")
+    recurring_costs_generate(until=date(2025, 3, 31))
+    _approve_all(org.eng_owner)
+    revive = _killed_after("allocation", monkeypatch)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        period_close(period=period, acting_user=org.fin)
+    late = recurring(
+        acting_user=org.fin,
+        organization_unit=org.platform,
+        currency="USD",
+        name="Late licence",
+        amount="5.00",
+        cadence="one_time",
+        start_date=date(2025, 3, 20),
+    )
+    assert recurring_costs_generate(until=date(2025, 3, 31)).skipped_closed == 1
+    revive()
+
+    period = period_close(period=period, acting_user=org.fin, allow_pending=True)
+
+    assert period.status == AccountingPeriod.Status.CLOSED
+    booked = Cost.objects.get(recurring_occurrence__recurring_cost=late)
+    assert (booked.incurred_on, booked.status) == (date(2025, 3, 20), Cost.Status.PENDING)
+    assert [p["id"] for p in period.pending_at_close] == [booked.pk]
+    assert period.close_steps["generate"]["created"] == 1
+    assert AllocationRun.objects.count() == 1
+
+
+def test_nothing_is_generated_once_the_steps_are_recorded(org, graph):
+    """A close killed after recording its allocation generates nothing on the rerun: the
+    frozen totals are the totals the allocation saw."""
+    recurring(acting_user=org.fin, organization_unit=org.platform, currency="USD")
+    period = period_create(label="2025-03")
+    recurring_costs_generate(until=date(2025, 3, 31))
+    _approve_all(org.eng_owner)
+    killed = mock.patch("costs.periods.services._close_freeze", side_effect=RuntimeError("killed"))
+    with killed, pytest.raises(RuntimeError):
+        period_close(period=period, acting_user=org.fin)
+    late = recurring(
+        acting_user=org.fin,
+        organization_unit=org.platform,
+        currency="USD",
+        name="Late licence",
+        cadence="one_time",
+        start_date=date(2025, 3, 20),
+    )
+    with pytest.raises(Conflict, match="The period 2025-03 is closing"):
+        services.cost_create(
+            submitted_by=org.fin,
+            amount=Decimal("5.00"),
+            currency="USD",
+            incurred_on=date(2025, 3, 20),
+            organization_unit=org.platform,
+        )
+
+    period = period_close(period=period, acting_user=org.fin)
+
+    assert period.status == AccountingPeriod.Status.CLOSED
+    assert not late.occurrences.exists()
+    assert period.totals["approved"] == period.totals["steps"]["allocation"]["raw_total"]
+    assert period.totals["cost_count"] == Cost.objects.filter(incurred_on__month=3).count()
     assert AllocationRun.objects.count() == 1
 
 

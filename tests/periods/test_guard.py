@@ -1,5 +1,5 @@
-"""A closed period refuses every change to its costs (services, API 409, admin);
-corrections go into an open period."""
+"""A closed period, and a closing one, refuse every change to their costs (services, API
+409, admin); corrections go into an open period."""
 
 from datetime import date
 from decimal import Decimal
@@ -8,6 +8,7 @@ import pytest
 
 from costs import services
 from costs.models import Cost
+from costs.period_models import AccountingPeriod
 from costs.periods import period_close, period_create
 from costtrack.core.exceptions import Conflict
 from tests.costs.factories import make_cost
@@ -120,3 +121,99 @@ def test_admin_transition_shows_the_refusal(org, closed_march, client):
 
     assert "The period 2025-03 is closed" in response.content.decode()
     assert Cost.objects.get(pk=pending.pk).status == Cost.Status.PENDING
+
+
+@pytest.fixture
+def closing_march(org, monkeypatch):
+    """March is ``closing``: its close began, and a close step failed before the freeze."""
+    from costs import extensions
+
+    approved = make_cost(
+        status=Cost.Status.APPROVED, submitted_by=org.member, organization_unit=org.platform
+    )
+    pending = make_cost(submitted_by=org.member, organization_unit=org.platform)
+    draft = make_cost(
+        status=Cost.Status.DRAFT, submitted_by=org.member, organization_unit=org.platform
+    )
+
+    def stuck(*, period, acting_user):
+        raise Conflict("The allocation of the period 2025-03 failed: cycle", code="x")
+
+    monkeypatch.setitem(extensions._period_close_steps, "stuck", stuck)
+    period = period_create(label="2025-03")
+    with pytest.raises(Conflict, match="failed: cycle"):
+        period_close(period=period, allow_pending=True)
+    period.refresh_from_db()
+    assert period.status == AccountingPeriod.Status.CLOSING
+    return {"approved": approved, "pending": pending, "draft": draft, "period": period}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c, org: services.cost_update(
+            cost=c["pending"], acting_user=org.member, amount=Decimal("1.00")
+        ),
+        lambda c, org: services.cost_approve(cost=c["pending"], acting_user=org.fin),
+        lambda c, org: services.cost_reject(cost=c["pending"], acting_user=org.fin),
+        lambda c, org: services.cost_cancel(cost=c["pending"], acting_user=org.member),
+        lambda c, org: services.cost_submit(cost=c["draft"], acting_user=org.member),
+        lambda c, org: services.cost_void(cost=c["approved"], acting_user=org.fin, reason="x"),
+        lambda c, org: services.cost_create(
+            submitted_by=org.member,
+            amount=Decimal("5.00"),
+            currency="USD",
+            incurred_on=MARCH_DAY,
+            organization_unit=org.platform,
+        ),
+    ],
+    ids=["edit", "approve", "reject", "cancel", "submit", "void", "create"],
+)
+def test_services_refuse_changes_in_a_closing_period(org, closing_march, change):
+    before = sorted(Cost.objects.values_list("id", "status", "amount"))
+
+    with pytest.raises(Conflict) as exc:
+        change(closing_march, org)
+
+    assert exc.value.code == "period_closing"
+    assert exc.value.message.startswith("The period 2025-03 is closing")
+    assert sorted(Cost.objects.values_list("id", "status", "amount")) == before
+
+
+def test_api_answers_409_while_the_period_closes(org, closing_march, client_for):
+    pending = closing_march["pending"]
+
+    edit = client_for(org.member).patch(
+        f"/api/v1/costs/{pending.pk}/", {"amount": "1.00"}, format="json"
+    )
+    approve = client_for(org.fin).post(f"/api/v1/costs/{pending.pk}/approve/", {}, format="json")
+    submit = client_for(org.member).post(
+        f"/api/v1/costs/{closing_march['draft'].pk}/submit/", {}, format="json"
+    )
+
+    for response in (edit, approve, submit):
+        assert response.status_code == 409, response.content
+        assert "The period 2025-03 is closing" in response.json()["detail"]
+    assert Cost.objects.get(pk=pending.pk).amount == Decimal("100.00")
+    assert Cost.objects.get(pk=pending.pk).status == Cost.Status.PENDING
+    assert Cost.objects.get(pk=closing_march["draft"].pk).status == Cost.Status.DRAFT
+
+
+def test_generation_outside_the_close_skips_a_closing_period(org, closing_march):
+    from costs.recurring import recurring_costs_generate
+
+    from .factories import recurring
+
+    recurring(
+        acting_user=org.fin,
+        organization_unit=org.platform,
+        currency="USD",
+        start_date=date(2025, 3, 10),
+    )
+
+    result = recurring_costs_generate(until=date(2025, 4, 30))
+
+    assert (result.created, result.skipped_closed, result.errors) == (1, 1, [])
+    assert list(Cost.objects.filter(source="recurring").values_list("incurred_on", flat=True)) == [
+        date(2025, 4, 10)
+    ]

@@ -1,12 +1,16 @@
 """Admin for recurring cost items and accounting periods; writes go through the services.
 
 Recurring items are created and changed through ``costs.recurring`` (a refusal is a form
-error); periods are created from a label and closed through ``costs.periods`` by an admin
-action. Occurrences and a period's figures are read-only.
+error); periods are created from a label, and the admin action queues their close (the
+``costs.close_period`` task, as the API does). Occurrences and a period's figures are
+read-only.
 """
+
+from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 
 from costtrack.core.exceptions import ApplicationError
 
@@ -140,10 +144,24 @@ class AccountingPeriodAdmin(admin.ModelAdmin):
 
     @admin.action(description="Close the selected periods")
     def close_periods(self, request, queryset):
+        """Queue the ``costs.close_period`` task per period (as the API and the beat do);
+        what the close would refuse is reported at once and nothing is queued for it."""
+        from .tasks import close_period
+
         for period in queryset.order_by("start"):
+            if period.status == AccountingPeriod.Status.CLOSED:
+                self.message_user(request, f"{period.label} is already closed.", messages.INFO)
+                continue
             try:
-                periods.period_close(period=period, acting_user=request.user)
+                periods.period_close_check(period=period, acting_user=request.user)
+                # outside a transaction this sends at once (in-process when tasks run eagerly)
+                transaction.on_commit(partial(close_period.delay, period.pk, request.user.pk))
             except ApplicationError as exc:
                 self.message_user(request, f"{period.label}: {exc.message}", messages.ERROR)
-            else:
-                self.message_user(request, f"{period.label} closed.", messages.SUCCESS)
+                continue
+            self.message_user(
+                request,
+                f"{period.label}: the close is queued; the period shows closed once a worker "
+                "has run it.",
+                messages.SUCCESS,
+            )

@@ -1,9 +1,13 @@
 """Admin for recurring items and periods: writes through the services, refusals as errors."""
 
+from datetime import date
+from unittest import mock
+
 import pytest
+from django.utils import timezone
 
 from costs.period_models import AccountingPeriod, RecurringCost
-from costs.periods import period_create
+from costs.periods import label_for, period_create
 from costs.recurring import recurring_costs_generate
 
 from .factories import recurring
@@ -66,36 +70,82 @@ def test_admin_change_page_lists_occurrences(org, fin_admin):
     assert "Jan. 1, 2025" in page.content.decode() or "2025-01-01" in page.content.decode()
 
 
-def test_admin_creates_and_closes_periods(org, fin_admin):
+def test_admin_creates_periods_and_reports_what_holds_a_close_back(
+    org, fin_admin, django_capture_on_commit_callbacks
+):
     added = fin_admin.post("/admin/costs/accountingperiod/add/", {"label": "2025-03"})
     bad = fin_admin.post("/admin/costs/accountingperiod/add/", {"label": "March"})
     recurring(acting_user=org.fin, organization_unit=org.platform, currency="USD")
+    recurring_costs_generate(until=date(2025, 4, 30))
     april = period_create(label="2025-04")
     march = AccountingPeriod.objects.get(label="2025-03")
 
-    closed = fin_admin.post(
-        "/admin/costs/accountingperiod/",
-        {"action": "close_periods", "_selected_action": [str(march.pk), str(april.pk)]},
-        follow=True,
-    )
+    with django_capture_on_commit_callbacks() as queued:
+        closed = fin_admin.post(
+            "/admin/costs/accountingperiod/",
+            {"action": "close_periods", "_selected_action": [str(march.pk), str(april.pk)]},
+            follow=True,
+        )
 
     assert added.status_code == 302
     assert bad.status_code == 200 and "is not a period" in bad.content.decode()
     text = closed.content.decode()
     assert "The period 2025-03 still has 1 pending cost(s)" in text
     assert "The period 2025-04 still has 1 pending cost(s)" in text
+    assert queued == []
     statuses = dict(AccountingPeriod.objects.values_list("label", "status"))
     assert statuses == {"2025-03": "open", "2025-04": "open"}
 
 
-def test_admin_close_action_closes_a_quiet_period(org, fin_admin):
+def test_admin_close_action_queues_the_close_task(
+    org, fin_admin, django_capture_on_commit_callbacks
+):
+    period = period_create(label="2025-05")
+    future = period_create(label=label_for(timezone.localdate()))
+    action = {"action": "close_periods", "_selected_action": [str(period.pk), str(future.pk)]}
+
+    with (
+        mock.patch("costs.tasks.close_period.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True) as queued,
+    ):
+        response = fin_admin.post("/admin/costs/accountingperiod/", action, follow=True)
+
+    text = response.content.decode()
+    assert "2025-05: the close is queued" in text
+    assert f"The period {future.label} has not ended yet" in text
+    assert len(queued) == 1
+    delay.assert_called_once_with(period.pk, org.fin.pk)
+    assert AccountingPeriod.objects.get(pk=period.pk).status == "open"  # not closed inline
+
+    with django_capture_on_commit_callbacks(execute=True):  # the task runs (eagerly here)
+        fin_admin.post("/admin/costs/accountingperiod/", action, follow=True)
+    period.refresh_from_db()
+    assert (period.status, period.closed_by) == ("closed", org.fin)
+    assert AccountingPeriod.objects.get(pk=future.pk).status == "open"
+
+    again = fin_admin.post(
+        "/admin/costs/accountingperiod/",
+        {"action": "close_periods", "_selected_action": [str(period.pk)]},
+        follow=True,
+    )
+    assert "2025-05 is already closed." in again.content.decode()
+
+
+def test_admin_close_action_refuses_staff_outside_finance(org, client):
+    from django.contrib.auth.models import Permission
+
+    org.member.is_staff = True
+    org.member.save()
+    codenames = ["view_accountingperiod", "change_accountingperiod"]
+    org.member.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(org.member)
     period = period_create(label="2025-05")
 
-    response = fin_admin.post(
+    response = client.post(
         "/admin/costs/accountingperiod/",
         {"action": "close_periods", "_selected_action": [str(period.pk)]},
         follow=True,
     )
 
-    assert "2025-05 closed." in response.content.decode()
-    assert AccountingPeriod.objects.get().status == "closed"
+    assert "Only finance staff may manage accounting periods." in response.content.decode()
+    assert AccountingPeriod.objects.get().status == "open"

@@ -1,4 +1,5 @@
-"""``costtrack cost add|list|update`` and ``costtrack period create|calculate|close|list``."""
+"""``costtrack cost add|list|update|generate`` and ``costtrack period
+create|calculate|close|list``, through call_command and the installed console script."""
 
 import json
 import os
@@ -8,19 +9,24 @@ from datetime import date
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from costs import services
 from costs.models import Cost
 from costs.period_models import AccountingPeriod, RecurringCost
+from costs.periods import add_months, label_for
 from tests.orgunits.factories import UserFactory
 
 from .factories import SEED_ITEMS
 
 ROOT = Path(__file__).resolve().parents[2]
+THIS_MONTH = label_for(timezone.localdate())
+NEXT_MONTH = label_for(add_months(timezone.localdate(), 1))
 
 
 def run(*args):
@@ -289,6 +295,117 @@ def test_period_close_with_pending_allowed(seeded, admin):
     assert AccountingPeriod.objects.get(label="2025-02").status == "closed"
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["2025-13"], "period: '2025-13' is not a period: write it as YYYY-MM"),
+        (["March"], "period: 'March' is not a period"),
+        ([THIS_MONTH], f"The period {THIS_MONTH} has not ended yet"),
+        ([NEXT_MONTH], f"The period {NEXT_MONTH} has not ended yet"),
+        ([NEXT_MONTH, "--queue"], f"The period {NEXT_MONTH} has not ended yet"),
+        (["2025-03", "--user", "member"], "Only finance staff may manage accounting periods"),
+        (["2025-03", "--user", "ghost"], "No user named 'ghost'"),
+    ],
+)
+def test_period_close_bad_arguments_exit_non_zero_and_write_nothing(org, admin, args, message):
+    with (
+        mock.patch("costs.tasks.close_period.delay") as delay,
+        pytest.raises(CommandError, match=message) as refused,
+    ):
+        run("period", "close", *args)
+
+    assert refused.value.returncode == 1
+    assert not AccountingPeriod.objects.exists()
+    assert not Cost.objects.exists()
+    delay.assert_not_called()
+
+
+def test_period_close_of_an_existing_period_that_has_not_ended(org, admin):
+    run("period", "create", THIS_MONTH)
+
+    with pytest.raises(CommandError, match=f"The period {THIS_MONTH} has not ended yet"):
+        run("period", "close", THIS_MONTH)
+
+    assert AccountingPeriod.objects.get().status == "open"
+
+
+def test_period_calculate_refused_writes_no_period(org, admin):
+    with pytest.raises(CommandError, match="Only finance staff may manage accounting periods"):
+        run("period", "calculate", "2025-03", "--user", "member")
+    assert not AccountingPeriod.objects.exists()
+
+
+def test_period_close_of_a_closed_period_says_so_and_changes_nothing(org, admin):
+    run("period", "close", "2025-03")
+    closed_at = AccountingPeriod.objects.get().closed_at
+
+    again, _ = run("period", "close", "2025-03")
+    with mock.patch("costs.tasks.close_period.delay") as delay:
+        queued, _ = run("period", "close", "2025-03", "--queue")
+
+    assert "Period 2025-03 was already closed." in again
+    assert "Period 2025-03 is closed." in again
+    assert queued.strip() == "Period 2025-03 was already closed."
+    delay.assert_not_called()
+    assert AccountingPeriod.objects.get().closed_at == closed_at
+
+
+def test_period_close_queue_sends_the_task_and_closes_nothing_here(seeded, org, admin):
+    with mock.patch("costs.tasks.close_period.delay") as delay:
+        out, _ = run("period", "close", "2025-02", "--queue", "--allow-pending")
+    period = AccountingPeriod.objects.get(label="2025-02")
+    assert out.strip() == "Close of 2025-02 sent to the workers."
+    delay.assert_called_once_with(period.pk, admin.pk, True)
+    assert period.status == "open"
+    assert not Cost.objects.exists()  # the worker generates, not the command
+
+    services.cost_create(
+        submitted_by=org.member,
+        amount=Decimal("5.00"),
+        currency="USD",
+        incurred_on=date(2025, 2, 10),
+        organization_unit=org.platform,
+    )
+    with (
+        mock.patch("costs.tasks.close_period.delay") as delay,
+        pytest.raises(CommandError, match="The period 2025-02 still has 1 pending cost"),
+    ):
+        run("period", "close", "2025-02", "--queue")
+    delay.assert_not_called()
+
+
+def test_period_close_shows_its_progress_and_steps(seeded, admin):
+    out, err = run("period", "close", "2025-02", "--allow-pending")
+
+    bar = "#" * 30
+    assert err.startswith("\rRecurring costs [")
+    assert err.endswith(f"\rRecurring costs [{bar}] 5/5\n")
+    assert "1/5" in err
+    lines = out.splitlines()
+    assert lines[0] == "Period 2025-02 (2025-02-01 – 2025-02-28), closed; amounts in USD"
+    assert "Committed (pending): 95.70 USD" in out  # 87 EUR at February's 1.10
+    assert any(line.startswith("allocation: run_id ") for line in lines)
+    assert lines[-2].startswith("Closed with pending costs: #")
+    assert lines[-1] == "Period 2025-02 is closed."
+
+
+def test_cost_list_needs_no_acting_user(org, eur_rates):
+    from .factories import recurring
+
+    recurring(acting_user=org.fin, organization_unit=org.platform, name="Platform tool")
+    recurring(acting_user=org.fin, organization_unit=org.sales, name="Sales tool")
+
+    everything = json.loads(run("cost", "list", "--json")[0])
+    table, _ = run("cost", "list")
+    mine = json.loads(run("cost", "list", "--json", "--user", "member")[0])
+
+    assert [i["name"] for i in everything] == ["Platform tool", "Sales tool"]
+    assert "Platform tool" in table and "Sales tool" in table
+    assert [i["name"] for i in mine] == ["Platform tool"]
+    with pytest.raises(CommandError, match="No user named 'ghost'"):
+        run("cost", "list", "--user", "ghost")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_console_script_exit_codes(org):
     UserFactory(username="root", is_superuser=True)
@@ -298,11 +415,13 @@ def test_console_script_exit_codes(org):
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "DJANGO_SETTINGS_MODULE": "costtrack.settings.base",
     }
-    env.pop("REDIS_URL", None)
+    env.pop("REDIS_URL", None)  # tasks run in-process
+    script = Path(sys.executable).with_name("costtrack")
+    assert script.is_file(), f"the costtrack console script is not installed at {script}"
 
     def cli(*args):
         return subprocess.run(  # nosec B603 - fixed argv, no shell
-            [sys.executable, str(ROOT / "manage.py"), *args],
+            [str(script), *args],
             capture_output=True,
             text=True,
             env=env,
@@ -311,14 +430,26 @@ def test_console_script_exit_codes(org):
             check=False,
         )
 
+    created = cli("period", "create", "2025-03")
+    closed = cli("period", "close", "2025-03")
+    listed = cli("period", "list", "--json")
+    not_ended = cli("period", "close", THIS_MONTH)
     bad_choice = cli("period", "list", "--status", "done")
     bad_period = cli("period", "create", "2025-13")
 
+    assert (created.returncode, closed.returncode, listed.returncode) == (0, 0, 0), closed.stderr
+    assert "Created period 2025-03: 2025-03-01 – 2025-03-31." in created.stdout
+    assert closed.stdout.rstrip().endswith("Period 2025-03 is closed.")
+    assert [(p["period"], p["status"]) for p in json.loads(listed.stdout)] == [
+        ("2025-03", "closed")
+    ]
+    assert not_ended.returncode == 1
+    assert f"The period {THIS_MONTH} has not ended yet" in not_ended.stderr
     assert bad_choice.returncode == 2
     assert "invalid choice: 'done'" in bad_choice.stderr
     assert bad_period.returncode == 1
     assert "period: '2025-13' is not a period" in bad_period.stderr
-    assert not AccountingPeriod.objects.exists()
+    assert list(AccountingPeriod.objects.values_list("label", "status")) == [("2025-03", "closed")]
 
 
 def test_cost_generate_books_once(seeded):

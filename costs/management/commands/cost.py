@@ -4,12 +4,12 @@
         --start-date 2025-01-01 [--end-date …] [--category saas] \\
         [--unit CODE|--resource ID|--entity ID]
     costtrack cost add "SSL Certificate" --type one_time --amount 50.00 --date 2025-03-15
-    costtrack cost list [--active|--inactive] [--period 2025-03] [--json]
+    costtrack cost list [--active|--inactive] [--period 2025-03] [--json] [--user USERNAME]
     costtrack cost update 1 --amount 12.00 --end-date 2025-12-31 [--inactive]
     costtrack cost generate [--since 2025-01-01] [--until 2025-03-31] [--json]
 
-Writes act as ``--user USERNAME`` (default: the first superuser). Errors exit non-zero with
-the service's message naming the field.
+Writes act as ``--user USERNAME`` (default: the first superuser); ``list`` shows every item,
+or what ``--user`` may see. Errors exit non-zero with the service's message naming the field.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ class Command(BaseCommand):
         state.add_argument("--inactive", action="store_const", const=False, dest="active")
         listing.add_argument("--period", help="Only items due in this period (YYYY-MM).")
         listing.add_argument("--json", action="store_true", help="Print JSON.")
-        add_user_argument(listing)
+        listing.add_argument("--user", default=None, help="Only what this user may see.")
 
         generate = sub.add_parser("generate", help="Book the costs due (default: up to today).")
         generate.add_argument("--since", type=parse_day, help="First due day to book.")
@@ -269,7 +269,8 @@ class Command(BaseCommand):
     def _list(self, options) -> None:
         from costs.recurring import recurring_cost_list
 
-        user = acting_user(options["user"])
+        # reading needs no acting user: without --user the operator sees every item
+        user = acting_user(options["user"]) if options["user"] else None
         items = list(
             recurring_cost_list(user=user, active=options["active"], period=options["period"])
         )

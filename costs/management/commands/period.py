@@ -79,13 +79,20 @@ class Command(BaseCommand):
                 error = CommandError(f"{error} (--allow-pending closes anyway)")
             raise error from None
 
-    def _period(self, label: str, *, create: bool = False):
+    def _period(self, label: str, *, user, check=None):
+        """The period ``label``; a missing one is created open once ``check`` (given the
+        unsaved period) and the finance check pass, so a refusal writes nothing."""
         from costs import periods
+        from costs.period_models import AccountingPeriod
 
         periods.parse_label(label)
-        if create:
-            return periods.period_get_or_create(label=label)
-        return periods.period_get(label=label)
+        existing = AccountingPeriod.objects.filter(label=label).first()
+        if existing is not None:
+            return existing
+        first, last = periods.period_bounds(label)
+        if check is not None:
+            check(AccountingPeriod(label=label, start=first, end=last))
+        return periods.period_get_or_create(label=label, acting_user=user)
 
     # --- create ---------------------------------------------------------------------
 
@@ -118,7 +125,7 @@ class Command(BaseCommand):
         from costs import periods
 
         user = acting_user(options["user"])
-        period = self._period(options["period"], create=True)
+        period = self._period(options["period"], user=user)
         calc = periods.period_calculate(
             period=period, acting_user=user, progress=ProgressBar("Recurring costs", self.stderr)
         )
@@ -155,17 +162,27 @@ class Command(BaseCommand):
         from costs.tasks import close_period
 
         user = acting_user(options["user"])
-        period = self._period(options["period"], create=True)
+        allow = options["allow_pending"]
+        period = self._period(
+            options["period"],
+            user=user,
+            check=lambda p: periods.period_close_check(
+                period=p, allow_pending=allow, acting_user=user
+            ),
+        )
         if options["queue"]:
-            periods.period_close_check(period=period, allow_pending=options["allow_pending"])
-            close_period.delay(period.pk, user.pk, options["allow_pending"])
+            if period.status == "closed":
+                self.stdout.write(f"Period {period.label} was already closed.")
+                return
+            periods.period_close_check(period=period, allow_pending=allow, acting_user=user)
+            close_period.delay(period.pk, user.pk, allow)
             self.stdout.write(f"Close of {period.label} sent to the workers.")
             return
         was = period.status
         period = periods.period_close(
             period=period,
             acting_user=user,
-            allow_pending=options["allow_pending"],
+            allow_pending=allow,
             progress=ProgressBar("Recurring costs", self.stderr),
         )
         if options["json"]:

@@ -217,3 +217,139 @@ def test_generation_outside_the_close_skips_a_closing_period(org, closing_march)
     assert list(Cost.objects.filter(source="recurring").values_list("incurred_on", flat=True)) == [
         date(2025, 4, 10)
     ]
+
+
+# --- pages: the refusal is shown and nothing changes ----------------------------------
+
+
+@pytest.fixture(params=["closed", "closing"])
+def frozen_march(request, org):
+    """March closed, or stuck closing; the fixture's costs plus the refusal's first words."""
+    costs = request.getfixturevalue(f"{request.param}_march")
+    return {**costs, "refusal": f"The period 2025-03 is {request.param}"}
+
+
+def _snapshot():
+    from costs.models import CostEvent
+
+    return (
+        sorted(Cost.objects.values_list("id", "status", "amount", "description")),
+        CostEvent.objects.count(),
+    )
+
+
+def _page_messages(response) -> list[str]:
+    from django.contrib.messages import get_messages
+
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+@pytest.mark.parametrize(
+    ("cost_key", "action", "who", "data"),
+    [
+        ("pending", "approve", "fin", {"comment": "ok"}),
+        ("pending", "reject", "fin", {"comment": "no"}),
+        ("pending", "cancel", "member", {}),
+        ("draft", "submit", "member", {}),
+        ("approved", "void", "fin", {"reason": "duplicate"}),
+    ],
+)
+def test_cost_page_actions_show_the_refusal_and_change_nothing(
+    org, frozen_march, client, cost_key, action, who, data
+):
+    cost = frozen_march[cost_key]
+    client.force_login(getattr(org, who))
+    before = _snapshot()
+
+    response = client.post(f"/costs/{cost.pk}/{action}/", data)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/costs/{cost.pk}/"
+    shown = _page_messages(response)
+    assert len(shown) == 1
+    assert shown[0].startswith(f"Cost #{cost.pk} was not ")
+    assert frozen_march["refusal"] in shown[0]
+    assert _snapshot() == before
+
+
+def test_inbox_decide_shows_the_refusal_and_changes_nothing(org, frozen_march, client):
+    pending = frozen_march["pending"]
+    client.force_login(org.fin)
+    before = _snapshot()
+
+    response = client.post(
+        f"/approvals/{pending.pk}/decide/", {"decision": "approve", "comment": "fine"}
+    )
+    followed = client.get(response["Location"])
+
+    assert response.status_code == 302
+    assert f"Cost #{pending.pk}: {frozen_march['refusal']}" in followed.content.decode()
+    assert _snapshot() == before
+
+
+def test_bulk_decide_reports_each_refusal_and_changes_nothing(org, frozen_march, client):
+    pending, approved = frozen_march["pending"], frozen_march["approved"]
+    client.force_login(org.fin)
+    before = _snapshot()
+    ids = [pending.pk, approved.pk]
+
+    response = client.post(
+        "/approvals/bulk/", {"decision": "reject", "comment": "no", "costs": [str(i) for i in ids]}
+    )
+
+    assert response.status_code == 302
+    shown = _page_messages(response)
+    assert len(shown) == 1
+    assert shown[0].startswith("2 cost(s) could not be rejected:")
+    assert f"#{pending.pk}: {frozen_march['refusal']}" in shown[0]
+    assert f"#{approved.pk}: {frozen_march['refusal']}" in shown[0]
+    assert _snapshot() == before
+
+
+def test_admin_change_form_refuses_editing_a_cost_of_a_frozen_period(org, frozen_march, client):
+    org.fin.is_staff = True
+    org.fin.is_superuser = True
+    org.fin.save()
+    client.force_login(org.fin)
+    pending = frozen_march["pending"]
+    before = _snapshot()
+    form = {
+        "amount": "1.00",
+        "currency": "USD",
+        "incurred_on": "2025-03-15",
+        "period_start": "",
+        "period_end": "",
+        "category": str(pending.category_id),
+        "description": "edited in the admin",
+        "resource": "",
+        "entity": "",
+        "organization_unit": str(org.platform.pk),
+        "url": "",
+        "metadata": "{}",
+        "tags": "{}",
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
+    }
+
+    response = client.post(f"/admin/costs/cost/{pending.pk}/change/", form)
+
+    assert response.status_code == 200  # the form again, with the refusal
+    assert frozen_march["refusal"] in response.content.decode()
+    assert _snapshot() == before
+    april = make_cost(
+        submitted_by=org.member, organization_unit=org.platform, incurred_on=date(2025, 4, 2)
+    )
+    before = _snapshot()
+    moved = client.post(
+        f"/admin/costs/cost/{april.pk}/change/",
+        {
+            **form,
+            "amount": "100.00",
+            "category": str(april.category_id),
+            "incurred_on": "2025-03-20",
+        },
+    )
+    assert moved.status_code == 200
+    assert frozen_march["refusal"] in moved.content.decode()
+    assert _snapshot() == before
+    assert Cost.objects.get(pk=april.pk).incurred_on == date(2025, 4, 2)

@@ -6,11 +6,13 @@ budget-variance [--on 2025-03-31] [--periods 3]   budget vs actual vs forecast
 export --format csv|json --output FILE [--period|--start/--end] [--status approved|all]
 
 Every subcommand reads everything (an operator's command), takes ``--unit CODE`` to limit it
-to a unit's subtree, prints readable tables (or ``--format json``/``csv``) and exits non-zero
-with a clear message on a bad argument.
+to a unit's subtree, prints readable tables (or ``--format json``/``csv``, money as plain
+decimals in the reporting currency's minor unit) and exits non-zero with a clear message on a
+bad argument.
 """
 
 import csv
+import io
 import json
 import re
 from datetime import date, timedelta
@@ -23,11 +25,12 @@ from django.core.management.base import BaseCommand, CommandError
 from costs import reports
 from costs.export import COST_CSV_FIELDS, cost_csv_lines, cost_csv_row
 from costs.models import CostStatus
+from costs.report_api import csv_cell
 from costs.selectors import LIST_RELATED
 from costtrack.budget_variance import budget_variance
 from costtrack.charts import format_money
 from costtrack.core.exceptions import ApplicationError
-from costtrack.core.money import reporting_currency
+from costtrack.core.money import reporting_currency, round_money
 from orgunits.models import OrganizationUnit
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -66,6 +69,16 @@ def table(headers: list[str], rows: list[list[Any]], *, numeric: set[int] = froz
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(cells[0]), rule, *[line(r) for r in cells[1:]]])
+
+
+class _Raw:
+    """A command's stdout written as is (``OutputWrapper`` ends every write with a newline)."""
+
+    def __init__(self, wrapper) -> None:
+        self.wrapper = wrapper
+
+    def write(self, text: str) -> None:
+        self.wrapper.write(text, ending="")
 
 
 class Command(BaseCommand):
@@ -154,14 +167,22 @@ class Command(BaseCommand):
         if fmt == "json":
             self.stdout.write(json.dumps(data, indent=2, default=str))
         elif fmt == "csv":
-            writer = csv.DictWriter(self.stdout, fieldnames=list(csv_rows[0]) if csv_rows else [])
+            out = io.StringIO()
+            fields = list(csv_rows[0]) if csv_rows else []
+            writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
             writer.writeheader()
-            writer.writerows(csv_rows)
+            writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in csv_rows)
+            self.stdout.write(out.getvalue(), ending="")
         else:
             self.stdout.write(text)
 
     def _money(self, value: Decimal) -> str:
+        """For tables: ``1,234.50``."""
         return format_money(value, self.currency)
+
+    def _amount(self, value: Decimal | None) -> str:
+        """For JSON and CSV: a plain decimal in the currency's minor unit, ``1234.50``."""
+        return str(round_money(value or Decimal(0), self.currency))
 
     # --- the reports ------------------------------------------------------------------------
     def cost_summary(self, **options):
@@ -185,12 +206,36 @@ class Command(BaseCommand):
                 ],
             ),
         ]
-        csv_rows = [{"dimension": "total", "key": "", "total": s["total"]}]
         for title, rows in sections:
             if rows:
                 parts += ["", table([title, "Total"], rows, numeric={1})]
-                csv_rows += [{"dimension": title.lower(), "key": k, "total": v} for k, v in rows]
-        self._emit(options["fmt"], s, "\n".join(parts), csv_rows)
+        data = {
+            "total": self._amount(s["total"]),
+            "currency": self.currency,
+            "by_category": {k: self._amount(v) for k, v in s["by_category"].items()},
+            "by_resource": {k: self._amount(v) for k, v in s["by_resource"].items()},
+            "by_tag": {
+                key: {value: self._amount(v) for value, v in values.items()}
+                for key, values in s["by_tag"].items()
+            },
+            "entry_count": s["entry_count"],
+            "period_start": s["period_start"],
+            "period_end": s["period_end"],
+        }
+        csv_rows = [{"dimension": "total", "key": "", "total": data["total"]}]
+        csv_rows += [
+            {"dimension": dim[3:], "key": k, "total": v}
+            for dim in ("by_category", "by_resource")
+            for k, v in data[dim].items()
+        ]
+        csv_rows += [
+            {"dimension": "tag", "key": f"{key}={value}", "total": v}
+            for key, values in data["by_tag"].items()
+            for value, v in values.items()
+        ]
+        for row in csv_rows:
+            row["currency"] = self.currency
+        self._emit(options["fmt"], data, "\n".join(parts), csv_rows)
 
     def cost_trends(self, **options):
         first, _ = parse_period(options["start"], name="--start")
@@ -213,8 +258,12 @@ class Command(BaseCommand):
         text = f"Cost trends ({self.currency})\n\n" + table(
             ["Month", "Total", "Change"], rows, numeric={1, 2}
         )
-        data = [{"month": r["month"].strftime("%Y-%m"), "total": r["total"]} for r in trend]
-        self._emit(options["fmt"], data, text, data)
+        data = [
+            {"month": r["month"].strftime("%Y-%m"), "total": self._amount(r["total"])}
+            for r in trend
+        ]
+        csv_rows = [{**r, "currency": self.currency} for r in data]
+        self._emit(options["fmt"], data, text, csv_rows)
 
     def budget_variance(self, **options):
         on = None
@@ -257,7 +306,7 @@ class Command(BaseCommand):
         )
         target = options["output"]
         if target == "-":
-            self._write_export(self.stdout, options["fmt"], costs)
+            self._write_export(_Raw(self.stdout), options["fmt"], costs)
             return
         try:
             with Path(target).open("w", encoding="utf-8") as out:

@@ -4,6 +4,8 @@ Every write goes through ``costs.services``, so the admin obeys the same rules a
 and the pages (the submitter never approves their own cost, only finance voids, …). A
 service's refusal shows as a form error (create/edit) or an admin message (transitions and
 bulk actions). The audit trail (``CostEvent``) is view-only everywhere.
+
+Auditors get view-only pages.
 """
 
 from django import forms
@@ -17,6 +19,7 @@ from django.urls import path, reverse
 from mptt.admin import MPTTModelAdmin, TreeRelatedFieldListFilter
 from mptt.forms import MPTTAdminForm
 
+from costtrack.core.admin import ReadOnlyForAuditorsMixin
 from costtrack.core.exceptions import ApplicationError
 
 from . import services
@@ -150,7 +153,7 @@ class CostEventInline(admin.TabularInline):
 
 
 @admin.register(Cost)
-class CostAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class CostAdmin(ReadOnlyForAuditorsMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = CostAdminForm
     action_form = CostActionForm
     change_form_template = "costs/admin/cost_change_form.html"
@@ -338,7 +341,7 @@ class ExchangeRateAdminForm(ServiceFormMixin, forms.ModelForm):
 
 
 @admin.register(ExchangeRate)
-class ExchangeRateAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class ExchangeRateAdmin(ReadOnlyForAuditorsMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = ExchangeRateAdminForm
     list_display = ["currency", "date", "rate", "created_at"]
     list_filter = ["currency"]
@@ -369,7 +372,7 @@ class CostCategoryAdminForm(ServiceFormMixin, MPTTAdminForm):
 
 
 @admin.register(CostCategory)
-class CostCategoryAdmin(ServiceAdminMixin, MPTTModelAdmin):
+class CostCategoryAdmin(ReadOnlyForAuditorsMixin, ServiceAdminMixin, MPTTModelAdmin):
     form = CostCategoryAdminForm
     list_display = ["name", "slug", "dimension"]
     search_fields = ["name", "slug"]

@@ -12,7 +12,7 @@ from datetime import date
 
 from django.utils import timezone
 
-from costtrack.core.roles import is_finance
+from costtrack.core.roles import is_finance, is_read_only
 from orgunits.models import Entity, OrganizationUnit, Resource
 from orgunits.selectors import active_delegate_ids, approver_member_ids, unit_ancestors
 
@@ -87,8 +87,9 @@ def decider_ids(cost: Cost, *, on: date | None = None) -> set[int]:
 
 
 def can_decide(user, cost: Cost, *, on: date | None = None) -> bool:
-    """May ``user`` approve or reject ``cost``? (Whatever its status; services check that.)"""
-    if user is None or not user.is_authenticated or not user.is_active:
+    """May ``user`` approve or reject ``cost``? (Whatever its status; services check that.)
+    Never an auditor, even one who owns the unit or is an approver member of it."""
+    if user is None or not user.is_authenticated or not user.is_active or is_read_only(user):
         return False
     if user.pk == cost.submitted_by_id:
         return False

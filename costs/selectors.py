@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from costtrack.core.exceptions import NotFound, ValidationError
 from costtrack.core.money import reporting_currency
-from costtrack.core.roles import is_finance, sees_everything
+from costtrack.core.roles import is_finance, is_read_only, sees_everything
 from orgunits.models import Membership, OrganizationUnit
 from orgunits.selectors import active_delegators_of, subtree_q, user_root_ranges
 
@@ -52,8 +52,9 @@ def _approver_member_ranges(user) -> list[tuple[int, int, int]]:
 def decidable_q(user, *, on: date | None = None) -> Q:
     """Costs routed to ``user`` for a decision, whatever their status (the submitter's own
     costs excluded): resolved approver, delegate of the approver, approver member of the unit
-    or an ancestor, and for finance the costs routed to finance (no approver)."""
-    if user is None or not user.is_authenticated:
+    or an ancestor, and for finance the costs routed to finance (no approver). Nothing for
+    an auditor, who decides nothing."""
+    if user is None or not user.is_authenticated or is_read_only(user):
         return Q(pk__in=[])
     condition = Q(approver=user)
     delegators = active_delegators_of(user=user, on=on or timezone.localdate())

@@ -3,6 +3,8 @@
 Forms validate first (so a bad move or a duplicate shows as a form error and nothing is
 written); ``save_model`` then calls the service that performs the write under the tree lock.
 Drag-and-drop moves in the tree changelist go through ``services.unit_move`` too.
+
+Auditors get view-only pages.
 """
 
 from django import http
@@ -11,6 +13,7 @@ from django.forms import ValidationError as FormValidationError
 from mptt.admin import DraggableMPTTAdmin
 from mptt.forms import MPTTAdminForm
 
+from costtrack.core.admin import ReadOnlyForAuditorsMixin
 from costtrack.core.exceptions import ApplicationError
 
 from . import services
@@ -45,14 +48,14 @@ class OrganizationUnitAdminForm(MPTTAdminForm):
         return cleaned_data
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyForAuditorsMixin, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(OrganizationUnit)
-class OrganizationUnitAdmin(DraggableMPTTAdmin):
+class OrganizationUnitAdmin(ReadOnlyForAuditorsMixin, DraggableMPTTAdmin):
     form = OrganizationUnitAdminForm
     list_display = ["tree_actions", "indented_title", "code", "owner", "active"]
     list_display_links = ["indented_title"]
@@ -78,14 +81,21 @@ class OrganizationUnitAdmin(DraggableMPTTAdmin):
         if formset.model is not Membership:
             return super().save_formset(request, form, formset, change)
         memberships = formset.save(commit=False)
+        acting = request.user
         for membership in formset.deleted_objects:
-            services.membership_remove(user=membership.user, unit=membership.unit)
+            services.membership_remove(
+                user=membership.user, unit=membership.unit, acting_user=acting
+            )
         for membership, changed in formset.changed_objects:
             if "user" in changed:
                 previous = Membership.objects.get(pk=membership.pk)
-                services.membership_remove(user=previous.user, unit=previous.unit)
+                services.membership_remove(
+                    user=previous.user, unit=previous.unit, acting_user=acting
+                )
         for membership in memberships:
-            services.membership_set(user=membership.user, unit=form.instance, role=membership.role)
+            services.membership_set(
+                user=membership.user, unit=form.instance, role=membership.role, acting_user=acting
+            )
 
     def _move_node(self, request):
         """Drag-and-drop: the unit goes under the target (or beside it: under its parent)."""
@@ -113,7 +123,7 @@ class OrganizationUnitAdmin(DraggableMPTTAdmin):
         self.message_user(request, f"{unit} has been moved.")
         return http.HttpResponse("OK, moved.")
 
-    @admin.action(description="Archive selected units and their subtrees")
+    @admin.action(description="Archive selected units and their subtrees", permissions=["change"])
     def archive_units(self, request, queryset):
         units = list(queryset)
         for unit in units:
@@ -122,7 +132,7 @@ class OrganizationUnitAdmin(DraggableMPTTAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ReadOnlyForAuditorsMixin, admin.ModelAdmin):
     list_display = ["user", "unit", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__username", "unit__code", "unit__name"]
@@ -132,20 +142,26 @@ class MembershipAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change and {"user", "unit"} & set(form.changed_data):
             previous = Membership.objects.select_related("user", "unit").get(pk=obj.pk)
-            services.membership_remove(user=previous.user, unit=previous.unit)
-        saved = services.membership_set(user=obj.user, unit=obj.unit, role=obj.role)
+            services.membership_remove(
+                user=previous.user, unit=previous.unit, acting_user=request.user
+            )
+        saved = services.membership_set(
+            user=obj.user, unit=obj.unit, role=obj.role, acting_user=request.user
+        )
         _adopt(obj, saved)
 
     def delete_model(self, request, obj):
-        services.membership_remove(user=obj.user, unit=obj.unit)
+        services.membership_remove(user=obj.user, unit=obj.unit, acting_user=request.user)
 
     def delete_queryset(self, request, queryset):
         for membership in queryset.select_related("user", "unit"):
-            services.membership_remove(user=membership.user, unit=membership.unit)
+            services.membership_remove(
+                user=membership.user, unit=membership.unit, acting_user=request.user
+            )
 
 
 @admin.register(Delegation)
-class DelegationAdmin(admin.ModelAdmin):
+class DelegationAdmin(ReadOnlyForAuditorsMixin, admin.ModelAdmin):
     list_display = ["delegator", "delegate", "start_date", "end_date", "reason"]
     search_fields = ["delegator__username", "delegate__username"]
     autocomplete_fields = ["delegator", "delegate"]
@@ -159,12 +175,14 @@ class DelegationAdmin(admin.ModelAdmin):
                 delegation=delegation, acting_user=request.user, **fields
             )
         else:
-            saved = services.delegation_create(**_all_fields(form, services.DELEGATION_FIELDS))
+            saved = services.delegation_create(
+                **_all_fields(form, services.DELEGATION_FIELDS), acting_user=request.user
+            )
         _adopt(obj, saved)
 
 
 @admin.register(Entity)
-class EntityAdmin(admin.ModelAdmin):
+class EntityAdmin(ReadOnlyForAuditorsMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "organization_unit", "owner"]
     list_filter = ["kind"]
     search_fields = ["name", "organization_unit__code"]
@@ -190,7 +208,7 @@ class EntityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Resource)
-class ResourceAdmin(admin.ModelAdmin):
+class ResourceAdmin(ReadOnlyForAuditorsMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "provider",

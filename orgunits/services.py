@@ -1,6 +1,9 @@
 """Every write to the organisation: units (tree writes under a lock), memberships,
 delegations, entities and resources. Each service validates with ``full_clean()`` and
 raises ``costtrack.core.exceptions`` errors that the API and admin turn into messages.
+
+Every write that names an ``acting_user`` refuses an auditor (``PermissionDenied``, 403):
+auditors read the whole organisation and change nothing.
 """
 
 from datetime import date
@@ -11,6 +14,7 @@ from django.db.models import Model, ProtectedError
 
 from costtrack.core.db import advisory_xact_lock
 from costtrack.core.exceptions import Conflict, ValidationError
+from costtrack.core.roles import refuse_read_only
 
 from .models import Delegation, Entity, Membership, OrganizationUnit, Resource
 
@@ -71,6 +75,7 @@ def unit_create(
     The tree is written under an advisory lock so concurrent inserts and moves never corrupt
     the nested-set numbering. Raises Django ``ValidationError`` for a duplicate code.
     """
+    refuse_read_only(acting_user)
     advisory_xact_lock(TREE_LOCK)
     if parent is not None:
         # The caller's copy may predate another transaction's tree write; read it under the lock.
@@ -92,6 +97,7 @@ def unit_update(*, unit: OrganizationUnit, acting_user=None, **fields) -> Organi
     Raises ``ValidationError`` (field ``parent``) for a cycle, Django ``ValidationError``
     for invalid fields (e.g. a duplicate code). Nothing is written when it raises.
     """
+    refuse_read_only(acting_user)
     advisory_xact_lock(TREE_LOCK)
     parent_given = "parent" in fields
     new_parent = fields.pop("parent", None)
@@ -137,6 +143,7 @@ def unit_move(
     Refuses (``ValidationError`` on ``parent``) a move under the unit itself or one of its
     descendants, which would make a cycle; nothing is written then.
     """
+    refuse_read_only(acting_user)
     advisory_xact_lock(TREE_LOCK)
     unit.refresh_from_db()
     if new_parent is not None:
@@ -152,6 +159,7 @@ def unit_move(
 @transaction.atomic
 def unit_archive(*, unit: OrganizationUnit, acting_user=None) -> OrganizationUnit:
     """Deactivate a unit and its whole subtree. History stays; nothing is deleted."""
+    refuse_read_only(acting_user)
     advisory_xact_lock(TREE_LOCK)
     unit.refresh_from_db()
     unit.get_descendants(include_self=True).update(active=False)
@@ -161,12 +169,13 @@ def unit_archive(*, unit: OrganizationUnit, acting_user=None) -> OrganizationUni
 
 @transaction.atomic
 def membership_set(
-    *, user, unit: OrganizationUnit, role: str = Membership.Role.MEMBER
+    *, user, unit: OrganizationUnit, role: str = Membership.Role.MEMBER, acting_user=None
 ) -> Membership:
     """Make ``user`` a member (or approver) of ``unit``, or change the role of an existing one.
 
     Raises Django ``ValidationError`` for an unknown role.
     """
+    refuse_read_only(acting_user)
     membership = Membership.objects.filter(user=user, unit=unit).first()
     if membership is None:
         membership = Membership(user=user, unit=unit)
@@ -178,15 +187,23 @@ def membership_set(
 
 
 @transaction.atomic
-def membership_remove(*, user, unit: OrganizationUnit) -> None:
+def membership_remove(*, user, unit: OrganizationUnit, acting_user=None) -> None:
+    refuse_read_only(acting_user)
     Membership.objects.filter(user=user, unit=unit).delete()
 
 
 @transaction.atomic
 def delegation_create(
-    *, delegator, delegate, start_date: date, end_date: date, reason: str = ""
+    *,
+    delegator,
+    delegate,
+    start_date: date,
+    end_date: date,
+    reason: str = "",
+    acting_user=None,
 ) -> Delegation:
     """Let ``delegate`` approve for ``delegator`` from ``start_date`` to ``end_date`` inclusive."""
+    refuse_read_only(acting_user)
     if delegator.pk == delegate.pk:
         raise ValidationError("Nobody can delegate to themselves.", field="delegate")
     if end_date < start_date:
@@ -206,6 +223,7 @@ def delegation_create(
 @transaction.atomic
 def delegation_update(*, delegation: Delegation, acting_user=None, **fields) -> Delegation:
     """Change a delegation's people, dates or reason; the same rules as ``delegation_create``."""
+    refuse_read_only(acting_user)
     _apply(delegation, fields, DELEGATION_FIELDS)
     if delegation.delegator_id == delegation.delegate_id:
         raise ValidationError("Nobody can delegate to themselves.", field="delegate")
@@ -235,6 +253,7 @@ def entity_create(*, acting_user=None, **fields) -> Entity:
     Raises ``ValidationError`` on ``name`` when the unit already has an entity of that name,
     Django ``ValidationError`` for other invalid fields (e.g. tags that are not strings).
     """
+    refuse_read_only(acting_user)
     entity = Entity()
     _apply(entity, fields, ENTITY_FIELDS)
     _check_entity_name(entity)
@@ -246,6 +265,7 @@ def entity_create(*, acting_user=None, **fields) -> Entity:
 @transaction.atomic
 def entity_update(*, entity: Entity, acting_user=None, **fields) -> Entity:
     """Change an entity's fields; the same validation as ``entity_create``."""
+    refuse_read_only(acting_user)
     if _apply(entity, fields, ENTITY_FIELDS):
         _check_entity_name(entity)
         entity.full_clean()
@@ -278,6 +298,7 @@ def resource_create(*, acting_user=None, **fields) -> Resource:
     Raises ``ValidationError`` on ``provider_resource_id`` when (provider, id) is taken,
     Django ``ValidationError`` for other invalid fields.
     """
+    refuse_read_only(acting_user)
     resource = Resource()
     _apply(resource, fields, RESOURCE_FIELDS)
     _resource_defaults(resource)
@@ -290,6 +311,7 @@ def resource_create(*, acting_user=None, **fields) -> Resource:
 @transaction.atomic
 def resource_update(*, resource: Resource, acting_user=None, **fields) -> Resource:
     """Change a resource's fields; the same validation as ``resource_create``."""
+    refuse_read_only(acting_user)
     if _apply(resource, fields, RESOURCE_FIELDS):
         _resource_defaults(resource)
         _check_resource_identity(resource)
@@ -311,8 +333,10 @@ def _delete(instance, label: str) -> None:
 
 
 def entity_delete(*, entity: Entity, acting_user=None) -> None:
+    refuse_read_only(acting_user)
     _delete(entity, "entity")
 
 
 def resource_delete(*, resource: Resource, acting_user=None) -> None:
+    refuse_read_only(acting_user)
     _delete(resource, "resource")

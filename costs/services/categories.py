@@ -5,7 +5,7 @@ from django.db.models import ProtectedError
 
 from costtrack.core.db import advisory_xact_lock
 from costtrack.core.exceptions import Conflict, PermissionDenied, ValidationError
-from costtrack.core.roles import is_finance
+from costtrack.core.roles import is_finance, refuse_read_only
 
 from ..models import CostCategory
 
@@ -15,7 +15,10 @@ CATEGORY_FIELDS = {"name", "slug", "parent", "dimension", "description"}
 
 
 def _check_finance(acting_user) -> None:
-    if acting_user is not None and not is_finance(acting_user):
+    if acting_user is None:
+        return
+    refuse_read_only(acting_user)
+    if not is_finance(acting_user):
         raise PermissionDenied("Only finance staff may change categories.")
 
 

@@ -22,7 +22,7 @@ from django_fsm import TransitionNotAllowed
 from costtrack.core.db import advisory_xact_lock
 from costtrack.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from costtrack.core.money import clean_money, reporting_currency
-from costtrack.core.roles import is_finance
+from costtrack.core.roles import is_finance, refuse_read_only
 from orgunits.models import Entity, OrganizationUnit, Resource
 from orgunits.selectors import unit_is_visible
 
@@ -290,8 +290,12 @@ def cost_create(
     ``created=False`` and writes nothing.
 
     Raises ``ValidationError`` (400, naming the field) for bad input, ``PermissionDenied``
-    when a submission check refuses, ``Conflict`` never.
+    when ``submitted_by`` is an auditor (read-only, even as a member of the unit; costs a
+    recurring item books for its creator are not refused) or a submission check refuses,
+    ``Conflict`` never.
     """
+    if source != Cost.Source.RECURRING:
+        refuse_read_only(submitted_by)
     if idempotency_key and len(idempotency_key) > IDEMPOTENCY_KEY_MAX:
         raise ValidationError(
             f"The Idempotency-Key is at most {IDEMPOTENCY_KEY_MAX} characters.",
@@ -414,8 +418,10 @@ def cost_update(
     writes one EDIT event with ``{field: [old, new]}`` of what changed (nothing is written
     when nothing changed). When a pending cost's amount, currency, day, category, tags or
     target change, the submission checks run again (a budget block refuses the edit; warnings
-    come back in the result). Raises ``Conflict`` when the cost is no longer editable.
+    come back in the result). Raises ``PermissionDenied`` for anyone else and for auditors,
+    ``Conflict`` when the cost is no longer editable.
     """
+    refuse_read_only(acting_user)
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
@@ -531,8 +537,9 @@ def cost_submit(
     Re-resolves the approver, runs every submission check (warnings come back in the
     result; a refusing check raises ``PermissionDenied``), writes a SUBMIT event (and an
     OVERRIDE event when finance's ``override_reason`` got past a block) and notifies the
-    approvers.
+    approvers. Auditors are refused (``PermissionDenied``).
     """
+    refuse_read_only(acting_user)
     cost = _lock(cost)
     if acting_user.pk != cost.submitted_by_id and not is_finance(acting_user):
         raise PermissionDenied("Only the submitter or finance may submit this cost.")
@@ -553,6 +560,7 @@ def cost_submit(
 
 
 def _decide(*, cost: Cost, acting_user, comment: str, transition: str) -> Cost:
+    refuse_read_only(acting_user)
     cost = _lock(cost)
     if acting_user.pk == cost.submitted_by_id:
         raise PermissionDenied(
@@ -587,8 +595,9 @@ def cost_approve(*, cost: Cost, acting_user, comment: str = "") -> Cost:
     """Approve a pending cost: pending → approved.
 
     Allowed to the resolved approver, their active delegates, approver members of the unit
-    or an ancestor, and finance; never the submitter (``PermissionDenied``, 403). A cost
-    that is no longer pending (e.g. another approver was faster) raises ``Conflict`` (409).
+    or an ancestor, and finance; never the submitter nor an auditor (``PermissionDenied``,
+    403). A cost that is no longer pending (e.g. another approver was faster) raises
+    ``Conflict`` (409).
     Notifies the submitter and runs the decision hooks.
     """
     return _decide(cost=cost, acting_user=acting_user, comment=comment, transition="approve")
@@ -622,6 +631,7 @@ def costs_decide_many(
 
 
 def _owner_transition(*, cost: Cost, acting_user, comment: str, transition: str) -> Cost:
+    refuse_read_only(acting_user)
     cost = _lock(cost)
     if acting_user.pk != cost.submitted_by_id and not is_finance(acting_user):
         raise PermissionDenied(f"Only the submitter or finance may {transition} this cost.")
@@ -657,7 +667,9 @@ def cost_cancel(*, cost: Cost, acting_user, comment: str = "") -> Cost:
 
 @transaction.atomic
 def cost_void(*, cost: Cost, acting_user, reason: str) -> Cost:
-    """Void an approved cost (finance only, ``reason`` required): approved → voided."""
+    """Void an approved cost (finance only, never an auditor; ``reason`` required):
+    approved → voided."""
+    refuse_read_only(acting_user)
     if not is_finance(acting_user):
         raise PermissionDenied("Only finance staff may void a cost.")
     if not reason or not reason.strip():

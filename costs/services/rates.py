@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from costtrack.core.exceptions import Conflict, PermissionDenied, ValidationError
 from costtrack.core.money import is_known_currency, reporting_currency, round_money
-from costtrack.core.roles import is_finance
+from costtrack.core.roles import is_finance, refuse_read_only
 
 from ..models import Cost, CostEvent, ExchangeRate
 
@@ -70,7 +70,10 @@ def _schedule_reconvert(*, currency: str, since: date) -> None:
 
 
 def _check_finance(acting_user) -> None:
-    if acting_user is not None and not is_finance(acting_user):
+    if acting_user is None:
+        return
+    refuse_read_only(acting_user)
+    if not is_finance(acting_user):
         raise PermissionDenied("Only finance staff may change exchange rates.")
 
 

@@ -2,6 +2,8 @@
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from .exceptions import PermissionDenied
+
 FINANCE = "finance"
 AUDITOR = "auditor"
 
@@ -30,3 +32,15 @@ def is_auditor(user: AbstractBaseUser | AnonymousUser) -> bool:
 def sees_everything(user) -> bool:
     """Finance and auditors read every object in the organisation."""
     return is_finance(user) or is_auditor(user)
+
+
+def is_read_only(user) -> bool:
+    """Auditors read everything and change nothing (SPEC 2.1), whatever else they also are:
+    a unit member, owner or approver, a delegate, or even in ``finance``."""
+    return is_auditor(user)
+
+
+def refuse_read_only(user) -> None:
+    """Raise ``PermissionDenied`` (403, code ``read_only``) when ``user`` may change nothing."""
+    if is_read_only(user):
+        raise PermissionDenied("Auditors read everything and change nothing.", code="read_only")

@@ -89,6 +89,78 @@ def test_cost_changelist_filters_and_searches(fin_admin, org, django_assert_max_
         assert fin_admin.get(reverse(f"admin:costs_{name}_changelist")).status_code == 200
 
 
+def test_auditor_gets_view_only_pages_whatever_permissions_they_hold(client, org):
+    from django.contrib.auth.models import Permission
+
+    cost = _pending(org)
+    approved = make_cost(submitted_by=org.member, resource=org.resource, status="approved")
+    rate = ExchangeRate.objects.create(currency="EUR", date=date(2025, 1, 1), rate="1.1")
+    saas = CostCategory.objects.get(slug="saas")
+    aud = org.aud
+    aud.is_staff = True
+    aud.save(update_fields=["is_staff"])
+    aud.user_permissions.add(*Permission.objects.filter(content_type__app_label="costs"))
+    client.force_login(aud)
+    before = (
+        list(Cost.objects.order_by("pk").values()),
+        list(CostEvent.objects.order_by("pk").values()),
+        list(ExchangeRate.objects.order_by("pk").values()),
+        list(CostCategory.objects.order_by("pk").values()),
+    )
+
+    change_url = reverse("admin:costs_cost_change", args=[cost.pk])
+    page = client.get(change_url)
+    assert page.status_code == 200
+    assert "transition-" not in page.content.decode()
+    assert client.post(change_url, {"description": "rewritten"}).status_code == 403
+    for action in ("approve", "reject", "cancel"):
+        url = reverse("admin:costs_cost_transition", args=[cost.pk, action])
+        assert client.post(url, {"comment": "x"}).status_code == 403
+    void_url = reverse("admin:costs_cost_transition", args=[approved.pk, "void"])
+    assert client.post(void_url, {"reason": "x"}).status_code == 403
+    changelist = client.get(reverse("admin:costs_cost_changelist"))
+    assert "approve_selected" not in changelist.content.decode()
+    client.post(
+        reverse("admin:costs_cost_changelist"),
+        {"action": "approve_selected", "_selected_action": [cost.pk], "comment": "x"},
+    )
+    for name in ("cost", "exchangerate", "costcategory"):
+        assert client.get(reverse(f"admin:costs_{name}_add")).status_code == 403
+    response = client.post(
+        reverse("admin:costs_exchangerate_add"),
+        {"currency": "GBP", "date": "2025-01-01", "rate": "1.2"},
+    )
+    assert response.status_code == 403
+    assert (
+        client.post(
+            reverse("admin:costs_exchangerate_change", args=[rate.pk]),
+            {"currency": "EUR", "date": "2025-01-01", "rate": "9"},
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            reverse("admin:costs_exchangerate_delete", args=[rate.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            reverse("admin:costs_costcategory_change", args=[saas.pk]),
+            {"name": "X", "slug": "saas"},
+        ).status_code
+        == 403
+    )
+
+    after = (
+        list(Cost.objects.order_by("pk").values()),
+        list(CostEvent.objects.order_by("pk").values()),
+        list(ExchangeRate.objects.order_by("pk").values()),
+        list(CostCategory.objects.order_by("pk").values()),
+    )
+    assert after == before
+
+
 # --- transitions ----------------------------------------------------------------------
 
 

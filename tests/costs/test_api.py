@@ -254,12 +254,51 @@ DELETE = {
     "auditor": 403,
     "finance": 200,
 }
+# POST /costs/ into the platform unit (member's unit; eng_owner owns its parent). The delegate
+# and the sales member belong to no unit above it: to them the unit does not exist.
+CREATE = {
+    "submitter": 201,
+    "approver": 201,
+    "delegate": 400,
+    "other_unit": 400,
+    "auditor": 403,
+    "finance": 201,
+}
+# PATCH /costs/{id}/ of the member's pending cost: its submitter and finance edit it.
+EDIT = {
+    "submitter": 200,
+    "approver": 403,
+    "delegate": 403,
+    "other_unit": 404,
+    "auditor": 403,
+    "finance": 200,
+}
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_permission_matrix(org, matrix, client_for, role):
-    """One role against list, detail, approve, reject, void and delete (fresh costs each)."""
+    """One role against create, list, detail, edit, approve, reject, void and delete (fresh
+    costs each)."""
     client = client_for(matrix[role])
+
+    before = counts()
+    response = client.post(URL, payload(org, description=f"made by {role}"), format="json")
+    assert response.status_code == CREATE[role], response.json()
+    made = Cost.objects.filter(description=f"made by {role}")
+    if CREATE[role] == 201:
+        assert response.json()["submitted_by"]["username"] == matrix[role].username
+        assert made.get().organization_unit == org.platform
+    else:
+        assert not made.exists() and counts() == before
+    if CREATE[role] == 400:
+        assert response.json() == {
+            "organization_unit": [f'Invalid pk "{org.platform.pk}" - object does not exist.']
+        }
+    if CREATE[role] == 403:
+        assert response.json() == {
+            "detail": "Auditors read everything and change nothing.",
+            "code": "read_only",
+        }
 
     cost = pending(org)
     ids = [row["id"] for row in client.get(URL).json()["results"]]
@@ -268,6 +307,19 @@ def test_permission_matrix(org, matrix, client_for, role):
     assert detail.status_code == LIST_DETAIL[role]
     if detail.status_code == 404:
         assert "amount" not in detail.json()
+
+    cost = pending(org)
+    response = client.patch(f"{URL}{cost.pk}/", {"description": "edited"}, format="json")
+    assert response.status_code == EDIT[role], response.json()
+    edits = CostEvent.objects.filter(cost=cost, action="edit")
+    if EDIT[role] == 200:
+        assert response.json()["description"] == "edited"
+        assert edits.get().changes == {"description": ["", "edited"]}
+        assert edits.get().actor == matrix[role]
+    else:
+        assert Cost.objects.get(pk=cost.pk).description == "" and not edits.exists()
+    if EDIT[role] == 403:
+        assert set(response.json()) == {"detail", "code"}
 
     for verb, decided in (("approve", "approved"), ("reject", "rejected")):
         cost = pending(org)
@@ -291,6 +343,52 @@ def test_permission_matrix(org, matrix, client_for, role):
     assert Cost.objects.get(pk=cost.pk).status == expected
     if response.status_code == 200:
         assert response.json()["status"] == "cancelled"
+
+
+def test_an_auditor_who_is_also_member_finance_and_approver_changes_nothing(
+    org, client_for, eur_rates
+):
+    """Auditors read everything and change nothing, whatever other role they hold."""
+    from django.contrib.auth.models import Group
+
+    aud = org.aud
+    aud.groups.add(Group.objects.get(name="finance"))
+    org_services.membership_set(user=aud, unit=org.platform, role="member")
+    org_services.membership_set(user=aud, unit=org.eng, role="approver")
+    client = client_for(type(aud).objects.get(pk=aud.pk))
+    waiting = pending(org)
+    approved = make_cost(status="approved", submitted_by=org.member, organization_unit=org.platform)
+    rate = ExchangeRate.objects.get(currency="GBP")
+    saas = category("saas")
+    before = counts(), list(ExchangeRate.objects.values()), list(CostCategory.objects.values())
+
+    responses = {
+        "create": client.post(URL, payload(org), format="json"),
+        "draft": client.post(URL, payload(org, draft=True), format="json"),
+        "edit": client.patch(f"{URL}{waiting.pk}/", {"description": "x"}, format="json"),
+        "patch approve": client.patch(f"{URL}{waiting.pk}/", {"action": "approve"}),
+        "approve": client.post(f"{URL}{waiting.pk}/approve/", {"comment": "ok"}),
+        "reject": client.post(f"{URL}{waiting.pk}/reject/", {"comment": "no"}),
+        "cancel": client.post(f"{URL}{waiting.pk}/cancel/"),
+        "delete": client.delete(f"{URL}{waiting.pk}/"),
+        "void": client.post(f"{URL}{approved.pk}/void/", {"reason": "duplicate"}),
+        "category create": client.post("/api/v1/categories/", {"name": "GPU", "slug": "gpu"}),
+        "category edit": client.patch(f"/api/v1/categories/{saas.pk}/", {"name": "X"}),
+        "category delete": client.delete(f"/api/v1/categories/{saas.pk}/"),
+        "rate create": client.post(
+            "/api/v1/exchange-rates/", {"currency": "CHF", "date": "2025-01-01", "rate": "1.1"}
+        ),
+        "rate edit": client.patch(f"/api/v1/exchange-rates/{rate.pk}/", {"rate": "2"}),
+        "rate delete": client.delete(f"/api/v1/exchange-rates/{rate.pk}/"),
+    }
+
+    assert {name: r.status_code for name, r in responses.items()} == dict.fromkeys(responses, 403)
+    assert {r.json()["code"] for r in responses.values()} == {"read_only"}
+    after = counts(), list(ExchangeRate.objects.values()), list(CostCategory.objects.values())
+    assert after == before
+    assert Cost.objects.get(pk=waiting.pk).status == "pending"
+    assert Cost.objects.get(pk=approved.pk).status == "approved"
+    assert client.get(f"{URL}{waiting.pk}/").status_code == 200  # still reads everything
 
 
 # --- transitions over the API ----------------------------------------------------------

@@ -491,3 +491,121 @@ def test_reconvert_skips_frozen_days(org, eur_rates, close_period):
     assert services.costs_reconvert(currency="EUR") == 1
     assert Cost.objects.get(pk=early.cost.pk).amount_reporting == Decimal("11.00")
     assert Cost.objects.get(pk=late.cost.pk).amount_reporting == Decimal("20.00")
+
+
+# --- auditors read everything and change nothing ---------------------------------------
+
+
+def _fresh(user):
+    """The user as a new request would load it (no cached groups or units)."""
+    return type(user).objects.get(pk=user.pk)
+
+
+def _make_auditor(user):
+    from django.contrib.auth.models import Group
+
+    user.groups.add(Group.objects.get(name="auditor"))
+    return _fresh(user)
+
+
+def _refused(call, **kwargs):
+    with pytest.raises(PermissionDenied) as refused:
+        call(**kwargs)
+    assert (refused.value.code, refused.value.message) == (
+        "read_only",
+        "Auditors read everything and change nothing.",
+    )
+
+
+def test_auditor_with_every_other_role_still_changes_nothing(org):
+    """An auditor who is also a member, an approver member, a unit owner and a delegate
+    neither creates, edits, submits, cancels, revises nor decides a cost."""
+    from django.utils import timezone
+
+    from costs import selectors
+    from costs.approvers import can_decide
+    from orgunits import services as org_services
+
+    today = timezone.localdate()
+    aud = org.aud
+    org_services.membership_set(user=aud, unit=org.platform, role="member")
+    org_services.membership_set(user=aud, unit=org.eng, role="approver")
+    org_services.unit_update(unit=org.sales, owner=aud)
+    org_services.delegation_create(
+        delegator=org.eng_owner, delegate=aud, start_date=today, end_date=today
+    )
+    # costs booked while aud was not yet an auditor, and costs routed to aud
+    own_draft = create(org, submitted_by=org.member, draft=True).cost
+    Cost.objects.filter(pk=own_draft.pk).update(submitted_by=aud)
+    own_pending = make_cost(submitted_by=org.member, organization_unit=org.platform)
+    Cost.objects.filter(pk=own_pending.pk).update(submitted_by=aud)
+    own_rejected = make_cost(
+        status="rejected", submitted_by=org.member, organization_unit=org.platform
+    )
+    Cost.objects.filter(pk=own_rejected.pk).update(submitted_by=aud)
+    routed = make_cost(submitted_by=org.member, organization_unit=org.platform)  # eng_owner's
+    owned = make_cost(submitted_by=org.sales_member, organization_unit=org.sales)
+    assert owned.approver == aud
+    aud = _fresh(aud)
+    before = (Cost.objects.count(), CostEvent.objects.count(), Notification.objects.count())
+
+    _refused(create, org=org, submitted_by=aud)
+    _refused(create, org=org, submitted_by=aud, draft=True)
+    _refused(services.cost_record, user=aud, amount=Decimal("1"), organization_unit=org.platform)
+    for cost in (own_draft, own_pending):
+        _refused(services.cost_update, cost=cost, acting_user=aud, description="x")
+        _refused(services.cost_cancel, cost=cost, acting_user=aud)
+    _refused(services.cost_submit, cost=own_draft, acting_user=aud)
+    _refused(services.cost_revise, cost=own_rejected, acting_user=aud)
+    for cost in (routed, owned):
+        assert not can_decide(aud, cost)
+        _refused(services.cost_approve, cost=cost, acting_user=aud)
+        _refused(services.cost_reject, cost=cost, acting_user=aud, comment="no")
+    outcome = services.costs_decide_many(costs=[routed.pk, owned.pk], acting_user=aud, approve=True)
+    assert set(outcome.values()) == {"Auditors read everything and change nothing."}
+    assert list(selectors.costs_awaiting(aud)) == []
+
+    assert (Cost.objects.count(), CostEvent.objects.count(), Notification.objects.count()) == (
+        before
+    )
+    statuses = dict(Cost.objects.values_list("pk", "status"))
+    assert statuses[own_draft.pk] == "draft" and statuses[own_rejected.pk] == "rejected"
+    assert {statuses[c.pk] for c in (own_pending, routed, owned)} == {"pending"}
+    # what aud may see is unchanged: everything
+    assert selectors.cost_list(user=aud).count() == Cost.objects.count()
+
+
+def test_auditor_in_finance_too_changes_nothing(org, eur_rates, tmp_path):
+    from costs.models import CostCategory, ExchangeRate
+
+    both = _make_auditor(finance_user(username="fin_aud"))
+    approved = make_cost(status="approved", submitted_by=org.member, organization_unit=org.platform)
+    to_finance = make_cost(submitted_by=org.fin)  # nobody owns its fresh unit: finance decides
+    assert to_finance.approver is None
+    rate = ExchangeRate.objects.get(currency="GBP")
+    rates_csv = tmp_path / "rates.csv"
+    rates_csv.write_text("date,currency,rate\n2025-01-01,CHF,1.10\n")
+    categories = list(CostCategory.objects.order_by("pk").values())
+    rates = list(ExchangeRate.objects.order_by("pk").values())
+
+    _refused(services.cost_void, cost=approved, acting_user=both, reason="duplicate")
+    _refused(services.cost_approve, cost=to_finance, acting_user=both)
+    _refused(services.cost_update, cost=to_finance, acting_user=both, description="x")
+    _refused(services.category_create, name="GPU", slug="gpu", acting_user=both)
+    _refused(services.category_update, category=category("saas"), name="X", acting_user=both)
+    _refused(services.category_delete, category=category("saas"), acting_user=both)
+    _refused(
+        services.exchange_rate_set,
+        currency="CHF",
+        date=date(2025, 1, 1),
+        rate=Decimal("1.1"),
+        acting_user=both,
+    )
+    _refused(services.exchange_rate_update, exchange_rate=rate, rate=Decimal("2"), acting_user=both)
+    _refused(services.exchange_rate_delete, exchange_rate=rate, acting_user=both)
+    _refused(services.exchange_rates_load_csv, path=rates_csv, acting_user=both)
+
+    assert Cost.objects.get(pk=approved.pk).status == "approved"
+    assert Cost.objects.get(pk=to_finance.pk).status == "pending"
+    assert list(CostCategory.objects.order_by("pk").values()) == categories
+    assert list(ExchangeRate.objects.order_by("pk").values()) == rates

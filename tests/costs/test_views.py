@@ -321,6 +321,53 @@ def test_detail_offers_the_actions_the_user_may_take(client, org):
     assert "Nothing for you to do" in html
 
 
+def test_pages_let_an_auditor_who_owns_and_approves_change_nothing(client, org, imported):
+    """The auditor owns the resource, is an approver member of eng and a member of platform:
+    the pages offer nothing to do, and posting anyway changes nothing."""
+    batch, owner = imported
+    aud = org.aud
+    org_services.membership_set(user=aud, unit=org.platform, role="member")
+    org_services.membership_set(user=aud, unit=org.eng, role="approver")
+    org.resource.owner = aud
+    org.resource.save(update_fields=["owner"])
+    cost = _pending(org)
+    assert cost.approver == aud
+    own = _pending(org)
+    Cost.objects.filter(pk=own.pk).update(submitted_by=aud)
+    Cost.objects.filter(import_link__batch=batch).update(approver=aud)
+    before = list(Cost.objects.order_by("pk").values("pk", "status"))
+    events = CostEvent.objects.count()
+    _client(client, aud)
+
+    html = client.get(INBOX).content.decode()
+    assert 'id="inbox-empty"' in html and f'id="import-{batch.pk}-' not in html
+    for shown in (cost, own):
+        html = client.get(f"/costs/{shown.pk}/").content.decode()
+        assert "Nothing for you to do" in html
+        for form in ("approve", "reject", "submit", "revise", "cancel", "void"):
+            assert f'id="{form}-form"' not in html
+    refused = "Auditors read everything and change nothing."
+    for action, done in (("approve", "approved"), ("reject", "rejected"), ("cancel", "cancelled")):
+        for target in (cost, own):
+            response = client.post(f"/costs/{target.pk}/{action}/", {"comment": "x"}, follow=True)
+            assert f"Cost #{target.pk} was not {done}: {refused}" in response.content.decode()
+    response = client.post(f"/approvals/{cost.pk}/decide/", {"decision": "approve"}, follow=True)
+    assert f"Cost #{cost.pk}: {refused}" in response.content.decode()
+    response = client.post(
+        "/approvals/bulk/", {"costs": [cost.pk], "decision": "approve"}, follow=True
+    )
+    assert f"1 cost(s) could not be approved: #{cost.pk}: {refused}" in response.content.decode()
+    response = client.post(
+        f"/approvals/imports/{batch.pk}/decide/",
+        {"decision": "approve", "approver": aud.pk},
+        follow=True,
+    )
+    assert f"Import #{batch.pk}: {refused}" in response.content.decode()
+
+    assert list(Cost.objects.order_by("pk").values("pk", "status")) == before
+    assert CostEvent.objects.count() == events
+
+
 def test_detail_approve_from_the_page(client, org):
     cost = _pending(org)
     response = _client(client, org.res_owner).post(

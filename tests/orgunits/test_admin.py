@@ -251,3 +251,56 @@ def test_admin_changelists_run_bounded_queries(admin_client, org, django_assert_
         with django_assert_max_num_queries(20):
             resp = admin_client.get(f"/admin/orgunits/{model}/")
         assert resp.status_code == 200, model
+
+
+def _staff_with_every_orgunits_permission(user):
+    from django.contrib.auth.models import Permission
+
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="orgunits"))
+    return type(user).objects.get(pk=user.pk)
+
+
+def _everything():
+    return [
+        list(model.objects.order_by("pk").values())
+        for model in (OrganizationUnit, Membership, Delegation, Entity, Resource)
+    ]
+
+
+def test_auditor_gets_view_only_pages_whatever_permissions_they_hold(client, org):
+    aud = _staff_with_every_orgunits_permission(org.users["auditor"])
+    delegation = services.delegation_create(
+        delegator=org.users["owner"],
+        delegate=org.users["approver"],
+        start_date=date(2025, 1, 1),
+        end_date=date(2025, 1, 31),
+    )
+    client.force_login(aud)
+    before = _everything()
+    instances = {
+        "organizationunit": org.a,
+        "membership": Membership.objects.first(),
+        "delegation": delegation,
+        "entity": org.ent_a1,
+        "resource": org.res_a1,
+    }
+    for model, instance in instances.items():
+        base = f"/admin/orgunits/{model}/"
+        assert client.get(base).status_code == 200, model  # reads everything
+        assert client.get(f"{base}{instance.pk}/change/").status_code == 200, model
+        assert client.get(f"{base}add/").status_code == 403, model
+        assert client.post(f"{base}add/", {"name": "New"}).status_code == 403, model
+        assert client.post(f"{base}{instance.pk}/change/", {"name": "X"}).status_code == 403
+        assert client.post(f"{base}{instance.pk}/delete/", {"post": "yes"}).status_code == 403
+    client.post(
+        "/admin/orgunits/organizationunit/",
+        {"action": "archive_units", "_selected_action": [org.a.pk]},
+    )
+    moved = client.post(
+        "/admin/orgunits/organizationunit/",
+        {"cmd": "move_node", "cut_item": org.a1.pk, "pasted_on": org.b.pk, "position": "left"},
+    )
+    assert moved.content.startswith(b"FAIL")
+    assert _everything() == before

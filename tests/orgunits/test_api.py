@@ -529,3 +529,26 @@ def test_anonymous_error_shape():
     resp = APIClient().get(url("org-units"))
     assert resp.status_code == 401
     assert resp.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_an_auditor_in_finance_too_writes_nothing(org, client_as, endpoint):
+    from django.contrib.auth.models import Group
+
+    both = org.users["finance"]
+    both.groups.add(Group.objects.get(name="auditor"))
+    client = client_as(type(both).objects.get(pk=both.pk))
+    model = ENDPOINTS[endpoint]["model"]
+    obj = getattr(org, ENDPOINTS[endpoint]["theirs"])
+    before = list(model.objects.order_by("pk").values())
+
+    responses = [
+        client.post(url(endpoint), create_payload(endpoint, org)),
+        client.patch(url(endpoint, obj.pk), {"name": "Renamed"}),
+        client.delete(url(endpoint, obj.pk)),
+    ]
+
+    assert [r.status_code for r in responses] == [403, 403, 403]
+    assert {r.json()["code"] for r in responses} == {"read_only"}
+    assert list(model.objects.order_by("pk").values()) == before
+    assert client.get(url(endpoint, obj.pk)).status_code == 200  # still reads everything

@@ -321,3 +321,78 @@ def test_delete_of_a_referenced_object_is_a_conflict(tree, monkeypatch):
     with pytest.raises(Conflict):
         services.entity_delete(entity=entity)
     assert Entity.objects.filter(pk=entity.pk).exists()
+
+
+# --- auditors change nothing ------------------------------------------------------------
+
+
+def _auditor():
+    from tests.orgunits.factories import auditor_user
+
+    return auditor_user(username="aud")
+
+
+def _snapshot():
+    return [
+        list(model.objects.order_by("pk").values())
+        for model in (OrganizationUnit, Membership, Delegation, Entity, Resource)
+    ]
+
+
+def test_every_write_refuses_an_auditor_and_writes_nothing(tree):
+    from costtrack.core.exceptions import PermissionDenied
+
+    aud = _auditor()
+    owner, other = UserFactory(username="owner"), UserFactory(username="other")
+    services.membership_set(user=other, unit=tree["a"])
+    delegation = services.delegation_create(
+        delegator=owner, delegate=other, start_date=date(2025, 1, 1), end_date=date(2025, 1, 9)
+    )
+    entity = EntityFactory(organization_unit=tree["a"])
+    resource = ResourceFactory(organization_unit=tree["a"])
+    before = _snapshot()
+    writes = {
+        "unit_create": lambda: services.unit_create(name="N", code="n", acting_user=aud),
+        "unit_update": lambda: services.unit_update(unit=tree["b"], name="B2", acting_user=aud),
+        "unit_move": lambda: services.unit_move(
+            unit=tree["b"], new_parent=tree["a"], acting_user=aud
+        ),
+        "unit_archive": lambda: services.unit_archive(unit=tree["a"], acting_user=aud),
+        "membership_set": lambda: services.membership_set(
+            user=aud, unit=tree["a"], role="approver", acting_user=aud
+        ),
+        "membership_remove": lambda: services.membership_remove(
+            user=other, unit=tree["a"], acting_user=aud
+        ),
+        "delegation_create": lambda: services.delegation_create(
+            delegator=owner,
+            delegate=aud,
+            start_date=date(2025, 1, 1),
+            end_date=date(2025, 1, 2),
+            acting_user=aud,
+        ),
+        "delegation_update": lambda: services.delegation_update(
+            delegation=delegation, reason="x", acting_user=aud
+        ),
+        "entity_create": lambda: services.entity_create(
+            name="E", kind="service", organization_unit=tree["a"], acting_user=aud
+        ),
+        "entity_update": lambda: services.entity_update(entity=entity, name="E2", acting_user=aud),
+        "entity_delete": lambda: services.entity_delete(entity=entity, acting_user=aud),
+        "resource_create": lambda: services.resource_create(
+            provider="aws",
+            provider_resource_id="i-new",
+            organization_unit=tree["a"],
+            acting_user=aud,
+        ),
+        "resource_update": lambda: services.resource_update(
+            resource=resource, name="R2", acting_user=aud
+        ),
+        "resource_delete": lambda: services.resource_delete(resource=resource, acting_user=aud),
+    }
+    for name, write in writes.items():
+        with pytest.raises(PermissionDenied) as refused:
+            write()
+        assert refused.value.code == "read_only", name
+    assert _snapshot() == before
+    assert_valid_tree()

@@ -1,0 +1,23 @@
+"""Admin pieces shared by every app."""
+
+from .roles import is_read_only
+
+
+class ReadOnlyForAuditorsMixin:
+    """Auditors read everything and change nothing: whatever Django permissions they were
+    given, their admin pages are view-only (the services refuse their writes as well)."""
+
+    def has_add_permission(self, request, *args, **kwargs):
+        if is_read_only(request.user):
+            return False
+        return super().has_add_permission(request, *args, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        if is_read_only(request.user):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if is_read_only(request.user):
+            return False
+        return super().has_delete_permission(request, obj)

@@ -5,7 +5,9 @@ and the pages (the submitter never approves their own cost, only finance voids, 
 service's refusal shows as a form error (create/edit) or an admin message (transitions and
 bulk actions). The audit trail (``CostEvent``) is view-only everywhere.
 
-Auditors get view-only pages.
+The cost and audit-trail lists show what the API would show the same user
+(``costs.selectors``: finance, auditors and superusers see every unit's costs); auditors
+get view-only pages.
 """
 
 from django import forms
@@ -22,7 +24,7 @@ from mptt.forms import MPTTAdminForm
 from costtrack.core.admin import ReadOnlyForAuditorsMixin
 from costtrack.core.exceptions import ApplicationError
 
-from . import services
+from . import selectors, services
 from .models import Cost, CostCategory, CostEvent, ExchangeRate
 from .services.categories import CATEGORY_FIELDS
 from .services.costs import EDITABLE_FIELDS
@@ -218,6 +220,9 @@ class CostAdmin(ReadOnlyForAuditorsMixin, ServiceAdminMixin, admin.ModelAdmin):
         text = obj.description or "—"
         return text if len(text) <= 60 else f"{text[:59]}…"
 
+    def get_queryset(self, request):
+        return selectors.cost_list(user=request.user)
+
     def has_delete_permission(self, request, obj=None):
         # a cost is cancelled or voided through its transitions, never deleted
         return False
@@ -320,6 +325,9 @@ class CostEventAdmin(admin.ModelAdmin):
     search_fields = ["=cost__id", "comment", "actor__username"]
     list_select_related = ["cost", "actor"]
     date_hierarchy = "at"
+
+    def get_queryset(self, request):
+        return selectors.cost_event_list(user=request.user)
 
     def has_add_permission(self, request):
         return False

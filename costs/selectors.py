@@ -112,6 +112,15 @@ def cost_get(*, user, cost_id: int) -> Cost:
     return cost
 
 
+def cost_event_list(*, user) -> QuerySet[CostEvent]:
+    """The audit-trail rows of the costs ``user`` may see (``cost_list``), newest first,
+    with cost and actor loaded."""
+    qs = CostEvent.objects.select_related("cost", "actor")
+    if not sees_everything(user):
+        qs = qs.filter(cost__in=Cost.objects.filter(cost_visibility_q(user)).values("pk"))
+    return qs.order_by("-at", "-id")
+
+
 def cost_events(cost: Cost) -> QuerySet[CostEvent]:
     return cost.events.select_related("actor").order_by("at", "id")
 

@@ -4,7 +4,8 @@ Forms validate first (so a bad move or a duplicate shows as a form error and not
 written); ``save_model`` then calls the service that performs the write under the tree lock.
 Drag-and-drop moves in the tree changelist go through ``services.unit_move`` too.
 
-Auditors get view-only pages.
+Lists show what the API shows the same user (``orgunits.selectors``: finance, auditors and
+superusers see the whole organisation); auditors get view-only pages.
 """
 
 from django import http
@@ -15,8 +16,9 @@ from mptt.forms import MPTTAdminForm
 
 from costtrack.core.admin import ReadOnlyForAuditorsMixin
 from costtrack.core.exceptions import ApplicationError
+from costtrack.core.roles import sees_everything
 
-from . import services
+from . import selectors, services
 from .models import Delegation, Entity, Membership, OrganizationUnit, Resource
 
 
@@ -65,6 +67,12 @@ class OrganizationUnitAdmin(ReadOnlyForAuditorsMixin, DraggableMPTTAdmin):
     inlines = [MembershipInline]
     actions = ["archive_units"]
     list_select_related = ["owner"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if sees_everything(request.user):
+            return qs
+        return qs.filter(pk__in=selectors.unit_list(user=request.user).values("pk"))
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -139,6 +147,12 @@ class MembershipAdmin(ReadOnlyForAuditorsMixin, admin.ModelAdmin):
     autocomplete_fields = ["user", "unit"]
     list_select_related = ["user", "unit"]
 
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if sees_everything(request.user):
+            return qs
+        return qs.filter(unit__in=selectors.unit_list(user=request.user).values("pk"))
+
     def save_model(self, request, obj, form, change):
         if change and {"user", "unit"} & set(form.changed_data):
             previous = Membership.objects.select_related("user", "unit").get(pk=obj.pk)
@@ -189,6 +203,9 @@ class EntityAdmin(ReadOnlyForAuditorsMixin, admin.ModelAdmin):
     autocomplete_fields = ["owner", "organization_unit"]
     list_select_related = ["organization_unit", "owner"]
 
+    def get_queryset(self, request):
+        return selectors.entity_list(user=request.user)
+
     def save_model(self, request, obj, form, change):
         if change:
             entity = Entity.objects.get(pk=obj.pk)
@@ -222,6 +239,9 @@ class ResourceAdmin(ReadOnlyForAuditorsMixin, admin.ModelAdmin):
     search_fields = ["name", "provider_resource_id", "account"]
     autocomplete_fields = ["owner", "organization_unit", "entity"]
     list_select_related = ["organization_unit", "owner"]
+
+    def get_queryset(self, request):
+        return selectors.resource_list(user=request.user)
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -89,6 +89,41 @@ def test_cost_changelist_filters_and_searches(fin_admin, org, django_assert_max_
         assert fin_admin.get(reverse(f"admin:costs_{name}_changelist")).status_code == 200
 
 
+def test_changelists_show_only_what_the_user_may_see(client, org, django_assert_max_num_queries):
+    """A staff user who is not finance sees in the admin what the API shows them: the costs
+    of their units, theirs and those they decide, and only those costs' audit trail."""
+    from tests.orgunits.factories import UserFactory
+
+    mine = [_pending(org, amount=f"{n}.00") for n in (1, 2, 3)]
+    theirs = make_cost(submitted_by=org.sales_member, organization_unit=org.sales)
+    their_event = CostEvent.objects.filter(cost=theirs).first()
+    costs_url = reverse("admin:costs_cost_changelist")
+    events_url = reverse("admin:costs_costevent_changelist")
+
+    _staff(org.member, "view_cost", "view_costevent")
+    client.force_login(org.member)
+    with django_assert_max_num_queries(20):
+        response = client.get(costs_url)
+    assert {c.pk for c in response.context["cl"].result_list} == {c.pk for c in mine}
+    response = client.get(events_url)
+    assert {e.cost_id for e in response.context["cl"].result_list} == {c.pk for c in mine}
+    response = client.get(reverse("admin:costs_cost_change", args=[theirs.pk]))
+    assert (response.status_code, response["Location"]) == (302, reverse("admin:index"))
+    response = client.get(reverse("admin:costs_costevent_change", args=[their_event.pk]))
+    assert (response.status_code, response["Location"]) == (302, reverse("admin:index"))
+    assert client.get(costs_url, {"q": str(theirs.pk)}).context["cl"].result_count == 0
+
+    everything = {c.pk for c in (*mine, theirs)}
+    superuser = UserFactory(username="root", is_staff=True, is_superuser=True)
+    for user in (org.fin, org.aud, superuser):
+        _staff(user, "view_cost", "view_costevent")
+        client.force_login(user)
+        response = client.get(costs_url)
+        assert {c.pk for c in response.context["cl"].result_list} == everything, user
+        response = client.get(events_url)
+        assert {e.cost_id for e in response.context["cl"].result_list} == everything, user
+
+
 def test_auditor_gets_view_only_pages_whatever_permissions_they_hold(client, org):
     from django.contrib.auth.models import Permission
 

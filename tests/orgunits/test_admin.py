@@ -304,3 +304,22 @@ def test_auditor_gets_view_only_pages_whatever_permissions_they_hold(client, org
     )
     assert moved.content.startswith(b"FAIL")
     assert _everything() == before
+
+
+def test_staff_outside_finance_see_only_their_subtree(client, org):
+    member = _staff_with_every_orgunits_permission(org.users["member"])
+    client.force_login(member)
+
+    def listed(model):
+        return {
+            str(o.pk) for o in client.get(f"/admin/orgunits/{model}/").context["cl"].result_list
+        }
+
+    assert listed("organizationunit") == {str(org.a.pk), str(org.a1.pk)}
+    assert listed("entity") == {str(org.ent_a1.pk)}
+    assert listed("resource") == {str(org.res_a1.pk)}
+    assert listed("membership") == {
+        str(m.pk) for m in Membership.objects.filter(unit__in=[org.a, org.a1])
+    }
+    response = client.get(f"/admin/orgunits/resource/{org.res_b.pk}/change/")
+    assert response.status_code == 302  # "doesn't exist", back to the admin index

@@ -266,6 +266,42 @@ def test_edit_pending_writes_one_event_with_changes(org, eur_rates):
     assert actions(cost) == ["create", "submit", "edit"]
 
 
+def test_edit_draft_writes_one_event_with_changes_and_runs_no_checks(org, eur_rates, checks):
+    seen = []
+    checks.register_submission_check(lambda **kw: seen.append(kw["cost"].pk) or [])
+    cost = create(org, draft=True, description="first words", tags={"env": "dev"}).cost
+    result = services.cost_update(
+        cost=cost,
+        acting_user=org.member,
+        amount=Decimal("80.00"),
+        currency="EUR",
+        description="second words",
+        tags={"env": "prod"},
+        comment="fixed the invoice",
+    )
+    cost = Cost.objects.get(pk=cost.pk)
+    assert cost.status == Cost.Status.DRAFT
+    assert (cost.amount, cost.currency, cost.description) == (
+        Decimal("80.00"),
+        "EUR",
+        "second words",
+    )
+    assert cost.amount_reporting == Decimal("96.00")  # 80 EUR at 1.20 from 2025-03-01
+    assert actions(cost) == ["create", "edit"]
+    edit = events(cost)[-1]
+    assert (edit.actor, edit.from_status, edit.to_status) == (org.member, "draft", "draft")
+    assert edit.comment == "fixed the invoice"
+    assert edit.changes == {
+        "amount": ["120.50000000", "80.00"],
+        "currency": ["USD", "EUR"],
+        "description": ["first words", "second words"],
+        "tags": [{"env": "dev"}, {"env": "prod"}],
+        "amount_reporting": ["120.50000000", "96.00"],
+        "exchange_rate": ["1.000000000000", "1.200000000000"],
+    }
+    assert result.warnings == [] and seen == []  # drafts are checked when submitted
+
+
 def test_edit_without_change_writes_nothing(org):
     cost = create(org).cost
     services.cost_update(cost=cost, acting_user=org.member, description="")

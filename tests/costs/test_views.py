@@ -11,6 +11,7 @@ from costs import services
 from costs.models import Cost, CostEvent
 from orgunits import services as org_services
 from tests.costs.factories import category, make_cost
+from tests.orgunits.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -100,24 +101,61 @@ def test_delegate_approver_member_and_finance_see_what_is_routed_to_them(client,
 
 
 def test_inbox_filters(client, org):
+    """eng_approver decides for all of eng: costs on eng itself, on platform and on infra."""
+    saas = category("saas")
+    crm = services.category_create(name="CRM", slug="crm", parent=saas)
+    infra = org_services.unit_create(name="Infra", code="infra", parent=org.eng)
+    for stale in (org.eng, org.platform, org.resource):  # the tree write renumbered them
+        stale.refresh_from_db()
+    eng_member = UserFactory(username="eng_member")
+    org_services.membership_set(user=eng_member, unit=org.eng, role="member")
+    org_services.membership_set(user=eng_member, unit=infra, role="member")
     old = _pending(org, amount="900.00", description="Old big thing")
     Cost.objects.filter(pk=old.pk).update(submitted_at=timezone.now() - timedelta(days=10))
-    small = _pending(org, amount="5.00", description="small coffee", category=category("saas"))
+    small = _pending(org, amount="5.00", description="small coffee", category=saas)
     unit_cost = make_cost(
         submitted_by=org.member, organization_unit=org.platform, amount="50.00", description="x"
     )
+    on_eng = make_cost(
+        submitted_by=eng_member, organization_unit=org.eng, amount="100.00", description="eng"
+    )
+    on_infra = make_cost(
+        submitted_by=eng_member,
+        organization_unit=infra,
+        amount="10.00",
+        description="infra",
+        category=crm,
+    )
+    Cost.objects.filter(pk=on_infra.pk).update(submitted_at=timezone.now() - timedelta(days=3))
+    everything = {old.pk, small.pk, unit_cost.pk, on_eng.pk, on_infra.pk}
     _client(client, org.eng_approver)
 
     def shown(**params):
         html = client.get(INBOX, params).content.decode()
-        return {c.pk for c in (old, small, unit_cost) if f'id="cost-{c.pk}"' in html}
+        return {
+            c.pk for c in (old, small, unit_cost, on_eng, on_infra) if f'id="cost-{c.pk}"' in html
+        }
 
-    assert shown() == {old.pk, small.pk, unit_cost.pk}
-    assert shown(amount_min="10", amount_max="100") == {unit_cost.pk}
-    assert shown(age="7") == {old.pk}
-    assert shown(q="COFFEE") == {small.pk}
-    assert shown(category=category("saas").pk) == {small.pk}
+    assert shown() == everything
+    # a unit covers its subtree and nothing beside or above it
+    assert shown(unit=org.eng.pk) == everything
     assert shown(unit=org.platform.pk) == {old.pk, small.pk, unit_cost.pk}
+    assert shown(unit=infra.pk) == {on_infra.pk}
+    # a category covers its subcategories and nothing else
+    assert shown(category=saas.pk) == {small.pk, on_infra.pk}
+    assert shown(category=crm.pk) == {on_infra.pk}
+    assert shown(category=saas.pk, unit=org.platform.pk) == {small.pk}
+    # amount bounds are inclusive and exclude what lies outside them
+    assert shown(amount_min="10", amount_max="100") == {unit_cost.pk, on_eng.pk, on_infra.pk}
+    assert shown(amount_min="50.00", amount_max="50.00") == {unit_cost.pk}
+    assert shown(amount_min="100.01") == {old.pk}
+    assert shown(amount_max="9.99") == {small.pk}
+    assert shown(amount_min="900.01") == set()
+    # age: waiting at least N days
+    assert shown(age="2") == {old.pk, on_infra.pk}
+    assert shown(age="7") == {old.pk}
+    assert shown(age="11") == set()
+    assert shown(q="COFFEE") == {small.pk}
     response = client.get(INBOX, {"amount_min": "100", "amount_max": "1"})
     assert "The upper bound is below the lower bound." in response.content.decode()
     assert shown(amount_min="100", amount_max="1") == set()

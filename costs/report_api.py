@@ -17,7 +17,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from costtrack.core.money import reporting_currency
 from orgunits.models import OrganizationUnit
 from orgunits.selectors import unit_is_visible
 
@@ -219,13 +218,17 @@ def _summary_rows(body: dict) -> list[dict]:
 @extend_schema(parameters=[RollupParamsSerializer], responses={200: dict})
 class RollupView(ReportView):
     """A unit's own approved spend and each child's subtree total (404 for a unit you
-    cannot see)."""
+    cannot see). ``currency`` gives the totals in that currency, converted like
+    ``/reports/costs/`` (at the latest rate on or before ``end``, default today); the
+    ``*_by_currency`` figures stay in each original currency."""
 
     def get(self, request: Request, pk: int) -> Response:
         unit = get_object_or_404(OrganizationUnit, pk=pk)
         if not unit_is_visible(user=request.user, unit=unit):
             return Response({"detail": "Not found.", "code": "not_found"}, status=404)
         d = self.params(RollupParamsSerializer, request).validated_data
+        cur = d["currency"]
+        rate = reports.report_rate(cur, on=d.get("end"))
         result = reports.rollup(
             unit=unit,
             user=request.user,
@@ -233,7 +236,9 @@ class RollupView(ReportView):
             end=d.get("end"),
             statuses=d["status"],
         )
-        cur = reporting_currency()
+
+        def conv(amount: Decimal) -> str:
+            return str(reports.in_currency(amount, currency=cur, rate=rate))
 
         def by_cur(values: dict) -> dict:
             return {c: money(v, c) for c, v in values.items()}
@@ -244,8 +249,8 @@ class RollupView(ReportView):
             "start": d.get("start"),
             "end": d.get("end"),
             "status": list(d["status"]),
-            "own": money(result.own, cur),
-            "total": money(result.total, cur),
+            "own": conv(result.own),
+            "total": conv(result.total),
             "own_by_currency": by_cur(result.own_by_currency),
             "total_by_currency": by_cur(result.total_by_currency),
             "children": [
@@ -253,7 +258,7 @@ class RollupView(ReportView):
                     "id": c["unit"].pk,
                     "code": c["unit"].code,
                     "name": c["unit"].name,
-                    "total": money(c["total"], cur),
+                    "total": conv(c["total"]),
                     "total_by_currency": by_cur(c["total_by_currency"]),
                 }
                 for c in result.children

@@ -33,18 +33,23 @@ class StatusField(serializers.CharField):
         return parts
 
 
-class RangeParamsSerializer(serializers.Serializer):
-    start = serializers.DateField(required=False)
-    end = serializers.DateField(required=False)
-    organization_unit = serializers.IntegerField(required=False, min_value=1)
-    include_descendants = serializers.BooleanField(required=False, default=True)
-    status = StatusField(required=False, default=(CostStatus.APPROVED.value,))
+class ReportCurrencyMixin(serializers.Serializer):
+    """``currency``: the currency the report's totals are given in (default: reporting)."""
+
     currency = serializers.CharField(required=False, max_length=8)
 
     def validate_currency(self, value: str) -> str:
         if not is_known_currency(value):
             raise serializers.ValidationError(f"Unknown currency '{value}'.")
         return value.upper()
+
+
+class RangeParamsSerializer(ReportCurrencyMixin, serializers.Serializer):
+    start = serializers.DateField(required=False)
+    end = serializers.DateField(required=False)
+    organization_unit = serializers.IntegerField(required=False, min_value=1)
+    include_descendants = serializers.BooleanField(required=False, default=True)
+    status = StatusField(required=False, default=(CostStatus.APPROVED.value,))
 
     def validate_organization_unit(self, value: int) -> OrganizationUnit:
         unit = OrganizationUnit.objects.filter(pk=value).first()
@@ -102,7 +107,7 @@ class SummaryParamsSerializer(RangeParamsSerializer):
         return summary_window(d.get("period") or "monthly")
 
 
-class RollupParamsSerializer(serializers.Serializer):
+class RollupParamsSerializer(ReportCurrencyMixin, serializers.Serializer):
     start = serializers.DateField(required=False)
     end = serializers.DateField(required=False)
     status = StatusField(required=False, default=(CostStatus.APPROVED.value,))
@@ -111,4 +116,5 @@ class RollupParamsSerializer(serializers.Serializer):
         start, end = attrs.get("start"), attrs.get("end")
         if start and end and end < start:
             raise serializers.ValidationError({"end": ["The end is before the start."]})
+        attrs.setdefault("currency", reporting_currency())
         return attrs

@@ -232,3 +232,147 @@ def test_summary_shape(client_for, org, django_assert_max_num_queries):
 
 def test_anonymous_is_refused(api_client):
     assert api_client.get("/api/v1/reports/costs/").status_code in (401, 403)
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"period": "fortnightly"}, "period"),
+        ({"period": "monthly", "start": "2025-02-01", "end": "2025-02-28"}, "period"),
+        ({"start": "2025-02-01"}, "end"),
+        ({"end": "2025-02-28"}, "start"),
+        ({"start": "2025-03-01", "end": "2025-02-01"}, "end"),
+        ({"start": "2025-02-30", "end": "2025-03-31"}, "start"),
+        ({"start": "2025-02-01", "end": "soon"}, "end"),
+        ({"currency": "XYZ"}, "currency"),
+        ({"currency": "GBP"}, "currency"),  # known but no rate
+        ({"status": "rejected"}, "status"),
+        ({"organization_unit": "abc"}, "organization_unit"),
+        ({"organization_unit": "999999"}, "organization_unit"),
+    ],
+)
+def test_summary_bad_parameters_are_400_naming_the_parameter(client_for, org, params, field):
+    r = client_for(finance_user()).get("/api/v1/reports/summary/", params)
+    assert r.status_code == 400, r.content
+    assert list(r.json()) == [field]
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"start": "2025-02-30"}, "start"),
+        ({"start": "last week"}, "start"),
+        ({"end": "2025-13-01"}, "end"),
+        ({"start": "2025-03-01", "end": "2025-02-01"}, "end"),
+        ({"status": "rejected"}, "status"),
+        ({"status": "approved,voided"}, "status"),
+        ({"currency": "XYZ"}, "currency"),
+        ({"currency": "GBP"}, "currency"),  # known but no rate
+    ],
+)
+def test_rollup_bad_parameters_are_400_naming_the_parameter(client_for, org, params, field):
+    r = client_for(finance_user()).get(f"/api/v1/org-units/{org['company'].pk}/rollup/", params)
+    assert r.status_code == 400, r.content
+    assert list(r.json()) == [field]
+
+
+def test_rollup_in_a_report_currency(client_for, org):
+    ExchangeRate.objects.create(currency="EUR", date=date(2025, 1, 1), rate=Decimal("1.25"))
+    ExchangeRate.objects.create(currency="EUR", date=date(2025, 6, 1), rate=Decimal("2"))
+    client = client_for(finance_user())
+    url = f"/api/v1/org-units/{org['company'].pk}/rollup/"
+
+    r = client.get(url, {"currency": "eur", "end": "2025-03-31"})
+    today = client.get(url, {"currency": "EUR"})
+    csv_lines = client.get(url, {"currency": "EUR", "end": "2025-03-31", "format": "csv"})
+
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert (body["currency"], body["own"], body["total"]) == ("EUR", "0.00", "181.40")
+    assert {c["code"]: c["total"] for c in body["children"]} == {"eng": "175.60", "sales": "5.80"}
+    eng = next(c for c in body["children"] if c["code"] == "eng")
+    assert eng["total_by_currency"] == {"EUR": "90.00", "USD": "120.50"}  # original currencies
+    assert today.json()["total"] == "113.38"  # 226.75 / 2, the rate of June
+    assert f"{org['company'].pk},co,Company,total,181.40,EUR" in csv_lines.content.decode()
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"on": "yesterday"}, "on"),
+        ({"periods": "25"}, "periods"),
+        ({"periods": "many"}, "periods"),
+        ({"organization_unit": "abc"}, "organization_unit"),
+        ({"organization_unit": "999999"}, "organization_unit"),
+    ],
+)
+def test_budget_variance_bad_parameters_are_400_naming_the_parameter(
+    client_for, org, params, field
+):
+    r = client_for(finance_user()).get("/api/v1/reports/budget-variance/", params)
+    assert r.status_code == 400, r.content
+    assert list(r.json()) == [field]
+
+
+# --- the number of queries does not grow with the data ----------------------------------
+
+
+def _count_queries(client, url: str, params: dict) -> tuple[int, dict]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, params)
+    assert response.status_code == 200, response.content
+    return len(ctx.captured_queries), response
+
+
+def _grow(org, *, units: int = 30) -> None:
+    """Dozens more units under engineering, each with costs in three currencies, resources,
+    tags and categories, and a budget."""
+    from tests.budgets.factories import BudgetFactory
+
+    categories = [CostCategoryFactory(slug=f"rep-grow-{i}") for i in range(5)]
+    for i in range(units):
+        unit = OrganizationUnitFactory(parent=org["eng"] if i % 2 else org["web"])
+        resource = ResourceFactory(organization_unit=unit, provider="aws")
+        for day in (5, 15, 25):
+            CostFactory(
+                organization_unit=unit,
+                resource=resource if day != 25 else None,
+                category=categories[(i + day) % 5],
+                amount=Decimal(i + day),
+                currency=("USD", "EUR", "JPY")[day % 3],
+                incurred_on=date(2025, 2, day),
+                tags={"team": f"t{i % 4}"},
+            )
+        BudgetFactory(name=f"Grow {i}", organization_unit=unit, amount=Decimal("100"))
+
+
+REPORT_ENDPOINTS = [
+    ("/api/v1/reports/costs/", {"group_by": "organization_unit,category"}, 6),
+    ("/api/v1/reports/costs/", {"group_by": "resource,tag:team", "format": "csv"}, 6),
+    ("/api/v1/reports/summary/", {"start": "2025-01-01", "end": "2025-03-31"}, 6),
+    ("rollup", {"status": "approved,pending"}, 6),
+    ("rollup", {"format": "csv"}, 6),
+    ("/api/v1/reports/budget-variance/", {"on": "2025-02-28", "periods": 3}, 6),
+]
+
+
+@pytest.mark.parametrize("url, params, bound", REPORT_ENDPOINTS)
+def test_report_queries_do_not_grow_with_units_costs_and_budgets(
+    client_for, org, url, params, bound
+):
+    from tests.budgets.factories import BudgetFactory
+
+    BudgetFactory(name="Eng", organization_unit=org["eng"], amount=Decimal("500"))
+    url = f"/api/v1/org-units/{org['company'].pk}/rollup/" if url == "rollup" else url
+    client = client_for(finance_user())
+    _count_queries(client, url, params)  # the first request of a session warms caches
+    small, before = _count_queries(client, url, params)
+
+    _grow(org)
+    large, after = _count_queries(client, url, params)
+
+    assert after.content != before.content  # the larger data really is in the report
+    assert large == small <= bound

@@ -161,3 +161,51 @@ def test_dashboard_for_someone_without_units(client, org):
     assert 'id="spend-this-month">0.00 USD' in html
     assert "No approved spend in your units this month." in html
     assert 'id="pending-count">0<' in html
+
+
+def _page_queries(client, url: str) -> tuple[int, str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response.content.decode()
+
+
+@pytest.mark.parametrize("page", ["unit", "resource"])
+def test_unit_and_resource_pages_queries_do_not_grow_with_data(client, org, page):
+    from tests.budgets.factories import BudgetFactory
+
+    url = f"/units/{org['eng'].pk}/" if page == "unit" else f"/resources/{org['vm'].pk}/"
+    BudgetFactory(name="Web", organization_unit=org["web"], amount=Decimal("1000"))
+    client.force_login(org["member"])
+    _page_queries(client, url)  # the first request of a session warms caches
+    small, before = _page_queries(client, url)
+
+    categories = [CostCategoryFactory(slug=f"view-grow-{i}") for i in range(6)]
+    for i in range(30):
+        unit = OrganizationUnitFactory(parent=org["eng"] if i % 2 else org["web"])
+        resource = ResourceFactory(organization_unit=unit)
+        for month in range(4):
+            CostFactory(
+                organization_unit=unit,
+                resource=resource,
+                category=categories[(i + month) % 6],
+                amount=Decimal(i + 1),
+                incurred_on=_month(-month),
+            )
+            CostFactory(
+                organization_unit=org["web"],
+                resource=org["vm"],
+                category=categories[i % 6],
+                amount=Decimal("1.00"),
+                currency=("USD", "EUR", "JPY")[i % 3],
+                incurred_on=_month(-month),
+            )
+        BudgetFactory(name=f"View grow {i}", organization_unit=unit, amount=Decimal("100"))
+        BudgetFactory(name=f"Web grow {i}", organization_unit=org["web"], amount=Decimal(i + 9))
+    large, after = _page_queries(client, url)
+
+    assert after != before  # the larger data really is on the page
+    assert large == small <= (20 if page == "unit" else 16)

@@ -1,5 +1,6 @@
 """The pure allocation engine: worked examples, one test per strategy, validation, properties."""
 
+import copy
 from datetime import date
 
 import pytest
@@ -186,11 +187,65 @@ def test_capped_proportional_leaves_the_excess_unallocated():
 
 
 def test_residual_to_max_gives_the_rounding_residual_to_the_largest_consumer():
-    usages = [usage(2, "req", 1), usage(3, "req", 1), usage(4, "req", 2)]
+    usages = [usage(2, "req", 1), usage(3, "req", 1), usage(4, "req", 4)]
     rule = {"metric": "req"}
-    _, parts, _ = fan("residual_to_max", [rule, rule, rule], direct=1_01, usages=usages)
-    # floors 25, 25, 50 = 100; the residual cent goes to child 4 (largest usage).
-    assert parts == [25, 25, 51]
+    _, parts, kept = fan("residual_to_max", [rule, rule, rule], direct=1_00, usages=usages)
+    # floors 16, 16, 66 = 98; both residual cents go to child 4 (the largest usage)
+    assert parts == [16, 16, 68]
+    assert kept == 0
+    # largest remainder (proportional) would hand them to the two smaller consumers
+    _, proportional, _ = fan("proportional", [rule, rule, rule], direct=1_00, usages=usages)
+    assert proportional == [17, 17, 66]
+
+
+# --- all-zero usage falls back to equal, for every usage-based strategy ----------------
+
+ZERO_USAGE = [usage(2, "cpu", 0), usage(3, "cpu", 0), usage(4, "cpu", 0)]
+
+
+def test_proportional_with_all_zero_usage_splits_equally():
+    # usage before the period does not count
+    usages = [*ZERO_USAGE, usage(2, "cpu", 50, day=date(2025, 2, 28))]
+    _, parts, kept = fan("proportional", [{"metric": "cpu"}] * 3, direct=100_00, usages=usages)
+    assert (parts, kept) == ([33_34, 33_33, 33_33], 0)
+
+
+def test_capped_proportional_with_all_zero_usage_splits_equally_then_caps():
+    rules = [
+        {"metric": "cpu", "cap": "300"},
+        {"metric": "cpu", "cap": "1000"},
+        {"metric": "cpu", "cap": "1000"},
+    ]
+    outcome, parts, kept = fan("capped_proportional", rules, direct=1000_00, usages=ZERO_USAGE)
+    # 333.34 / 333.33 / 333.33, the first capped at 300: its 33.34 stays unallocated
+    assert (parts, kept) == ([300_00, 333_33, 333_33], 33_34)
+    assert outcome.invariants.unallocated == 33_34
+
+
+def test_residual_to_max_with_all_zero_usage_splits_equally():
+    _, parts, kept = fan("residual_to_max", [{"metric": "cpu"}] * 3, 100_00, ZERO_USAGE)
+    assert (parts, kept) == ([33_34, 33_33, 33_33], 0)
+
+
+def test_weighted_average_with_no_usage_in_the_window_splits_equally():
+    rule = {"metric": "cpu", "window_days": 7, "decay": "0.5"}
+    usages = [*ZERO_USAGE, usage(2, "cpu", 80, day=date(2025, 3, 24))]  # a day too early
+    _, parts, kept = fan("weighted_average", [rule] * 3, direct=100_00, usages=usages)
+    assert (parts, kept) == ([33_34, 33_33, 33_33], 0)
+
+
+def test_hybrid_with_all_zero_usage_splits_both_parts_equally():
+    rule = {"metric": "cpu", "fixed_percent": "40"}
+    _, parts, kept = fan("hybrid_fixed_proportional", [rule, rule], 100_01, ZERO_USAGE[:2])
+    # fixed 40.00 → 20.00 + 20.00; the other 60.01 → 30.01 + 30.00
+    assert (parts, kept) == ([50_01, 50_00], 0)
+
+
+def test_min_floor_with_all_zero_usage_splits_the_rest_equally():
+    rule = {"metric": "cpu", "floor_percent": "10"}
+    _, parts, kept = fan("min_floor_proportional", [rule] * 3, 1000_00, ZERO_USAGE)
+    # 100.00 floor each, then the other 700.00 → 233.34 / 233.33 / 233.33
+    assert (parts, kept) == ([333_34, 333_33, 333_33], 0)
 
 
 def test_weighted_average_uses_the_look_back_window_with_decay():
@@ -325,41 +380,80 @@ DIMENSIONS = ("compute", "storage", "network")
 METRICS = ("cpu", "gb")
 
 
+def _rules_for(draw, children, metric):
+    """One valid rule per child: some children ``fixed_percent`` (at most 100 % together),
+    the rest sharing one other strategy (``cap`` may differ per child)."""
+    strategy = draw(st.sampled_from(engine.STRATEGIES))
+    fixed = (
+        set(draw(st.sets(st.sampled_from(children), max_size=len(children))))
+        if strategy != engine.FIXED_PERCENT
+        else set(children)
+    )
+    budget = 100
+    rules = []
+    for child in children:
+        if child in fixed:
+            percent = draw(st.integers(0, min(budget, 100)))
+            if percent == 0:  # a zero share is not a share: give this child the other rule
+                fixed.discard(child)
+            else:
+                budget -= percent
+                rules.append((engine.FIXED_PERCENT, {"percent": str(percent)}))
+                continue
+        rules.append(
+            (
+                strategy if strategy != engine.FIXED_PERCENT else engine.EQUAL,
+                {
+                    engine.EQUAL: {},
+                    engine.FIXED_PERCENT: {},
+                    engine.PROPORTIONAL: {"metric": metric},
+                    engine.CAPPED_PROPORTIONAL: {
+                        "metric": metric,
+                        "cap": str(draw(st.integers(0, 500))),
+                    },
+                    engine.RESIDUAL_TO_MAX: {"metric": metric},
+                    engine.WEIGHTED_AVERAGE: {
+                        "metric": metric,
+                        "window_days": 40,
+                        "decay": "0.9",
+                    },
+                    engine.HYBRID_FIXED_PROPORTIONAL: {"metric": metric, "fixed_percent": "25"},
+                    engine.MIN_FLOOR_PROPORTIONAL: {"metric": metric, "floor_percent": "5"},
+                }[strategy],
+            )
+        )
+    return rules
+
+
 @st.composite
 def random_graphs(draw):
+    """Plain data for a random input: (nodes, edges, direct, usage), each a list of tuples,
+    so that a test can build the engine's input from it more than once."""
     n = draw(st.integers(min_value=1, max_value=200))
     kinds = draw(st.lists(st.sampled_from(engine.NODE_KINDS), min_size=n, max_size=n))
     active = draw(st.lists(st.booleans(), min_size=n, max_size=n))
-    nodes = [Node(i, kinds[i], f"n{i}", active[i]) for i in range(n)]
-    edges = []
-    for child in range(1, n):
-        parents = draw(st.sets(st.integers(0, child - 1), max_size=min(3, child)))
-        for parent in parents:
-            edges.append((parent, child))
+    nodes = [(i, kinds[i], f"n{i}", active[i]) for i in range(n)]
     by_parent = {}
-    for parent, child in edges:
-        by_parent.setdefault(parent, []).append(child)
-    edge_objs = []
+    for child in range(1, n):
+        for parent in draw(st.sets(st.integers(0, child - 1), max_size=min(3, child))):
+            by_parent.setdefault(parent, []).append(child)
+    edges = []
     for parent, children in by_parent.items():
-        strategy = draw(st.sampled_from(engine.STRATEGIES))
-        metric = draw(st.sampled_from(METRICS))
-        for child in children:
-            params = {
-                "equal": {},
-                "proportional": {"metric": metric},
-                "fixed_percent": {"percent": str(draw(st.integers(1, 100 // len(children))))},
-                "capped_proportional": {"metric": metric, "cap": str(draw(st.integers(0, 500)))},
-                "residual_to_max": {"metric": metric},
-                "weighted_average": {"metric": metric, "window_days": 40, "decay": "0.9"},
-                "hybrid_fixed_proportional": {"metric": metric, "fixed_percent": "25"},
-                "min_floor_proportional": {"metric": metric, "floor_percent": "5"},
-            }[strategy]
-            edge_objs.append(Edge(parent, child, strategy, params))
+        children = sorted(children)
+        base = _rules_for(draw, children, draw(st.sampled_from(METRICS)))
+        overrides = {child: {} for child in children}
+        for dim in draw(st.sets(st.sampled_from(DIMENSIONS), max_size=2)):
+            for child, (strategy, params) in zip(
+                children, _rules_for(draw, children, draw(st.sampled_from(METRICS))), strict=True
+            ):
+                overrides[child][dim] = {"strategy": strategy, "parameters": params}
+        for child, (strategy, params) in zip(children, base, strict=True):
+            edges.append((parent, child, strategy, params, overrides[child]))
     direct = {}
     for i in draw(st.lists(st.integers(0, n - 1), max_size=40)):
         direct[(i, draw(st.sampled_from(DIMENSIONS)))] = draw(st.integers(0, 10**9))
     usages = [
-        Usage(
+        (
             draw(st.integers(0, n - 1)),
             draw(st.sampled_from(METRICS)),
             date(2025, 3, draw(st.integers(1, 31))),
@@ -368,12 +462,42 @@ def random_graphs(draw):
         )
         for _ in range(draw(st.integers(0, 60)))
     ]
-    return AllocationInput(nodes, edge_objs, direct, usages, **MARCH)
+    return nodes, edges, sorted(direct.items()), usages
+
+
+def build_input(spec, shuffle=None) -> AllocationInput:
+    """A fresh ``AllocationInput`` from ``random_graphs`` data: new objects throughout (no
+    parameter dict shared with another build), in the order given or shuffled."""
+    nodes, edges, direct, usages = (list(part) for part in copy.deepcopy(spec))
+    if shuffle is not None:
+        for part in (nodes, edges, direct, usages):
+            shuffle(part)
+    return AllocationInput(
+        [Node(*n) for n in nodes],
+        [Edge(p, c, s, params, overrides) for p, c, s, params, overrides in edges],
+        dict(direct),
+        [Usage(*u) for u in usages],
+        **MARCH,
+    )
+
+
+def _check_graph_writes_would_accept(inp: AllocationInput) -> None:
+    """The generated rules are ones the services let through: parameters and overrides
+    valid, one rule per parent and dimension, fixed shares at most 100 %."""
+    by_parent = {}
+    for edge in inp.edges:
+        engine.validate_parameters(edge.strategy, edge.params)
+        engine.validate_overrides(edge.overrides)
+        by_parent.setdefault(edge.parent, []).append(edge)
+    for group in by_parent.values():
+        engine.check_parent_rules(sorted(group, key=lambda e: e.child))
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(random_graphs())
-def test_invariants_hold_on_random_graphs(inp):
+@given(random_graphs(), st.randoms(use_true_random=False))
+def test_invariants_hold_on_random_graphs(spec, rnd):
+    inp = build_input(spec)
+    _check_graph_writes_would_accept(inp)
     outcome = engine.allocate(inp)
     inv = outcome.invariants
     raw = sum(inp.direct.values())
@@ -390,19 +514,47 @@ def test_invariants_hold_on_random_graphs(inp):
     # ledger balanced
     assert sum(x.debit for x in outcome.ledger) == sum(x.credit for x in outcome.ledger)
     assert inv.violations == []
-    # determinism, also with the input shuffled
-    again = engine.allocate(
-        AllocationInput(
-            list(reversed(inp.nodes)),
-            list(reversed(inp.edges)),
-            dict(reversed(list(inp.direct.items()))),
-            list(reversed(inp.usage)),
-            **MARCH,
+    # determinism: the same input built again, in another order, gives the same outcome
+    # and the same fingerprint
+    again_input = build_input(spec, shuffle=rnd.shuffle)
+    again = engine.allocate(again_input)
+    assert again.result_map() == outcome.result_map()
+    assert sorted(again.flows) == sorted(outcome.flows)
+    assert again.invariants == outcome.invariants
+    assert engine.fingerprint(again_input) == engine.fingerprint(inp)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_graphs(), st.data())
+def test_the_fingerprint_changes_with_any_input(spec, data):
+    nodes, edges, direct, usages = spec
+    before = engine.fingerprint(build_input(spec))
+    changes = ["period"]
+    if direct:
+        changes.append("direct")
+    if usages:
+        changes.append("usage")
+    if edges:
+        changes.append("edge")
+    change = data.draw(st.sampled_from(changes))
+    if change == "period":
+        changed = build_input(spec)
+        changed.period_end = date(2025, 3, 30)
+    elif change == "direct":
+        (key, amount), *rest = direct
+        changed = build_input((nodes, edges, [(key, amount + 1), *rest], usages))
+    elif change == "usage":
+        (node_, metric, day, quantity, dim), *rest = usages
+        changed = build_input(
+            (nodes, edges, direct, [(node_, metric, day, quantity + 1, dim), *rest])
         )
-    )
-    assert again.results == outcome.results
-    assert sorted(again.flows, key=repr) == sorted(outcome.flows, key=repr)
-    assert engine.fingerprint(inp) == engine.fingerprint(inp)
+    else:
+        (parent, child, strategy, params, overrides), *rest = edges
+        overrides = {**overrides, "zzz": {"strategy": "equal", "parameters": {}}}
+        changed = build_input(
+            (nodes, [(parent, child, strategy, params, overrides), *rest], direct, usages)
+        )
+    assert engine.fingerprint(changed) != before
 
 
 @settings(max_examples=100, deadline=None)

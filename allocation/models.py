@@ -57,7 +57,13 @@ class CostNode(models.Model):
                 | Q(resource__isnull=True, organization_unit__isnull=True)
                 | Q(entity__isnull=True, organization_unit__isnull=True),
                 name="costnode_at_most_one_link",
-            )
+            ),
+            # A cost counts at one node only: two nodes on one link would split it silently.
+            models.UniqueConstraint(fields=["resource"], name="costnode_unique_resource"),
+            models.UniqueConstraint(fields=["entity"], name="costnode_unique_entity"),
+            models.UniqueConstraint(
+                fields=["organization_unit"], name="costnode_unique_organization_unit"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -143,6 +149,14 @@ class AllocationRun(models.Model):
     invariants = models.JSONField(default=dict, blank=True)
     counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    same_as = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Inputs unchanged since this run: its results, flows and ledger stand.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -165,6 +179,11 @@ class AllocationRun(models.Model):
 
     def __str__(self) -> str:
         return f"Allocation run #{self.pk} {self.period_start}–{self.period_end} ({self.status})"
+
+    @property
+    def rows_run_id(self) -> int:
+        """The run whose results, flows and ledger rows this run reports."""
+        return self.same_as_id or self.pk
 
 
 def _run_fk(related_name: str):

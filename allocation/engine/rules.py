@@ -175,13 +175,22 @@ def fixed_share_units(edges: Iterable[Edge], dimension: str | None = None) -> in
     return total
 
 
-def check_parent_rules(edges: Sequence[Edge], names: Mapping[int, str] | None = None) -> None:
+def check_parent_rules(
+    edges: Sequence[Edge],
+    names: Mapping[int, str] | None = None,
+    *,
+    fixed_shares: bool = True,
+    one_rule: bool = True,
+) -> None:
     """Refuse a parent's edges that the engine cannot split as one rule per dimension.
 
     Per dimension (the base rule and every overridden dimension): the ``fixed_percent``
-    shares total at most 100 %; the other edges share one strategy and its parameters (only
-    ``cap`` may differ per child); ``min_floor_proportional`` floors total at most 100 %.
-    Raises ``ParameterError`` naming the nodes.
+    shares total at most 100 % (``fixed_shares``); the other edges share one strategy and its
+    parameters, only ``cap`` differing per child, and ``min_floor_proportional`` floors total
+    at most 100 % (``one_rule``). Raises ``ParameterError`` naming the nodes.
+
+    The flags let a caller check the shares of the edges active on the same day apart from
+    the rule that all the parent's edges share.
     """
     names = names or {}
 
@@ -199,7 +208,7 @@ def check_parent_rules(edges: Sequence[Edge], names: Mapping[int, str] | None = 
         where = f" for dimension '{dim}'" if dim else ""
         fixed = [(e, p) for e, s, p in rules if s == FIXED_PERCENT]
         total = sum(_percent_units(p.get("percent"), "percent") for _, p in fixed)
-        if total > PERCENT_SCALE:
+        if fixed_shares and total > PERCENT_SCALE:
             shares = ", ".join(f"{label(e.child)} {p['percent']} %" for e, p in fixed)
             raise ParameterError(
                 f"The fixed shares of {parent}{where} would total "
@@ -208,7 +217,7 @@ def check_parent_rules(edges: Sequence[Edge], names: Mapping[int, str] | None = 
                 field="parameters",
             )
         others = [(e, s, p) for e, s, p in rules if s != FIXED_PERCENT]
-        if not others:
+        if not one_rule or not others:
             continue
         first_edge, first_strategy, first_params = others[0]
         shared = {k: v for k, v in first_params.items() if k != "cap"}

@@ -1,7 +1,8 @@
 """Every write of the allocation app: the cost graph, usage, and allocation runs.
 
-Graph writes validate what the engine needs (no cycle, fixed shares of a parent at most
-100 %, one rule per parent and dimension, parameters valid for the strategy) and raise
+Graph writes validate what the engine needs (no cycle, fixed shares of a parent's edges
+active on one same day at most 100 %, one rule per parent and dimension, parameters valid
+for the strategy, one node per linked object) and raise
 ``costtrack.core.exceptions.ValidationError`` naming the nodes. Runs load a period's graph,
 usage and direct costs in a handful of queries, compute in memory (``allocation.engine``)
 and write results, flows and ledger in bulk.
@@ -11,6 +12,7 @@ from .graph import (
     EDGE_FIELDS,
     GRAPH_LOCK,
     NODE_FIELDS,
+    USAGE_FIELDS,
     edge_create,
     edge_delete,
     edge_update,
@@ -19,13 +21,19 @@ from .graph import (
     node_delete,
     node_update,
     usage_record_create,
+    usage_record_delete,
+    usage_record_update,
     usage_records_create,
 )
 from .runs import (
     DEFAULT_DIMENSION,
+    RUN_REQUEUE_AFTER,
+    TRANSIENT_ERRORS,
     LoadedPeriod,
     allocation_run,
     allocation_run_execute,
+    allocation_run_fail,
+    allocation_run_fail_after_retries,
     allocation_run_request,
     load_period,
     store_outcome,
@@ -35,6 +43,7 @@ __all__ = [
     "GRAPH_LOCK",
     "NODE_FIELDS",
     "EDGE_FIELDS",
+    "USAGE_FIELDS",
     "node_create",
     "node_update",
     "node_delete",
@@ -43,12 +52,18 @@ __all__ = [
     "edge_update",
     "edge_delete",
     "usage_record_create",
+    "usage_record_update",
+    "usage_record_delete",
     "usage_records_create",
     "DEFAULT_DIMENSION",
+    "RUN_REQUEUE_AFTER",
+    "TRANSIENT_ERRORS",
     "LoadedPeriod",
     "load_period",
     "store_outcome",
     "allocation_run",
     "allocation_run_request",
     "allocation_run_execute",
+    "allocation_run_fail",
+    "allocation_run_fail_after_retries",
 ]

@@ -23,6 +23,7 @@ from ..models import (
 GRAPH_LOCK = "allocation.graph"
 NODE_FIELDS = {"name", "kind", "resource", "entity", "organization_unit", "description"}
 EDGE_FIELDS = {"strategy", "parameters", "overrides", "active_from", "active_to"}
+USAGE_FIELDS = {"node", "metric", "date", "quantity", "dimension"}
 
 
 def _refuse(exc: engine.EngineError) -> ValidationError:
@@ -32,13 +33,33 @@ def _refuse(exc: engine.EngineError) -> ValidationError:
 # --- nodes -----------------------------------------------------------------------------
 
 
+LINK_FIELDS = ("resource", "entity", "organization_unit")
+LINK_LABELS = {"resource": "resource", "entity": "entity", "organization_unit": "unit"}
+
+
 def _check_node_links(node: CostNode) -> None:
-    links = [n for n in ("resource", "entity", "organization_unit") if getattr(node, f"{n}_id")]
+    """One link at most, and no other node on the same object: a cost counts at one node
+    only, so a second node on its resource, entity or unit would split it silently. Called
+    under ``GRAPH_LOCK`` so two writers cannot both pass."""
+    links = [n for n in LINK_FIELDS if getattr(node, f"{n}_id")]
     if len(links) > 1:
         raise ValidationError(
             f"Link a node to one resource, entity or unit, not several ({', '.join(links)}).",
             field=links[1],
         )
+    for name in links:
+        other = (
+            CostNode.objects.filter(**{f"{name}_id": getattr(node, f"{name}_id")})
+            .exclude(pk=node.pk)
+            .values_list("name", flat=True)
+            .first()
+        )
+        if other is not None:
+            raise ValidationError(
+                f"The node '{other}' already links this {LINK_LABELS[name]}; a cost counts "
+                "at one node only.",
+                field=name,
+            )
 
 
 @transaction.atomic
@@ -52,7 +73,12 @@ def node_create(
     description: str = "",
     acting_user=None,
 ) -> CostNode:
-    """Create a node. Its direct cost will be the approved cost of the linked object."""
+    """Create a node. Its direct cost will be the approved cost of the linked object.
+
+    Raises ``ValidationError`` naming the field when the node links more than one object or
+    an object another node already links.
+    """
+    advisory_xact_lock(GRAPH_LOCK)
     node = CostNode(
         name=name,
         kind=kind,
@@ -72,6 +98,7 @@ def node_update(*, node: CostNode, acting_user=None, **fields: Any) -> CostNode:
     unknown = set(fields) - NODE_FIELDS
     if unknown:
         raise ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    advisory_xact_lock(GRAPH_LOCK)
     for name, value in fields.items():
         setattr(node, name, value)
     _check_node_links(node)
@@ -133,20 +160,52 @@ def _validate_edge(edge: AllocationEdge) -> None:
     if cycle:
         names = dict(CostNode.objects.filter(pk__in=cycle).values_list("id", "name"))
         raise _refuse(engine.CycleError(cycle, names))
-    siblings = [
-        _as_engine_edge(e)
-        for e in AllocationEdge.objects.filter(parent_id=edge.parent_id).exclude(pk=edge.pk)
-    ]
-    group = sorted([*siblings, _as_engine_edge(edge)], key=lambda e: e.child)
+    siblings = list(AllocationEdge.objects.filter(parent_id=edge.parent_id).exclude(pk=edge.pk))
     names = dict(
-        CostNode.objects.filter(pk__in=[edge.parent_id, *(e.child for e in group)]).values_list(
-            "id", "name"
-        )
+        CostNode.objects.filter(
+            pk__in=[edge.parent_id, edge.child_id, *(e.child_id for e in siblings)]
+        ).values_list("id", "name")
     )
+
+    def engine_edges(edges: list[AllocationEdge]) -> list[engine.Edge]:
+        return sorted((_as_engine_edge(e) for e in edges), key=lambda e: e.child)
+
     try:
-        engine.check_parent_rules(group, names)
+        # Fixed shares add up only among edges active on the same day; the rule the other
+        # edges share holds whatever their dates, since a period can span them all.
+        for group in _active_together(edge, siblings):
+            engine.check_parent_rules(engine_edges(group), names, one_rule=False)
+        engine.check_parent_rules(engine_edges([*siblings, edge]), names, fixed_shares=False)
     except engine.EngineError as exc:
         raise _refuse(exc) from None
+
+
+def _active_on(edge: AllocationEdge, day: date | None) -> bool:
+    """Whether ``edge`` is active on ``day`` (``None``: before every date)."""
+    if day is None:
+        return edge.active_from is None
+    return (edge.active_from is None or edge.active_from <= day) and (
+        edge.active_to is None or day <= edge.active_to
+    )
+
+
+def _active_together(edge: AllocationEdge, siblings: list[AllocationEdge]):
+    """The sets of a parent's edges, ``edge`` among them, that are active on one same day.
+
+    Every such set is contained in the set active on the latest ``active_from`` of its
+    members, so the start days (and "before every date") are the only days to look at.
+    """
+    edges = [*siblings, edge]
+    days = sorted({e.active_from for e in edges if e.active_from})
+    seen = set()
+    for day in [None, *days]:
+        if not _active_on(edge, day):
+            continue
+        group = [e for e in edges if _active_on(e, day)]
+        key = frozenset(id(e) for e in group)
+        if key not in seen:
+            seen.add(key)
+            yield group
 
 
 @transaction.atomic
@@ -227,6 +286,25 @@ def usage_record_create(
     record.full_clean()
     record.save()
     return record
+
+
+@transaction.atomic
+def usage_record_update(*, record: UsageRecord, acting_user=None, **fields: Any) -> UsageRecord:
+    """Correct a usage record (node, metric, date, quantity, dimension); validated like a
+    new one. Raises ``ValidationError`` for another field or a bad value."""
+    unknown = set(fields) - USAGE_FIELDS
+    if unknown:
+        raise ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    for name, value in fields.items():
+        setattr(record, name, "" if name == "dimension" and value is None else value)
+    record.full_clean()
+    record.save()
+    return record
+
+
+@transaction.atomic
+def usage_record_delete(*, record: UsageRecord, acting_user=None) -> None:
+    record.delete()
 
 
 @transaction.atomic

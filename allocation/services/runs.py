@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import BigIntegerField, F, Q, Sum, TextField
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from costs.models import Cost, CostStatus
@@ -31,6 +32,14 @@ from ..models import (
 )
 
 DEFAULT_DIMENSION = "other"
+# A pending run older than this is queued again when its period is asked for: the message
+# that should have started it may have been lost (broker down at commit, worker purged).
+RUN_REQUEUE_AFTER = timedelta(minutes=10)
+# Errors the task retries (the database went away or a serialisation failure); any other
+# error fails the run at once.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -103,9 +112,51 @@ def _direct_costs(
     }
 
 
+def _prorate_fixed(rule: dict[str, Any], days: int, period_days: int) -> dict[str, Any]:
+    """A ``fixed_percent`` rule's share scaled to the days its edge is active in a period.
+
+    Rounded down, so the shares of edges active on different days never add up to more than
+    the 100 % the graph writes allow on any one day (the smallest share stays above zero).
+    """
+    share = (Decimal(rule["percent"]) * days / period_days).quantize(
+        Decimal(1).scaleb(-engine.PERCENT_DECIMALS), rounding=ROUND_DOWN
+    )
+    share = max(share, Decimal(1).scaleb(-engine.PERCENT_DECIMALS))
+    return {**rule, "percent": f"{share.normalize():f}"}
+
+
+def _partial_edge(
+    edge: engine.Edge, active_from, active_to, period_start: date, period_end: date
+) -> engine.Edge:
+    """An edge active for part of the period passes on that part of its fixed shares."""
+    first = max(period_start, active_from) if active_from else period_start
+    last = min(period_end, active_to) if active_to else period_end
+    days, period_days = (last - first).days + 1, (period_end - period_start).days + 1
+    if days >= period_days:
+        return edge
+    params = edge.params
+    if edge.strategy == engine.FIXED_PERCENT:
+        params = _prorate_fixed(params, days, period_days)
+    overrides = edge.overrides
+    if any(o.get("strategy") == engine.FIXED_PERCENT for o in (overrides or {}).values()):
+        overrides = {
+            dim: (
+                {**o, "parameters": _prorate_fixed(o.get("parameters") or {}, days, period_days)}
+                if o.get("strategy") == engine.FIXED_PERCENT
+                else o
+            )
+            for dim, o in overrides.items()
+        }
+    return edge._replace(params=params, overrides=overrides)
+
+
 def _load_edges(period_start: date, period_end: date) -> list[engine.Edge]:
     """Edges active at some point of the period. Parameters arrive as JSON text and each
-    distinct text is decoded once: large graphs repeat a few rules many times."""
+    distinct text is decoded once: large graphs repeat a few rules many times.
+
+    An edge active for only part of the period keeps its strategy; its fixed shares are
+    scaled to the days it is active (``_partial_edge``).
+    """
     decoded: dict[str, Any] = {}
 
     def load(text: str | None) -> Any:
@@ -123,10 +174,24 @@ def _load_edges(period_start: date, period_end: date) -> list[engine.Edge]:
         )
         .annotate(params_text=Cast("parameters", TextField()))
         .annotate(overrides_text=Cast("overrides", TextField()))
-        .values_list("parent_id", "child_id", "strategy", "params_text", "overrides_text")
+        .values_list(
+            "parent_id",
+            "child_id",
+            "strategy",
+            "params_text",
+            "overrides_text",
+            "active_from",
+            "active_to",
+        )
         .order_by()
     )
-    return [engine.Edge(p, c, s, load(pt), load(ot)) for p, c, s, pt, ot in rows]
+    edges = []
+    for p, c, s, pt, ot, active_from, active_to in rows:
+        edge = engine.Edge(p, c, s, load(pt), load(ot))
+        if (active_from and active_from > period_start) or (active_to and active_to < period_end):
+            edge = _partial_edge(edge, active_from, active_to, period_start, period_end)
+        edges.append(edge)
+    return edges
 
 
 def load_period(*, period_start: date, period_end: date) -> LoadedPeriod:
@@ -162,7 +227,8 @@ def load_period(*, period_start: date, period_end: date) -> LoadedPeriod:
             status=AllocationRun.Status.SUCCEEDED, period_end=period_start - timedelta(days=1)
         )
         .order_by("-id")
-        .values_list("id", flat=True)
+        .annotate(rows_run=Coalesce("same_as_id", "id"))
+        .values_list("rows_run", flat=True)
         .first()
     )
     if previous is not None:
@@ -328,13 +394,21 @@ def _period_lock(period_start: date, period_end: date) -> None:
     advisory_xact_lock(f"allocation.run.{period_start}.{period_end}")
 
 
+def _request_lock(period_start: date, period_end: date) -> None:
+    # Apart from the run lock, which a computing run holds for as long as it computes: a
+    # request only waits for other requests of the period.
+    advisory_xact_lock(f"allocation.request.{period_start}.{period_end}")
+
+
 def _matching_run(loaded: LoadedPeriod, period_start: date, period_end: date):
+    """The latest successful run of the period that computed these very inputs."""
     return (
         AllocationRun.objects.filter(
             period_start=period_start,
             period_end=period_end,
             status=AllocationRun.Status.SUCCEEDED,
             input_fingerprint=loaded.fingerprint,
+            same_as__isnull=True,
         )
         .order_by("-id")
         .first()
@@ -363,9 +437,33 @@ def _compute_into(run: AllocationRun, loaded: LoadedPeriod) -> AllocationRun:
     return run
 
 
-def _fail(run: AllocationRun, exc: engine.EngineError) -> AllocationRun:
+def _reuse_into(run: AllocationRun, existing: AllocationRun) -> AllocationRun:
+    """Finish ``run`` as a copy of ``existing``, which computed the same inputs: the same
+    totals, and ``same_as`` pointing at the rows it wrote (no new rows)."""
+    for name in (
+        "input_fingerprint",
+        "currency",
+        "raw_total",
+        "allocated_total",
+        "unallocated_total",
+        "carried_forward_total",
+        "coverage",
+        "invariants",
+        "counts",
+    ):
+        setattr(run, name, getattr(existing, name))
+    run.same_as = existing
+    run.status = AllocationRun.Status.SUCCEEDED
+    run.started_at = run.started_at or timezone.now()
+    run.finished_at = timezone.now()
+    run.error = ""
+    run.save()
+    return run
+
+
+def _fail(run: AllocationRun, message: str) -> AllocationRun:
     run.status = AllocationRun.Status.FAILED
-    run.error = exc.message
+    run.error = message
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "error", "finished_at"])
     return run
@@ -403,31 +501,43 @@ def allocation_run(*, period_start: date, period_end: date, acting_user=None) ->
             currency=reporting_currency(),
             created_by=acting_user,
         )
-        return _fail(run, exc)
+        return _fail(run, exc.message)
 
 
 @transaction.atomic
 def allocation_run_request(
     *, period_start: date, period_end: date, acting_user=None
 ) -> tuple[AllocationRun, bool]:
-    """Ask for a run of the period; returns ``(run, queued)``.
+    """Ask for a run of the period; returns ``(run, queued)``. Loads nothing of the period.
 
-    When the period's inputs match an existing successful run, that run is returned and
-    nothing is queued. Otherwise a ``pending`` run is written and the Celery task
-    ``allocation.run_allocation`` computes it after commit.
+    When the period already has a run ``pending`` or ``running``, that run is returned and
+    nothing new is written (``queued`` is false); a pending run older than
+    ``RUN_REQUEUE_AFTER`` is queued again. Otherwise a ``pending`` run is written and the
+    Celery task ``allocation.run_allocation`` computes it after commit. Requests for one
+    period queue on a lock, so concurrent requests write one run.
     """
     from ..tasks import run_allocation
 
     _check_period(period_start, period_end)
-    loaded = load_period(period_start=period_start, period_end=period_end)
-    existing = _matching_run(loaded, period_start, period_end)
-    if existing is not None:
-        return existing, False
+    _request_lock(period_start, period_end)
+    in_flight = (
+        AllocationRun.objects.filter(
+            period_start=period_start,
+            period_end=period_end,
+            status__in=[AllocationRun.Status.PENDING, AllocationRun.Status.RUNNING],
+        )
+        .order_by("-id")
+        .first()
+    )
+    if in_flight is not None:
+        stale = timezone.now() - RUN_REQUEUE_AFTER
+        if in_flight.status == AllocationRun.Status.PENDING and in_flight.created_at < stale:
+            transaction.on_commit(lambda: run_allocation.delay(in_flight.pk))
+        return in_flight, False
     run = AllocationRun(
         period_start=period_start,
         period_end=period_end,
-        currency=loaded.currency,
-        input_fingerprint=loaded.fingerprint,
+        currency=reporting_currency(),
         created_by=acting_user,
     )
     run.full_clean()
@@ -437,7 +547,14 @@ def allocation_run_request(
 
 
 def allocation_run_execute(*, run_id: int) -> AllocationRun:
-    """Compute a pending run (the Celery task's body). A run already done is left as it is."""
+    """Compute a pending run (the Celery task's body). A run already done is left as it is.
+
+    Loads the period under its run lock and computes the input fingerprint: when a
+    successful run of the period computed the same inputs, the run finishes as its copy
+    (``same_as``, no new rows). A graph the engine refuses, or any unexpected error, marks
+    the run ``failed`` with the reason. Database errors that may pass (``TRANSIENT_ERRORS``)
+    propagate for the task to retry; it fails the run once its retries are spent.
+    """
     try:
         with transaction.atomic():
             run = AllocationRun.objects.select_for_update().get(pk=run_id)
@@ -445,6 +562,42 @@ def allocation_run_execute(*, run_id: int) -> AllocationRun:
                 return run
             _period_lock(run.period_start, run.period_end)
             loaded = load_period(period_start=run.period_start, period_end=run.period_end)
+            existing = _matching_run(loaded, run.period_start, run.period_end)
+            if existing is not None:
+                return _reuse_into(run, existing)
             return _compute_into(run, loaded)
     except engine.EngineError as exc:
-        return _fail(AllocationRun.objects.get(pk=run_id), exc)
+        return allocation_run_fail(run_id=run_id, error=exc.message)
+    except (*TRANSIENT_ERRORS, AllocationRun.DoesNotExist):
+        raise
+    except Exception as exc:
+        logger.exception("Allocation run %s failed", run_id)
+        return allocation_run_fail(run_id=run_id, error=_error_text(exc))
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"The run stopped on an unexpected error: {type(exc).__name__}: {exc}"[:2000]
+
+
+@transaction.atomic
+def allocation_run_fail(*, run_id: int, error: str) -> AllocationRun:
+    """Mark a run that did not finish ``failed`` with ``error``; a finished run is left as it
+    is. Raises ``AllocationRun.DoesNotExist`` for an unknown id."""
+    run = AllocationRun.objects.select_for_update().get(pk=run_id)
+    if run.status in (AllocationRun.Status.SUCCEEDED, AllocationRun.Status.FAILED):
+        return run
+    return _fail(run, error)
+
+
+def allocation_run_fail_after_retries(
+    *, run_id: int, attempts: int, exc: BaseException
+) -> AllocationRun | None:
+    """The task's last word when its retries are spent: fail the run, or log if even that
+    cannot be written (the run stays pending and is queued again by the next request of its
+    period once ``RUN_REQUEUE_AFTER`` has passed)."""
+    error = f"The database failed {attempts} times in a row: {type(exc).__name__}: {exc}"
+    try:
+        return allocation_run_fail(run_id=run_id, error=error[:2000])
+    except DatabaseError:
+        logger.exception("Allocation run %s could not be marked failed", run_id)
+        return None

@@ -1,11 +1,14 @@
 """Graph validation, runs loading approved costs, idempotency, the ledger and the task."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from unittest import mock
 
 import pytest
+from django.db import IntegrityError, OperationalError
+from django.utils import timezone
 
-from allocation import services
+from allocation import engine, services
 from allocation.models import (
     AllocationFlow,
     AllocationResult,
@@ -13,9 +16,10 @@ from allocation.models import (
     CostNode,
     LedgerEntry,
 )
+from allocation.tasks import MAX_RETRIES, run_allocation
 from costs.models import Cost
 from costtrack.core.exceptions import ValidationError
-from tests.orgunits.factories import EntityFactory, OrganizationUnitFactory
+from tests.orgunits.factories import EntityFactory, OrganizationUnitFactory, ResourceFactory
 
 from .factories import MARCH, approved_cost, edge, node, resource_node, usage
 
@@ -205,7 +209,256 @@ def test_run_request_queues_the_task_that_computes_the_run(django_capture_on_com
     run.refresh_from_db()
     assert run.status == AllocationRun.Status.SUCCEEDED
     assert holistic(run, web) == Decimal("100.00")
+    rows = AllocationResult.objects.count()
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        same, queued = services.allocation_run_request(**MARCH)
-    assert (same.pk, queued, callbacks) == (run.pk, False, [])
+    # Unchanged inputs: the next run finishes as a copy of the first, with no new rows.
+    with django_capture_on_commit_callbacks(execute=True):
+        again, queued = services.allocation_run_request(**MARCH)
+    assert queued and again.pk != run.pk
+    again.refresh_from_db()
+    assert again.status == AllocationRun.Status.SUCCEEDED
+    assert again.same_as_id == run.pk
+    assert (again.raw_total, again.input_fingerprint) == (run.raw_total, run.input_fingerprint)
+    assert AllocationResult.objects.count() == rows
+
+    approved_cost("1.00", resource=compute.resource)
+    with django_capture_on_commit_callbacks(execute=True):
+        changed, _ = services.allocation_run_request(**MARCH)
+    changed.refresh_from_db()
+    assert changed.same_as_id is None
+    assert holistic(changed, web) == Decimal("101.00")
+
+
+def test_run_request_loads_nothing_and_returns_the_pending_run(
+    django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    compute, web = resource_node("compute"), node("web_app")
+    edge(compute, web)
+    with (
+        mock.patch("allocation.services.runs.load_period", side_effect=AssertionError("loaded")),
+        mock.patch("allocation.tasks.run_allocation.delay") as delay,
+    ):
+        with django_assert_max_num_queries(8), django_capture_on_commit_callbacks(execute=True):
+            first, queued = services.allocation_run_request(**MARCH)
+        assert queued and first.status == AllocationRun.Status.PENDING
+        with django_capture_on_commit_callbacks(execute=True):
+            second, queued_again = services.allocation_run_request(**MARCH)
+    assert (second.pk, queued_again) == (first.pk, False)
+    assert AllocationRun.objects.count() == 1
+    delay.assert_called_once_with(first.pk)
+
+
+def test_a_long_pending_run_is_queued_again_when_its_period_is_asked_for(
+    django_capture_on_commit_callbacks,
+):
+    stuck = AllocationRun.objects.create(**MARCH, currency="USD")
+    AllocationRun.objects.filter(pk=stuck.pk).update(
+        created_at=timezone.now() - services.RUN_REQUEUE_AFTER - timedelta(seconds=1)
+    )
+    with (
+        mock.patch("allocation.tasks.run_allocation.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        run, queued = services.allocation_run_request(**MARCH)
+    assert (run.pk, queued) == (stuck.pk, False)
+    delay.assert_called_once_with(stuck.pk)
+
+
+def test_an_unexpected_error_fails_the_run_with_the_message():
+    run = AllocationRun.objects.create(**MARCH, currency="USD")
+    with mock.patch(
+        "allocation.services.runs.load_period", side_effect=ValueError("usage table is odd")
+    ):
+        status = run_allocation.apply(args=[run.pk]).get()
+    assert status == "failed"
+    run.refresh_from_db()
+    assert run.status == AllocationRun.Status.FAILED
+    assert run.error == "The run stopped on an unexpected error: ValueError: usage table is odd"
+    assert run.finished_at is not None
+    assert AllocationResult.objects.filter(run=run).count() == 0
+
+
+def test_a_graph_the_engine_refuses_fails_the_queued_run():
+    run = AllocationRun.objects.create(**MARCH, currency="USD")
+    with mock.patch(
+        "allocation.services.runs.engine.allocate",
+        side_effect=engine.CycleError([1, 2, 1], {1: "a", 2: "b"}),
+    ):
+        assert run_allocation.apply(args=[run.pk]).get() == "failed"
+    run.refresh_from_db()
+    assert "a → b → a" in run.error
+
+
+@pytest.fixture
+def eager_retries(monkeypatch):
+    """Eager tasks retry in place (as a worker would, without the wait) instead of raising
+    ``Retry`` at the first retry."""
+    monkeypatch.setitem(run_allocation.app.conf, "task_eager_propagates", False)
+
+
+def test_database_errors_are_retried_then_fail_the_run(eager_retries):
+    run = AllocationRun.objects.create(**MARCH, currency="USD")
+    with mock.patch(
+        "allocation.tasks.services.allocation_run_execute",
+        side_effect=OperationalError("server closed the connection"),
+    ) as execute:
+        result = run_allocation.apply(args=[run.pk], throw=False)
+    assert result.get() == "failed"
+    assert execute.call_count == MAX_RETRIES + 1
+    run.refresh_from_db()
+    assert run.status == AllocationRun.Status.FAILED
+    assert run.error == (
+        f"The database failed {MAX_RETRIES + 1} times in a row: "
+        "OperationalError: server closed the connection"
+    )
+
+
+def test_a_database_error_that_passes_lets_the_retry_compute_the_run(eager_retries):
+    compute, web = resource_node("compute"), node("web_app")
+    edge(compute, web)
+    approved_cost("100.00", resource=compute.resource)
+    run = AllocationRun.objects.create(**MARCH, currency="USD")
+    real = services.allocation_run_execute
+    calls = []
+
+    def flaky(*, run_id):
+        calls.append(run_id)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected")
+        return real(run_id=run_id)
+
+    with mock.patch("allocation.tasks.services.allocation_run_execute", side_effect=flaky):
+        assert run_allocation.apply(args=[run.pk], throw=False).get() == "succeeded"
+    assert calls == [run.pk, run.pk]
+    run.refresh_from_db()
+    assert run.status == AllocationRun.Status.SUCCEEDED
+    assert holistic(run, web) == Decimal("100.00")
+
+
+def test_a_finished_run_is_not_failed_afterwards():
+    compute, web = resource_node("compute"), node("web_app")
+    edge(compute, web)
+    run = services.allocation_run(**MARCH)
+    services.allocation_run_fail(run_id=run.pk, error="late")
+    run.refresh_from_db()
+    assert (run.status, run.error) == (AllocationRun.Status.SUCCEEDED, "")
+
+
+def test_loss_carried_forward_is_read_from_the_run_a_reused_run_points_at(
+    django_capture_on_commit_callbacks,
+):
+    shared = resource_node("shared", CostNode.Kind.SHARED_SERVICE)
+    idle = node("idle")
+    edge(shared, idle)
+    usage(idle, "requests", 0, day=date(2025, 2, 10))
+    usage(idle, "requests", 5, day=date(2025, 4, 10))
+    approved_cost("50.00", resource=shared.resource)
+    first = services.allocation_run(**MARCH)
+    with django_capture_on_commit_callbacks(execute=True):
+        reused, _ = services.allocation_run_request(**MARCH)
+    reused.refresh_from_db()
+    assert reused.same_as_id == first.pk
+
+    april = services.allocation_run(period_start=date(2025, 4, 1), period_end=date(2025, 4, 30))
+    assert april.invariants["carried_in"] == "50.00"
+    assert holistic(april, idle) == Decimal("50.00")
+
+
+# --- one node per linked object ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["resource", "entity", "organization_unit"])
+def test_a_second_node_on_the_same_link_is_refused(field):
+    target = {
+        "resource": ResourceFactory,
+        "entity": EntityFactory,
+        "organization_unit": OrganizationUnitFactory,
+    }[field]()
+    node("first", CostNode.Kind.SHARED_SERVICE, **{field: target})
+    with pytest.raises(ValidationError) as excinfo:
+        node("second", **{field: target})
+    assert excinfo.value.field == field
+    assert "'first' already links this" in excinfo.value.message
+    assert list(CostNode.objects.values_list("name", flat=True)) == ["first"]
+
+    other = node("other")
+    with pytest.raises(ValidationError) as excinfo:
+        services.node_update(node=other, **{field: target})
+    assert excinfo.value.field == field
+    assert CostNode.objects.filter(**{field: target}).count() == 1
+    # the node itself may be saved again with its own link
+    first = CostNode.objects.get(name="first")
+    services.node_update(node=first, description="still mine", **{field: target})
+
+
+def test_the_database_refuses_a_shared_link_too():
+    resource = ResourceFactory()
+    node("first", resource=resource)
+    with pytest.raises(IntegrityError):
+        CostNode.objects.create(name="second", kind="product", resource=resource)
+
+
+# --- fixed shares count among edges active on the same day -------------------------------
+
+
+def test_fixed_shares_of_edges_active_on_the_same_day_are_refused():
+    base, old, new = node("base"), node("old_plan"), node("new_plan")
+    edge(base, old, "fixed_percent", {"percent": "60"}, active_to=date(2025, 4, 15))
+    with pytest.raises(ValidationError) as excinfo:
+        edge(base, new, "fixed_percent", {"percent": "60"}, active_from=date(2025, 4, 15))
+    assert excinfo.value.field == "parameters"
+    assert "'old_plan' 60 %" in excinfo.value.message
+    assert "'new_plan' 60 %" in excinfo.value.message
+    assert not base.out_edges.filter(child=new).exists()
+
+
+def test_fixed_shares_of_edges_never_active_together_are_accepted():
+    base, old, new = node("base"), node("old_plan"), node("new_plan")
+    edge(base, old, "fixed_percent", {"percent": "60"}, active_to=date(2025, 4, 15))
+    edge(base, new, "fixed_percent", {"percent": "60"}, active_from=date(2025, 4, 16))
+    assert base.out_edges.count() == 2
+
+
+def test_fixed_shares_are_summed_per_day_not_per_overlap():
+    base, h1, h2, year, extra = (node(n) for n in ("base", "h1", "h2", "year", "extra"))
+    edge(base, h1, "fixed_percent", {"percent": "50"}, active_to=date(2025, 6, 30))
+    edge(base, h2, "fixed_percent", {"percent": "50"}, active_from=date(2025, 7, 1))
+    # overlaps both halves, but never more than 100 % on one day
+    edge(base, year, "fixed_percent", {"percent": "50"})
+    with pytest.raises(ValidationError) as excinfo:
+        edge(
+            base,
+            extra,
+            "fixed_percent",
+            {"percent": "10"},
+            active_from=date(2025, 6, 1),
+            active_to=date(2025, 6, 30),
+        )
+    message = excinfo.value.message
+    assert "110 %" in message and "'h1' 50 %" in message and "'h2'" not in message
+
+
+def test_edge_update_moving_a_window_onto_another_is_refused():
+    base, old, new = node("base"), node("old_plan"), node("new_plan")
+    edge(base, old, "fixed_percent", {"percent": "60"}, active_to=date(2025, 4, 15))
+    moving = edge(base, new, "fixed_percent", {"percent": "60"}, active_from=date(2025, 4, 16))
+    with pytest.raises(ValidationError):
+        services.edge_update(edge=moving, active_from=date(2025, 4, 1))
+    moving.refresh_from_db()
+    assert moving.active_from == date(2025, 4, 16)
+
+
+def test_a_month_spanning_two_fixed_edges_passes_each_its_days_share():
+    base = resource_node("base", CostNode.Kind.PRODUCT)
+    old, new = node("old_plan"), node("new_plan")
+    edge(base, old, "fixed_percent", {"percent": "60"}, active_to=date(2025, 4, 15))
+    edge(base, new, "fixed_percent", {"percent": "60"}, active_from=date(2025, 4, 16))
+    approved_cost("100.00", resource=base.resource, incurred_on=date(2025, 4, 10))
+
+    run = services.allocation_run(period_start=date(2025, 4, 1), period_end=date(2025, 4, 30))
+
+    # 60 % for 15 of 30 days each: 30 % each, the base keeps the other 40 %
+    assert run.status == AllocationRun.Status.SUCCEEDED, run.error
+    assert holistic(run, old) == Decimal("30.00")
+    assert holistic(run, new) == Decimal("30.00")
+    assert AllocationResult.objects.get(run=run, node=base).retained == Decimal("40.00")

@@ -1,13 +1,23 @@
 """Admin for the cost graph, usage and runs. Writes go through ``allocation.services``;
-runs are read-only, with an action that runs the allocation of their periods again."""
+runs and their rows (results, flows, ledger) are read-only, with an action that runs the
+allocation of the selected runs' periods again."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
 
 from costtrack.core.exceptions import ApplicationError
 
 from . import services
-from .models import AllocationEdge, AllocationRun, CostNode, UsageRecord
+from .models import (
+    AllocationEdge,
+    AllocationFlow,
+    AllocationResult,
+    AllocationRun,
+    CostNode,
+    LedgerEntry,
+    UsageRecord,
+)
 
 
 class CostNodeForm(forms.ModelForm):
@@ -41,6 +51,13 @@ class CostNodeAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         services.node_delete(node=obj, acting_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for node in queryset:
+            try:
+                services.node_delete(node=node, acting_user=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
 
 
 class AllocationEdgeForm(forms.ModelForm):
@@ -98,15 +115,48 @@ class AllocationEdgeAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         services.edge_delete(edge=obj, acting_user=request.user)
 
+    def delete_queryset(self, request, queryset):
+        for edge in queryset.select_related("parent", "child"):
+            services.edge_delete(edge=edge, acting_user=request.user)
+
+
+class UsageRecordForm(forms.ModelForm):
+    class Meta:
+        model = UsageRecord
+        fields = ["node", "metric", "date", "quantity", "dimension"]
+
+    def clean_quantity(self):
+        quantity = self.cleaned_data["quantity"]
+        if quantity is not None and quantity < 0:
+            raise forms.ValidationError("A quantity of usage cannot be negative.")
+        return quantity
+
 
 @admin.register(UsageRecord)
 class UsageRecordAdmin(admin.ModelAdmin):
+    form = UsageRecordForm
     list_display = ["date", "node", "metric", "quantity", "dimension"]
     list_filter = ["metric", "dimension"]
     list_select_related = ["node"]
     search_fields = ["node__name", "metric"]
     date_hierarchy = "date"
     raw_id_fields = ["node"]
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data.get(name) for name in services.USAGE_FIELDS}
+        data["dimension"] = data["dimension"] or ""
+        if change:
+            services.usage_record_update(record=obj, **data, acting_user=request.user)
+        else:
+            form.instance = services.usage_record_create(**data, acting_user=request.user)
+            obj.pk = form.instance.pk
+
+    def delete_model(self, request, obj):
+        services.usage_record_delete(record=obj, acting_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for record in queryset:
+            services.usage_record_delete(record=record, acting_user=request.user)
 
 
 @admin.register(AllocationRun)
@@ -152,3 +202,124 @@ class AllocationRunAdmin(admin.ModelAdmin):
                 f"Run #{run.pk} {start}–{end}: {run.status}, coverage {run.coverage}.",
                 level,
             )
+
+
+# --- the rows of a run: read-only -----------------------------------------------------
+
+RECENT_RUNS = 20
+LISTED_NODES = 50
+
+
+class RunFilter(admin.SimpleListFilter):
+    """The latest runs (and the one chosen, however old); any run by ``?run=<id>``."""
+
+    title = "run"
+    parameter_name = "run"
+
+    def lookups(self, request, model_admin):
+        chosen = _int_or_none(self.value())
+        runs = list(AllocationRun.objects.order_by("-id")[:RECENT_RUNS])
+        if chosen is not None and chosen not in {r.pk for r in runs}:
+            runs += list(AllocationRun.objects.filter(pk=chosen))
+        return [
+            (str(r.pk), f"#{r.pk} {r.period_start:%Y-%m-%d}–{r.period_end:%Y-%m-%d}") for r in runs
+        ]
+
+    def queryset(self, request, queryset):
+        run_id = _int_or_none(self.value())
+        if run_id is None:
+            return queryset
+        run = AllocationRun.objects.filter(pk=run_id).only("id", "same_as_id").first()
+        return queryset.filter(run_id=run.rows_run_id if run else run_id)
+
+
+class NodeFilter(admin.SimpleListFilter):
+    """The products by name (and the node chosen); any node by ``?node=<id>``."""
+
+    title = "node"
+    parameter_name = "node"
+    node_fields: tuple[str, ...] = ("node_id",)
+
+    def lookups(self, request, model_admin):
+        chosen = _int_or_none(self.value())
+        nodes = list(
+            CostNode.objects.filter(kind=CostNode.Kind.PRODUCT)
+            .order_by("name")
+            .values_list("id", "name")[:LISTED_NODES]
+        )
+        if chosen is not None and chosen not in {n for n, _ in nodes}:
+            nodes += list(CostNode.objects.filter(pk=chosen).values_list("id", "name"))
+        return [(str(n), name) for n, name in nodes]
+
+    def queryset(self, request, queryset):
+        node_id = _int_or_none(self.value())
+        if node_id is None:
+            return queryset
+        condition = Q()
+        for field in self.node_fields:
+            condition |= Q(**{field: node_id})
+        return queryset.filter(condition)
+
+
+class FlowNodeFilter(NodeFilter):
+    """Flows from or to the node."""
+
+    node_fields = ("from_node_id", "to_node_id")
+
+
+def _int_or_none(value):
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+class RunRowsAdmin(admin.ModelAdmin):
+    """Rows a run wrote once, in bulk: nobody adds, edits or deletes them here."""
+
+    list_per_page = 100
+    # A run has up to millions of rows: skip the count of the whole table.
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AllocationResult)
+class AllocationResultAdmin(RunRowsAdmin):
+    list_display = [
+        "run_id",
+        "node",
+        "dimension",
+        "direct",
+        "received",
+        "holistic",
+        "allocated_out",
+        "retained",
+        "carried_forward",
+    ]
+    list_filter = [RunFilter, NodeFilter, "node__kind"]
+    list_select_related = ["node"]
+    search_fields = ["node__name", "dimension"]
+
+
+@admin.register(AllocationFlow)
+class AllocationFlowAdmin(RunRowsAdmin):
+    list_display = ["run_id", "from_node", "to_node", "dimension", "amount"]
+    list_filter = [RunFilter, FlowNodeFilter]
+    list_select_related = ["from_node", "to_node"]
+    search_fields = ["from_node__name", "to_node__name", "dimension"]
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(RunRowsAdmin):
+    list_display = ["run_id", "entry", "kind", "account", "node", "dimension", "debit", "credit"]
+    list_filter = [RunFilter, NodeFilter, "kind"]
+    list_select_related = ["node"]
+    search_fields = ["node__name", "account", "dimension"]

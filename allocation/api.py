@@ -1,7 +1,8 @@
 """REST API of the allocation app (SPEC 3.1). Views validate, then call a service or selector.
 
-Everyone signed in reads the graph and the runs; only finance changes the graph, records
-usage or starts a run.
+Finance and auditors read everything; anyone else reads the nodes of their units and what
+the runs gave those nodes (``allocation.selectors``), and a node of another unit is a 404.
+Only finance changes the graph, records usage or starts a run. Money leaves as strings.
 """
 
 from django.db.models import Q
@@ -19,7 +20,10 @@ from .serializers import (
     AllocationFlowSerializer,
     AllocationResultSerializer,
     AllocationRunSerializer,
+    AllocationRunSummarySerializer,
     CostNodeSerializer,
+    ExplanationSerializer,
+    ReconciliationSerializer,
     RunRequestSerializer,
     UsageRecordSerializer,
 )
@@ -58,14 +62,15 @@ class CostNodeViewSet(viewsets.ModelViewSet):
         services.node_delete(node=instance, acting_user=self.request.user)
 
     @extend_schema(
-        parameters=[OpenApiParameter("run", int, description="Run id (default: the latest).")]
+        parameters=[OpenApiParameter("run", int, description="Run id (default: the latest).")],
+        responses={200: ExplanationSerializer},
     )
     @action(detail=True, methods=["get"])
     def explain(self, request, pk=None):
         """The paths and amounts by which this node got its cost in a run."""
         node = self.get_object()
         run = _run_from_query(request)
-        return Response(selectors.explain_node(run=run, node=node))
+        return Response(ExplanationSerializer(selectors.explain_node(run=run, node=node)).data)
 
 
 class AllocationEdgeViewSet(viewsets.ModelViewSet):
@@ -122,10 +127,20 @@ class AllocationRunViewSet(
     def get_queryset(self):
         return selectors.run_list(user=self.request.user)
 
-    @extend_schema(request=RunRequestSerializer, responses={200: AllocationRunSerializer})
+    def get_serializer_class(self):
+        if selectors.sees_all_nodes(self.request.user):
+            return AllocationRunSerializer
+        return AllocationRunSummarySerializer
+
+    @extend_schema(
+        request=RunRequestSerializer,
+        responses={200: AllocationRunSerializer, 202: AllocationRunSerializer},
+    )
     def create(self, request):
-        """Run a period: 202 with the queued run, or 200 with the existing run when the
-        period's inputs are unchanged since it ran."""
+        """Run a period: 202 with the queued run, or 200 with the run of the period that is
+        already pending or running. The run computes in the background; a run whose inputs
+        are unchanged since an earlier run of the period finishes with ``same_as`` set to
+        it."""
         params = RunRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         run, queued = services.allocation_run_request(
@@ -153,7 +168,7 @@ class AllocationRunViewSet(
     @action(detail=True, methods=["get"])
     def results(self, request, pk=None):
         run = self.get_object()
-        qs = selectors.run_results(run=run)
+        qs = selectors.run_results(run=run, user=request.user)
         qs = self._filter(qs, request, node="node_id", dimension="dimension", kind="node__kind")
         return self._page(qs, AllocationResultSerializer)
 
@@ -169,7 +184,7 @@ class AllocationRunViewSet(
     @action(detail=True, methods=["get"])
     def flows(self, request, pk=None):
         run = self.get_object()
-        qs = selectors.run_flows(run=run)
+        qs = selectors.run_flows(run=run, user=request.user)
         qs = self._filter(
             qs, request, from_node="from_node_id", to_node="to_node_id", dimension="dimension"
         )
@@ -179,11 +194,13 @@ class AllocationRunViewSet(
             qs = qs.filter(Q(from_node_id=node_id) | Q(to_node_id=node_id))
         return self._page(qs, AllocationFlowSerializer)
 
+    @extend_schema(responses={200: ReconciliationSerializer})
     @action(detail=True, methods=["get"])
     def reconciliation(self, request, pk=None):
         """Raw infrastructure cost, allocated to final cost centres, unallocated, coverage,
-        conservation delta and violations."""
-        return Response(selectors.reconciliation(run=self.get_object()))
+        conservation delta and violations (finance and auditors)."""
+        report = selectors.reconciliation(run=self.get_object(), user=request.user)
+        return Response(ReconciliationSerializer(report).data)
 
     @staticmethod
     def _int(value, name):

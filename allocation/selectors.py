@@ -1,8 +1,12 @@
 """Reads of the allocation app: the graph, usage, runs, and the reports on a run.
 
-The cost graph and allocation results are an organisation-wide view: every signed-in user
-may read them (the API lets only finance change them). Report functions return plain data
-built from a bounded number of queries, whatever the size of the run.
+Who sees what (SPEC 2.1): finance and auditors read everything. Anyone else sees the nodes
+linked to a resource, entity or unit within the subtrees of the units they belong to
+(``orgunits.selectors``), the edges and usage of those nodes, and those nodes' results,
+flows and explanations; a run's organisation-wide figures (its totals and reconciliation)
+are for finance and auditors. ``user=None`` is an internal caller (a command, a task) and
+is not scoped. Report functions return plain data built from a bounded number of queries,
+whatever the size of the run.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from costtrack.core.exceptions import NotFound, ValidationError
+from costtrack.core.exceptions import NotFound, PermissionDenied, ValidationError
+from costtrack.core.roles import sees_everything
+from orgunits.selectors import subtree_q, user_root_ranges
 
 from . import engine
 from .models import (
@@ -42,23 +48,52 @@ def parse_period(value: str) -> tuple[date, date]:
         ) from None
 
 
-def node_list(*, user=None) -> QuerySet[CostNode]:
-    return CostNode.objects.select_related("resource", "entity", "organization_unit").order_by(
-        "name", "id"
+def sees_all_nodes(user) -> bool:
+    """Whether ``user`` reads the whole graph and every run's organisation-wide figures."""
+    return user is None or sees_everything(user)
+
+
+def _visible_node_q(user) -> Q:
+    """Nodes linked to a resource, entity or unit within the user's subtrees."""
+    ranges = user_root_ranges(user)
+    return (
+        subtree_q(ranges, "resource__organization_unit")
+        | subtree_q(ranges, "entity__organization_unit")
+        | subtree_q(ranges, "organization_unit")
     )
+
+
+def _visible_node_ids(user) -> QuerySet:
+    """The ids of the nodes ``user`` may see, as a subquery (one statement with its user)."""
+    return CostNode.objects.filter(_visible_node_q(user)).values("id")
+
+
+def node_list(*, user=None) -> QuerySet[CostNode]:
+    qs = CostNode.objects.select_related("resource", "entity", "organization_unit")
+    if not sees_all_nodes(user):
+        qs = qs.filter(_visible_node_q(user))
+    return qs.order_by("name", "id")
 
 
 def edge_list(*, user=None) -> QuerySet[AllocationEdge]:
-    return AllocationEdge.objects.select_related("parent", "child").order_by(
-        "parent_id", "child_id"
-    )
+    """Edges; for a scoped user those from or to a node they see."""
+    qs = AllocationEdge.objects.select_related("parent", "child")
+    if not sees_all_nodes(user):
+        visible = _visible_node_ids(user)
+        qs = qs.filter(Q(parent_id__in=visible) | Q(child_id__in=visible))
+    return qs.order_by("parent_id", "child_id")
 
 
 def usage_list(*, user=None) -> QuerySet[UsageRecord]:
-    return UsageRecord.objects.select_related("node").order_by("-date", "node_id", "metric", "id")
+    qs = UsageRecord.objects.select_related("node")
+    if not sees_all_nodes(user):
+        qs = qs.filter(node_id__in=_visible_node_ids(user))
+    return qs.order_by("-date", "node_id", "metric", "id")
 
 
 def run_list(*, user=None) -> QuerySet[AllocationRun]:
+    """Every run: which periods ran and how is no secret; a scoped user's serializer leaves
+    out the organisation-wide figures (``sees_all_nodes``)."""
     return AllocationRun.objects.select_related("created_by").order_by("-period_start", "-id")
 
 
@@ -78,27 +113,37 @@ def latest_run(*, user=None) -> AllocationRun | None:
     )
 
 
-def run_results(*, run: AllocationRun) -> QuerySet[AllocationResult]:
-    return (
-        AllocationResult.objects.filter(run=run)
-        .select_related("node")
-        .order_by("node__name", "node_id", "dimension")
+def run_results(*, run: AllocationRun, user=None) -> QuerySet[AllocationResult]:
+    qs = AllocationResult.objects.filter(run_id=run.rows_run_id)
+    if not sees_all_nodes(user):
+        qs = qs.filter(node_id__in=_visible_node_ids(user))
+    return qs.select_related("node").order_by("node__name", "node_id", "dimension")
+
+
+def run_flows(*, run: AllocationRun, user=None) -> QuerySet[AllocationFlow]:
+    """A run's flows; for a scoped user those from or to a node they see."""
+    qs = AllocationFlow.objects.filter(run_id=run.rows_run_id)
+    if not sees_all_nodes(user):
+        visible = _visible_node_ids(user)
+        qs = qs.filter(Q(from_node_id__in=visible) | Q(to_node_id__in=visible))
+    return qs.select_related("from_node", "to_node").order_by(
+        "from_node__name", "to_node__name", "dimension", "id"
     )
 
 
-def run_flows(*, run: AllocationRun) -> QuerySet[AllocationFlow]:
-    return (
-        AllocationFlow.objects.filter(run=run)
-        .select_related("from_node", "to_node")
-        .order_by("from_node__name", "to_node__name", "dimension", "id")
-    )
+def reconciliation(*, run: AllocationRun, user=None, top: int = 50) -> dict[str, Any]:
+    """Raw infrastructure cost, what reached final cost centres, what did not, and why.
 
-
-def reconciliation(*, run: AllocationRun, top: int = 50) -> dict[str, Any]:
-    """Raw infrastructure cost, what reached final cost centres, what did not, and why."""
+    Organisation-wide: raises ``PermissionDenied`` for anyone but finance and auditors.
+    """
+    if not sees_all_nodes(user):
+        raise PermissionDenied(
+            "The reconciliation of a run covers the whole organisation: finance staff and "
+            "auditors only."
+        )
     inv = run.invariants or {}
     unallocated = (
-        AllocationResult.objects.filter(run=run)
+        AllocationResult.objects.filter(run_id=run.rows_run_id)
         .filter((~Q(node__kind=CostNode.Kind.PRODUCT) & ~Q(retained=0)) | ~Q(carried_forward=0))
         .values("node_id", "node__name", "node__kind")
         .annotate(retained=Sum("retained"), carried_forward=Sum("carried_forward"))
@@ -106,6 +151,7 @@ def reconciliation(*, run: AllocationRun, top: int = 50) -> dict[str, Any]:
     )
     return {
         "run": run.pk,
+        "same_as": run.same_as_id,
         "period_start": run.period_start,
         "period_end": run.period_end,
         "status": run.status,
@@ -114,7 +160,7 @@ def reconciliation(*, run: AllocationRun, top: int = 50) -> dict[str, Any]:
         "allocated_to_final_cost_centres": run.allocated_total,
         "unallocated": run.unallocated_total,
         "carried_forward": run.carried_forward_total,
-        "carried_in": inv.get("carried_in", "0"),
+        "carried_in": Decimal(inv.get("carried_in", "0")),
         "coverage": run.coverage,
         "conservation_delta": Decimal(inv.get("conservation_delta", "0")),
         "ledger_balanced": inv.get("ledger_balanced", True),
@@ -136,11 +182,14 @@ def reconciliation(*, run: AllocationRun, top: int = 50) -> dict[str, Any]:
     }
 
 
-def product_costs(*, run: AllocationRun) -> list[dict[str, Any]]:
-    """Each product's direct, received and holistic cost and what it keeps (one query)."""
+def product_costs(*, run: AllocationRun, user=None) -> list[dict[str, Any]]:
+    """Each product's (that ``user`` sees) direct, received and holistic cost and what it
+    keeps (one query)."""
+    rows = AllocationResult.objects.filter(run_id=run.rows_run_id, node__kind=CostNode.Kind.PRODUCT)
+    if not sees_all_nodes(user):
+        rows = rows.filter(node_id__in=_visible_node_ids(user))
     rows = (
-        AllocationResult.objects.filter(run=run, node__kind=CostNode.Kind.PRODUCT)
-        .values("node_id", "node__name")
+        rows.values("node_id", "node__name")
         .annotate(
             direct=Sum("direct"),
             received=Sum("received"),
@@ -224,16 +273,21 @@ def explain_node(*, run: AllocationRun, node: CostNode) -> dict[str, Any]:
     """The paths and amounts by which ``node`` got its cost in ``run`` (four queries).
 
     Each path runs from the node where the cost was incurred to ``node``; the amounts of a
-    dimension's paths sum exactly to the node's holistic cost in that dimension.
+    dimension's paths sum exactly to the node's holistic cost in that dimension. The caller
+    has checked that the user may see ``node`` (``node_list``); its paths name the nodes
+    its cost came through.
     """
     scale = Decimal(10) ** 8
-    results = list(AllocationResult.objects.filter(run=run, node=node).order_by("dimension"))
+    rows_run = run.rows_run_id
+    results = list(
+        AllocationResult.objects.filter(run_id=rows_run, node=node).order_by("dimension")
+    )
     dimensions = [r.dimension for r in results]
-    flows = AllocationFlow.objects.filter(run=run, dimension__in=dimensions).values_list(
+    flows = AllocationFlow.objects.filter(run_id=rows_run, dimension__in=dimensions).values_list(
         "from_node_id", "to_node_id", "dimension", "amount"
     )
     directs = (
-        AllocationResult.objects.filter(run=run, dimension__in=dimensions)
+        AllocationResult.objects.filter(run_id=rows_run, dimension__in=dimensions)
         .exclude(direct=0)
         .values_list("node_id", "dimension", "direct")
     )

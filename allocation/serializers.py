@@ -4,6 +4,7 @@ from datetime import date
 
 from rest_framework import serializers
 
+from costtrack.core.money import AMOUNT_DECIMAL_PLACES
 from orgunits.models import Entity, OrganizationUnit, Resource
 
 from . import selectors
@@ -120,7 +121,31 @@ class RunRequestSerializer(serializers.Serializer):
         return attrs
 
 
+RUN_SUMMARY_FIELDS = [
+    "id",
+    "period_start",
+    "period_end",
+    "status",
+    "currency",
+    "same_as",
+    "created_at",
+    "started_at",
+    "finished_at",
+]
+
+
+class AllocationRunSummarySerializer(serializers.ModelSerializer):
+    """A run as anyone sees it: which period ran and how, without organisation-wide figures."""
+
+    class Meta:
+        model = AllocationRun
+        fields = RUN_SUMMARY_FIELDS
+        read_only_fields = fields
+
+
 class AllocationRunSerializer(serializers.ModelSerializer):
+    """A run as finance and auditors see it, with its totals, invariants and error."""
+
     created_by = serializers.CharField(source="created_by.username", default=None)
 
     class Meta:
@@ -130,6 +155,7 @@ class AllocationRunSerializer(serializers.ModelSerializer):
             "period_start",
             "period_end",
             "status",
+            "same_as",
             "input_fingerprint",
             "currency",
             "raw_total",
@@ -177,3 +203,83 @@ class AllocationFlowSerializer(serializers.ModelSerializer):
         model = AllocationFlow
         fields = ["from_node", "from_name", "to_node", "to_name", "dimension", "amount"]
         read_only_fields = fields
+
+
+# --- report shapes: money leaves as strings, never as JSON numbers ------------------------
+
+
+def _money(**kwargs) -> serializers.DecimalField:
+    # No max_digits: a sum over dimensions may pass a column's digits; it stays exact.
+    return serializers.DecimalField(
+        max_digits=None,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
+        coerce_to_string=True,
+        read_only=True,
+        **kwargs,
+    )
+
+
+class UnallocatedNodeSerializer(serializers.Serializer):
+    node = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+    amount = _money()
+    carried_forward = _money()
+
+
+class ReconciliationSerializer(serializers.Serializer):
+    run = serializers.IntegerField(read_only=True)
+    same_as = serializers.IntegerField(read_only=True, allow_null=True)
+    period_start = serializers.DateField(read_only=True)
+    period_end = serializers.DateField(read_only=True)
+    status = serializers.CharField(read_only=True)
+    currency = serializers.CharField(read_only=True)
+    raw_infrastructure_cost = _money()
+    allocated_to_final_cost_centres = _money()
+    unallocated = _money()
+    carried_forward = _money()
+    carried_in = _money()
+    coverage = serializers.DecimalField(
+        max_digits=None, decimal_places=6, coerce_to_string=True, read_only=True, allow_null=True
+    )
+    conservation_delta = _money()
+    ledger_balanced = serializers.BooleanField(read_only=True)
+    violations = serializers.ListField(child=serializers.CharField(), read_only=True)
+    unallocated_by_node = UnallocatedNodeSerializer(many=True, read_only=True)
+
+
+class _PathStepSerializer(serializers.Serializer):
+    node = serializers.IntegerField(read_only=True, allow_null=True)
+    name = serializers.CharField(read_only=True)
+    kind = serializers.CharField(read_only=True, allow_null=True)
+
+
+class _PathSerializer(serializers.Serializer):
+    dimension = serializers.CharField(read_only=True)
+    path = _PathStepSerializer(many=True, read_only=True)
+    amount = _money()
+    source = serializers.CharField(read_only=True, allow_null=True)
+
+
+class _DimensionFiguresSerializer(serializers.Serializer):
+    dimension = serializers.CharField(read_only=True)
+    direct = _money()
+    received = _money()
+    holistic = _money()
+    allocated_out = _money()
+    retained = _money()
+
+
+class ExplanationSerializer(serializers.Serializer):
+    run = serializers.IntegerField(read_only=True)
+    node = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+    currency = serializers.CharField(read_only=True)
+    direct = _money()
+    received = _money()
+    holistic = _money()
+    allocated_out = _money()
+    retained = _money()
+    by_dimension = _DimensionFiguresSerializer(many=True, read_only=True)
+    paths = _PathSerializer(many=True, read_only=True)

@@ -1,5 +1,9 @@
 """Page: the product cost explorer — holistic cost per product, coverage, and one product's
-cost explained path by path."""
+cost explained path by path.
+
+Finance and auditors see every product and the run's organisation-wide figures; anyone
+else sees the products of their units (``allocation.selectors``) and no organisation totals.
+"""
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -29,7 +33,7 @@ def explorer(request: HttpRequest) -> HttpResponse:
     runs = list(selectors.run_list(user=request.user)[:12])
     products, explanation = [], None
     if run is not None:
-        products = selectors.product_costs(run=run)
+        products = selectors.product_costs(run=run, user=request.user)
         largest = max((abs(p["final"]) for p in products), default=0)
         for p in products:
             p["bar"] = int(CHART_WIDTH * abs(p["final"]) / largest) if largest else 0
@@ -49,6 +53,7 @@ def explorer(request: HttpRequest) -> HttpResponse:
             "explanation": explanation,
             "chart_width": CHART_WIDTH,
             "product_kind": CostNode.Kind.PRODUCT,
+            "organisation_figures": selectors.sees_all_nodes(request.user),
         },
     )
 

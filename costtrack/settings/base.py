@@ -178,6 +178,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CostStatusEnum": "costs.models.CostStatus",
         "CostKindEnum": "costs.models.Cost.Kind",
+        "AllocationRunStatusEnum": "allocation.models.AllocationRun.Status",
     },
 }
 

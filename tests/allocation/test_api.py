@@ -1,12 +1,14 @@
 """The allocation API: who may do what, 400s naming the problem, runs and their reports."""
 
 import json
+from datetime import date
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 
 from allocation.models import AllocationEdge, AllocationRun, CostNode
-from tests.orgunits.factories import UserFactory, auditor_user, finance_user
+from tests.orgunits.factories import auditor_user, finance_user
 
 from .factories import MARCH, approved_cost, edge, node, resource_node, usage
 
@@ -112,15 +114,15 @@ def test_bad_edge_parameters_answer_400(fin, body, field):
     assert AllocationEdge.objects.count() == 0
 
 
-def test_others_read_but_do_not_write(client_for):
+def test_auditors_read_everything_but_do_not_write(client_for):
     node("web")
-    for user in (UserFactory(), auditor_user()):
-        client = client_for(user)
-        assert client.get(f"{BASE}/nodes/").data["count"] == 1
-        r = client.post(f"{BASE}/nodes/", {"name": "x", "kind": "product"}, format="json")
-        assert r.status_code == 403
-        assert client.post(f"{BASE}/runs/", {"period": "2025-03"}, format="json").status_code == 403
+    client = client_for(auditor_user())
+    assert client.get(f"{BASE}/nodes/").json()["count"] == 1
+    r = client.post(f"{BASE}/nodes/", {"name": "x", "kind": "product"}, format="json")
+    assert r.status_code == 403
+    assert client.post(f"{BASE}/runs/", {"period": "2025-03"}, format="json").status_code == 403
     assert CostNode.objects.count() == 1
+    assert AllocationRun.objects.count() == 0
 
 
 def test_anonymous_is_refused(api_client):
@@ -129,38 +131,103 @@ def test_anonymous_is_refused(api_client):
 
 def test_run_results_flows_reconciliation_and_explain(fin, graph, post_run):
     r = post_run({"period": "2025-03"})
-    assert r.status_code == 202, r.data
-    run_id = r.data["id"]
-    assert r.data["status"] == "pending"
-    run = fin.get(f"{BASE}/runs/{run_id}/").data
+    assert r.status_code == 202, r.json()
+    run_id = r.json()["id"]
+    assert r.json()["status"] == "pending"
+    run = fin.get(f"{BASE}/runs/{run_id}/").json()
     assert run["status"] == "succeeded"
     assert run["raw_total"] == "500.00000000"
+    assert run["coverage"] == "1.000000"
+    assert run["same_as"] is None
 
+    # unchanged inputs: a new run that points at the first, with the same figures
     again = post_run({"period_start": "2025-03-01", "period_end": "2025-03-31"})
-    assert (again.status_code, again.data["id"]) == (200, run_id)
+    assert again.status_code == 202
+    again = fin.get(f"{BASE}/runs/{again.json()['id']}/").json()
+    assert (again["status"], again["same_as"], again["raw_total"]) == (
+        "succeeded",
+        run_id,
+        "500.00000000",
+    )
 
-    results = fin.get(f"{BASE}/runs/{run_id}/results/", {"kind": "product"}).data["results"]
-    holistic = {row["name"]: Decimal(row["holistic"]) for row in results}
-    assert holistic == {"api": Decimal("400"), "suite": Decimal("400"), "web_app": Decimal("100")}
+    for shown in (run_id, again["id"]):
+        results = fin.get(f"{BASE}/runs/{shown}/results/", {"kind": "product"}).json()
+        holistic = {row["name"]: row["holistic"] for row in results["results"]}
+        assert holistic == {
+            "api": "400.00000000",
+            "suite": "400.00000000",
+            "web_app": "100.00000000",
+        }
 
-    flows = fin.get(f"{BASE}/runs/{run_id}/flows/", {"to_node": graph["suite"].pk}).data
-    assert [(f["from_name"], Decimal(f["amount"])) for f in flows["results"]] == [
-        ("api", Decimal("400"))
-    ]
+    flows = fin.get(f"{BASE}/runs/{run_id}/flows/", {"to_node": graph["suite"].pk}).json()
+    assert [(f["from_name"], f["amount"]) for f in flows["results"]] == [("api", "400.00000000")]
 
-    rec = fin.get(f"{BASE}/runs/{run_id}/reconciliation/").data
-    assert Decimal(rec["raw_infrastructure_cost"]) == Decimal("500")
-    assert Decimal(rec["allocated_to_final_cost_centres"]) == Decimal("500")
-    assert Decimal(rec["unallocated"]) == 0
-    assert Decimal(rec["coverage"]) == 1
-    assert rec["conservation_delta"] == 0
+    rec = fin.get(f"{BASE}/runs/{run_id}/reconciliation/").json()
+    assert rec["raw_infrastructure_cost"] == "500.00000000"
+    assert rec["allocated_to_final_cost_centres"] == "500.00000000"
+    assert rec["unallocated"] == "0.00000000"
+    assert rec["coverage"] == "1.000000"
+    assert rec["conservation_delta"] == "0.00000000"
+    assert rec["carried_in"] == "0.00000000"
     assert rec["violations"] == []
 
-    explain = fin.get(f"{BASE}/nodes/{graph['suite'].pk}/explain/", {"run": run_id}).data
+    explain = fin.get(f"{BASE}/nodes/{graph['suite'].pk}/explain/", {"run": run_id}).json()
     assert [([step["name"] for step in p["path"]], p["amount"]) for p in explain["paths"]] == [
-        (["kubernetes", "api", "suite"], Decimal("400"))
+        (["kubernetes", "api", "suite"], "400.00000000")
     ]
-    assert explain["holistic"] == Decimal("400")
+    assert explain["holistic"] == "400.00000000"
+    assert explain["by_dimension"][0]["received"] == "400.00000000"
+
+
+def test_money_in_every_allocation_report_is_a_json_string(fin, post_run):
+    """Large amounts survive exactly: a JSON number would be rounded by a float."""
+    db = resource_node("database", CostNode.Kind.SHARED_SERVICE)
+    web, api = node("web"), node("api")
+    edge(db, web)
+    edge(db, api)
+    approved_cost("123456789012.35", resource=db.resource)
+    run_id = post_run({"period": "2025-03"}).json()["id"]
+
+    def strings(body, *keys):
+        return {key: body[key] for key in keys}
+
+    run = fin.get(f"{BASE}/runs/{run_id}/").json()
+    assert strings(run, "raw_total", "allocated_total", "unallocated_total", "coverage") == {
+        "raw_total": "123456789012.35000000",
+        "allocated_total": "123456789012.35000000",
+        "unallocated_total": "0.00000000",
+        "coverage": "1.000000",
+    }
+    rec = fin.get(f"{BASE}/runs/{run_id}/reconciliation/")
+    assert b'"raw_infrastructure_cost":"123456789012.35000000"' in rec.content
+    body = rec.json()
+    for key in ("allocated_to_final_cost_centres", "unallocated", "carried_forward"):
+        assert isinstance(body[key], str), key
+    results = fin.get(f"{BASE}/runs/{run_id}/results/", {"node": web.pk}).json()["results"]
+    assert [r["holistic"] for r in results] == ["61728394506.18000000"]
+    flows = fin.get(f"{BASE}/runs/{run_id}/flows/", {"to_node": api.pk}).json()["results"]
+    assert [f["amount"] for f in flows] == ["61728394506.17000000"]
+    explain = fin.get(f"{BASE}/nodes/{web.pk}/explain/", {"run": run_id}).json()
+    assert explain["holistic"] == "61728394506.18000000"
+    assert explain["direct"] == "0.00000000"
+    assert [p["amount"] for p in explain["paths"]] == ["61728394506.18000000"]
+    dims = explain["by_dimension"]
+    assert [(d["dimension"], d["holistic"], d["retained"]) for d in dims] == [
+        ("compute", "61728394506.18000000", "61728394506.18000000")
+    ]
+
+
+def test_a_second_request_for_a_pending_period_returns_the_pending_run(fin):
+    with mock.patch("allocation.tasks.run_allocation.delay") as delay:
+        first = fin.post(f"{BASE}/runs/", {"period": "2025-03"}, format="json")
+        second = fin.post(f"{BASE}/runs/", {"period": "2025-03"}, format="json")
+        other_month = fin.post(f"{BASE}/runs/", {"period": "2025-04"}, format="json")
+    assert first.status_code == 202
+    assert (second.status_code, second.json()["id"]) == (200, first.json()["id"])
+    assert second.json()["status"] == "pending"
+    assert other_month.status_code == 202 and other_month.json()["id"] != first.json()["id"]
+    assert AllocationRun.objects.count() == 2
+    assert delay.call_count == 0  # the test client's transaction never commits
 
 
 def test_explain_splits_a_shared_parent_back_to_its_sources(fin, post_run):
@@ -172,10 +239,10 @@ def test_explain_splits_a_shared_parent_back_to_its_sources(fin, post_run):
     approved_cost("30.00", resource=db.resource, category_slug="compute")
     approved_cost("70.00", resource=k8s.resource, category_slug="compute")
     run = post_run({"period": "2025-03"}).data["id"]
-    paths = fin.get(f"{BASE}/nodes/{web.pk}/explain/", {"run": run}).data["paths"]
+    paths = fin.get(f"{BASE}/nodes/{web.pk}/explain/", {"run": run}).json()["paths"]
     assert [([s["name"] for s in p["path"]], p["amount"]) for p in paths] == [
-        (["k8s", "platform", "web"], Decimal("70")),
-        (["db", "platform", "web"], Decimal("30")),
+        (["k8s", "platform", "web"], "70.00000000"),
+        (["db", "platform", "web"], "30.00000000"),
     ]
 
 
@@ -187,6 +254,46 @@ def test_run_requests_are_validated(fin):
     assert r.status_code == 400 and "period_end" in r.data
     assert fin.post(f"{BASE}/runs/", {}, format="json").status_code == 400
     assert AllocationRun.objects.count() == 0
+
+
+def test_a_node_on_a_resource_another_node_links_answers_400(fin):
+    first = resource_node("first")
+    r = fin.post(
+        f"{BASE}/nodes/",
+        {"name": "second", "kind": "product", "resource": first.resource.pk},
+        format="json",
+    )
+    assert r.status_code == 400
+    assert r.json() == {
+        "resource": [
+            "The node 'first' already links this resource; a cost counts at one node only."
+        ]
+    }
+    assert CostNode.objects.count() == 1
+
+
+def test_edges_whose_windows_overlap_answer_400_and_disjoint_ones_201(fin):
+    base, old, new = node("base"), node("old_plan"), node("new_plan")
+    edge(base, old, "fixed_percent", {"percent": "60"}, active_to=date(2025, 4, 15))
+    body = {
+        "parent": base.pk,
+        "child": new.pk,
+        "strategy": "fixed_percent",
+        "parameters": {"percent": "60"},
+        "active_from": "2025-04-10",
+    }
+    r = fin.post(f"{BASE}/edges/", body, format="json")
+    assert r.status_code == 400
+    assert r.json() == {
+        "parameters": [
+            "The fixed shares of 'base' would total 120 %, above 100 % "
+            "('old_plan' 60 %, 'new_plan' 60 %)."
+        ]
+    }
+    assert AllocationEdge.objects.count() == 1
+    r = fin.post(f"{BASE}/edges/", {**body, "active_from": "2025-04-16"}, format="json")
+    assert r.status_code == 201, r.json()
+    assert AllocationEdge.objects.count() == 2
 
 
 def test_unknown_run_is_404(fin):
@@ -241,7 +348,7 @@ def test_usage_is_listed_and_filtered(client_for):
     web, api = node("web"), node("api")
     usage(web, "cpu_hours", 3)
     usage(api, "requests", 9)
-    client = client_for(UserFactory())
+    client = client_for(auditor_user())
     rows = client.get(f"{BASE}/usage/", {"node": web.pk}).data["results"]
     assert [(r["node_name"], r["metric"], r["quantity"]) for r in rows] == [
         ("web", "cpu_hours", "3.000000")

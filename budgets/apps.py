@@ -5,10 +5,17 @@ class BudgetsConfig(AppConfig):
     name = "budgets"
 
     def ready(self) -> None:
-        from costs.extensions import register_decision_hook, register_submission_check
+        from costs.extensions import (
+            register_approval_check,
+            register_decision_hook,
+            register_refusal_hook,
+            register_submission_check,
+        )
 
-        from .enforcement import check_submission
-        from .services import cost_decided
+        from .enforcement import check_approval, check_submission
+        from .services import budget_blocked_notify, cost_decided
 
         register_submission_check(check_submission)
+        register_approval_check(check_approval)
         register_decision_hook(cost_decided)
+        register_refusal_hook(budget_blocked_notify)

@@ -43,7 +43,7 @@ class Verdict:
         start, end = self.period.as_labels()
         code = self.budget.currency
         amount = round_money(self.budget.amount, code)
-        return {
+        item = {
             "budget_id": self.budget.pk,
             "name": self.budget.name,
             "action": self.budget.action,
@@ -56,6 +56,8 @@ class Verdict:
             "period_start": start,
             "period_end": end,
         }
+        item["message"] = f"Budget {budget_figures(item)}."
+        return item
 
 
 def _verdicts(
@@ -109,19 +111,101 @@ def _verdicts(
     return verdicts
 
 
-def blocked_error(blocking: list[dict[str, Any]]) -> PermissionDenied:
-    first = blocking[0]
-    names = ", ".join(f"'{b['name']}'" for b in blocking)
-    return PermissionDenied(
-        f"This cost would exceed the budget{'s' if len(blocking) > 1 else ''} {names}.",
-        code="budget_exceeded",
-        extra={
-            "budgets": blocking,
-            "budget_limit": first["budget_limit"],
-            "budget_remaining": first["budget_remaining"],
-            "budget_utilization_pct": first["budget_utilization_pct"],
-        },
+class BudgetBlocked(PermissionDenied):
+    """A ``block`` budget refused a cost (answered 403 ``budget_exceeded``).
+
+    ``verdicts`` are the refusing budgets' verdicts, ``cost`` and ``acting_user`` what was
+    refused and who tried, so that the refusal can be reported once its transaction is gone
+    (``budgets.services.budget_blocked_notify``).
+    """
+
+    def __init__(self, verdicts: list[Verdict], *, cost, acting_user) -> None:
+        blocking = [v.as_dict() for v in verdicts]
+        first = blocking[0]
+        super().__init__(
+            _blocked_message(blocking),
+            code="budget_exceeded",
+            extra={
+                "budgets": blocking,
+                "budget_limit": first["budget_limit"],
+                "budget_remaining": first["budget_remaining"],
+                "budget_utilization_pct": first["budget_utilization_pct"],
+            },
+        )
+        self.verdicts = verdicts
+        self.cost = cost
+        self.acting_user = acting_user
+
+
+def budget_figures(item: dict[str, Any]) -> str:
+    """One blocking budget's figures in words (SPEC 2.3), for pages and e-mails."""
+    code = item["currency"]
+    return (
+        f"'{item['name']}' ({item['period_start']} to {item['period_end']}): limit "
+        f"{item['budget_limit']} {code}, spent {item['budget_spent']} {code}, remaining "
+        f"{item['budget_remaining']} {code}, {item['budget_utilization_pct']} % used; this cost "
+        f"adds {item['requested']} {code}"
     )
+
+
+def _blocked_message(blocking: list[dict[str, Any]]) -> str:
+    plural = "s" if len(blocking) > 1 else ""
+    return (
+        f"This cost would exceed the budget{plural} "
+        + "; ".join(budget_figures(b) for b in blocking)
+        + "."
+    )
+
+
+def _matching(cost) -> list[Budget]:
+    return selectors.matching_budgets(
+        unit_id=cost.organization_unit_id,
+        category_id=cost.category_id,
+        tags=cost.tags,
+        submitter_id=cost.submitted_by_id,
+        day=cost.incurred_on,
+        include_ignored=False,
+    )
+
+
+def _lock_blocks(budgets: list[Budget]) -> list[Budget]:
+    """Lock the ``block`` budgets among ``budgets`` (id order), refresh the values that
+    enforcement reads from the locked rows, and return the budgets still active."""
+    block_ids = [b.pk for b in budgets if b.action == Budget.Action.BLOCK]
+    if not block_ids:
+        return budgets
+    # The lock is what makes enforcement race-free; id order prevents deadlocks.
+    rows = (
+        Budget.objects.select_for_update()
+        .filter(pk__in=block_ids)
+        .order_by("pk")
+        .values_list("pk", "amount", "include_pending", "action", "active")
+    )
+    locked = {row[0]: row[1:] for row in rows}
+    # Values read before the lock may be stale: use the locked rows'.
+    for budget in budgets:
+        if budget.pk in locked:
+            (budget.amount, budget.include_pending, budget.action, budget.active) = locked[
+                budget.pk
+            ]
+    return [b for b in budgets if b.active]
+
+
+def _judge(
+    verdicts: list[Verdict], *, cost, acting_user, override_reason: str | None
+) -> list[dict[str, Any]]:
+    exceeded = [v for v in verdicts if v.exceeded]
+    blocking = [v for v in exceeded if not v.allowed]
+    warnings = [v.as_dict() for v in exceeded if v.allowed]
+    if blocking:
+        if override_reason and override_reason.strip() and is_finance(acting_user):
+            overridden = [
+                dict(v.as_dict(), overridden=True, override_reason=override_reason)
+                for v in blocking
+            ]
+            return overridden + warnings
+        raise BudgetBlocked(blocking, cost=cost, acting_user=acting_user)
+    return warnings
 
 
 def check_submission(*, cost, acting_user, override_reason: str | None) -> list[dict[str, Any]]:
@@ -130,37 +214,14 @@ def check_submission(*, cost, acting_user, override_reason: str | None) -> list[
     Call inside the submit transaction, before the cost becomes pending. Locks the matching
     ``block`` budgets (id order). Returns warnings: one dict per exceeded ``warn`` budget and,
     when a finance user overrides with a reason, per exceeded ``block`` budget (marked
-    ``overridden``). Raises ``PermissionDenied`` (code ``budget_exceeded``) listing every
+    ``overridden``). Raises ``BudgetBlocked`` (403, code ``budget_exceeded``) listing every
     exceeded ``block`` budget otherwise.
     """
     moment = timezone.now()
-    budgets = selectors.matching_budgets(
-        unit_id=cost.organization_unit_id,
-        category_id=cost.category_id,
-        tags=cost.tags,
-        submitter_id=cost.submitted_by_id,
-        day=cost.incurred_on,
-        include_ignored=False,
-    )
+    budgets = _matching(cost)
     if not budgets:
         return []
-    block_ids = [b.pk for b in budgets if b.action == Budget.Action.BLOCK]
-    if block_ids:
-        # The lock is what makes enforcement race-free; id order prevents deadlocks.
-        rows = (
-            Budget.objects.select_for_update()
-            .filter(pk__in=block_ids)
-            .order_by("pk")
-            .values_list("pk", "amount", "include_pending", "action", "active")
-        )
-        locked = {row[0]: row[1:] for row in rows}
-        # Values read before the lock may be stale: use the locked rows'.
-        for budget in budgets:
-            if budget.pk in locked:
-                (budget.amount, budget.include_pending, budget.action, budget.active) = locked[
-                    budget.pk
-                ]
-        budgets = [b for b in budgets if b.active]
+    budgets = _lock_blocks(budgets)
     verdicts = _verdicts(
         budgets,
         amount=cost.amount,
@@ -170,17 +231,41 @@ def check_submission(*, cost, acting_user, override_reason: str | None) -> list[
         moment=moment,
         exclude_cost_id=cost.pk,
     )
-    exceeded = [v for v in verdicts if v.exceeded]
-    blocking = [v.as_dict() for v in exceeded if not v.allowed]
-    warnings = [v.as_dict() for v in exceeded if v.allowed]
-    if blocking:
-        if override_reason and override_reason.strip() and is_finance(acting_user):
-            overridden = [
-                dict(d, overridden=True, override_reason=override_reason) for d in blocking
-            ]
-            return overridden + warnings
-        raise blocked_error(blocking)
-    return warnings
+    return _judge(verdicts, cost=cost, acting_user=acting_user, override_reason=override_reason)
+
+
+def check_approval(*, cost, acting_user, override_reason: str | None) -> list[dict[str, Any]]:
+    """Check a pending cost being approved against the ``block`` budgets that count approved
+    spend only (``include_pending=False``): submitting did not hold it against them.
+
+    Call inside the approval transaction, before the cost is saved as approved. Locks those
+    budgets (id order) like ``check_submission``, so two approvals at once never overspend
+    one. A budget is exceeded when its approved spend plus this cost is above its amount.
+    Returns the overridden budgets when a finance user gave a reason; raises
+    ``BudgetBlocked`` otherwise. Budgets that count pending costs held the cost at submission
+    and are not checked again.
+    """
+    budgets = [
+        b for b in _matching(cost) if b.action == Budget.Action.BLOCK and not b.include_pending
+    ]
+    if not budgets:
+        return []
+    budgets = [
+        b
+        for b in _lock_blocks(budgets)
+        if b.action == Budget.Action.BLOCK and not b.include_pending
+    ]
+    verdicts = _verdicts(
+        budgets,
+        amount=cost.amount,
+        currency=cost.currency,
+        day=cost.incurred_on,
+        amount_reporting=cost.amount_reporting,
+        # An hourly budget counts a cost in the hour it was submitted.
+        moment=cost.submitted_at or cost.created_at or timezone.now(),
+        exclude_cost_id=cost.pk,
+    )
+    return _judge(verdicts, cost=cost, acting_user=acting_user, override_reason=override_reason)
 
 
 def check_spend(

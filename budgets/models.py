@@ -117,11 +117,16 @@ class BudgetRevision(models.Model):
 
 
 class BudgetAlert(models.Model):
-    """A threshold a budget reached in one period; fires at most once per kind and period."""
+    """A threshold a budget reached in one period; fires at most once per kind and period.
+
+    Kind ``block`` (threshold 1) records that the budget refused a cost in the period; its
+    owners are told of the first refusal only.
+    """
 
     class Kind(models.TextChoices):
         ACTUAL = "actual", "Actual"
         FORECAST = "forecast", "Forecast"
+        BLOCK = "block", "Blocked a cost"
 
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
     period_start = models.DateTimeField()

@@ -20,14 +20,14 @@ from django.utils.text import slugify
 
 from costs.models import CostCategory
 from costtrack.core.exceptions import PermissionDenied, ValidationError
-from costtrack.core.money import CurrencyError, check_amount, is_known_currency
+from costtrack.core.money import CurrencyError, check_amount, is_known_currency, round_money
 from costtrack.core.roles import FINANCE, is_finance
 from costtrack.core.validators import validate_tags
 from notifications.kinds import Kind as NotificationKind
 from notifications.services import notify
 from orgunits.models import OrganizationUnit
 
-from . import selectors
+from . import enforcement, selectors
 from .models import Budget, BudgetAlert, BudgetRevision
 
 User = get_user_model()
@@ -374,6 +374,73 @@ def budget_check_alerts(
             if _insert_alert(alert):
                 _notify_alert(budget, alert, util)
                 written.append(alert)
+    return written
+
+
+def _notify_blocked(alert: BudgetAlert, verdict, error) -> None:
+    budget, item = verdict.budget, verdict.as_dict()
+    cost, user = error.cost, error.acting_user
+    who = (user.get_full_name() or user.username) if user is not None else "Someone"
+    amount = round_money(cost.amount, cost.currency)
+    notify(
+        recipients=_alert_recipients(budget),
+        kind=NotificationKind.BUDGET_BLOCKED,
+        subject=alert.message,
+        body=(
+            f"{alert.message}\n\n{who} tried to book {amount} {cost.currency}"
+            f"{': ' + cost.description if cost.description else ''}.\n"
+            f"Budget {enforcement.budget_figures(item)}.\n\n"
+            "Further refusals in this period are not notified. Finance can let a cost past "
+            "the block with a reason, or raise the budget."
+        ),
+        link=f"/budgets/#budget-{budget.pk}",
+        payload={
+            **item,
+            "submitted_by": user.username if user is not None else None,
+            "amount": str(amount),
+            "cost_currency": cost.currency,
+            "description": cost.description or "",
+        },
+    )
+
+
+def budget_blocked_notify(*, error) -> list[BudgetAlert]:
+    """Refusal hook (``costs.extensions.register_refusal_hook``): tell the unit owner and
+    finance that a ``block`` budget refused a cost, once per budget and period.
+
+    Runs after the refused transaction rolled back, in a transaction of its own: a ``block``
+    alert (threshold 1) per refusing budget and period, inserted with ``ON CONFLICT DO
+    NOTHING``, and the notifications of the alerts that are new (delivered after commit).
+    Anything but ``BudgetBlocked`` is ignored. Never raises (a failure is logged): the
+    refusal itself must reach the user. Returns the alerts written.
+    """
+    if not isinstance(error, enforcement.BudgetBlocked):
+        return []
+    written = []
+    try:
+        with transaction.atomic():
+            for verdict in error.verdicts:
+                item = verdict.as_dict()
+                alert = BudgetAlert(
+                    budget_id=verdict.budget.pk,
+                    period_start=verdict.period.start,
+                    period_end=verdict.period.end,
+                    threshold=Decimal(1),
+                    kind=BudgetAlert.Kind.BLOCK,
+                    spend=verdict.spent,
+                    amount=verdict.budget.amount,
+                    message=(
+                        f"Budget '{verdict.budget.name}' refused a cost of {item['requested']} "
+                        f"{item['currency']}: {item['budget_spent']} of {item['budget_limit']} "
+                        f"{item['currency']} spent, {item['budget_remaining']} left."
+                    )[:500],
+                )
+                if _insert_alert(alert):
+                    _notify_blocked(alert, verdict, error)
+                    written.append(alert)
+    except Exception:
+        logger.exception("Could not record the refusal by budget(s) %s.", error.extra)
+        return []
     return written
 
 

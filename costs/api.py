@@ -172,10 +172,11 @@ class CostViewSet(
             cost=self.get_object(), acting_user=request.user, **serializer.validated_data
         )
 
-    @extend_schema(request=CostActionSerializer, responses={200: CostDetailSerializer})
+    @extend_schema(request=CostSubmitSerializer, responses={200: CostDetailSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        return self._detail(self._action(request, services.cost_approve))
+        # ``override_reason``: finance lets the approval past a budget block, as on submit.
+        return self._detail(self._action(request, services.cost_approve, CostSubmitSerializer))
 
     @extend_schema(request=CostActionSerializer, responses={200: CostDetailSerializer})
     @action(detail=True, methods=["post"])

@@ -9,6 +9,12 @@ under ``warnings``) or raises ``costtrack.core.exceptions.PermissionDenied`` (co
 
 Likewise ``decision hooks`` run after an approval or rejection commits its row changes (still
 inside the transaction), e.g. so that budgets can check thresholds the approval crossed.
+``approval checks`` have the contract of submission checks and run inside the approval
+transaction, after the cost row is locked and before it becomes approved.
+
+A check's refusal rolls its transaction back, so nothing it wrote inside would survive.
+``refusal hooks`` run afterwards, outside the refused transaction, with the error, so that
+they can record it (budgets notify the owners of a budget that refused a cost).
 """
 
 from collections.abc import Callable
@@ -42,6 +48,30 @@ def register_decision_hook(hook: Callable[..., None]) -> None:
 
 def decision_hooks() -> tuple[Callable[..., None], ...]:
     return tuple(_decision_hooks)
+
+
+_approval_checks: list[SubmissionCheck] = []
+_refusal_hooks: list[Callable[..., None]] = []
+
+
+def register_approval_check(check: SubmissionCheck) -> None:
+    if check not in _approval_checks:
+        _approval_checks.append(check)
+
+
+def approval_checks() -> tuple[SubmissionCheck, ...]:
+    return tuple(_approval_checks)
+
+
+def register_refusal_hook(hook: Callable[..., None]) -> None:
+    """``hook(*, error)`` runs after a submission or approval check raised ``error`` and the
+    refused transaction rolled back. It writes in a transaction of its own and never raises."""
+    if hook not in _refusal_hooks:
+        _refusal_hooks.append(hook)
+
+
+def refusal_hooks() -> tuple[Callable[..., None], ...]:
+    return tuple(_refusal_hooks)
 
 
 # --- accounting periods ----------------------------------------------------------------

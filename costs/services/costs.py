@@ -9,7 +9,9 @@ Services that lock return the *locked, updated* instance: use the returned cost,
 passed in (the status field is protected and cannot be refreshed in place).
 """
 
+import functools
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -20,7 +22,13 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from costtrack.core.db import advisory_xact_lock
-from costtrack.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
+from costtrack.core.exceptions import (
+    ApplicationError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from costtrack.core.money import clean_money, reporting_currency
 from costtrack.core.roles import is_finance, refuse_read_only
 from orgunits.models import Entity, OrganizationUnit, Resource
@@ -32,6 +40,8 @@ from ..models import Cost, CostCategory, CostEvent, IdempotencyKey
 from . import notify as notify_mod
 from .categories import category_default
 from .rates import convert
+
+logger = logging.getLogger(__name__)
 
 EARLIEST_DAY = date(1970, 1, 1)
 IDEMPOTENCY_KEY_MAX = 255
@@ -182,26 +192,51 @@ def _queue_notifications(*, cost: Cost, kind: str, actor) -> None:
 
 
 def _run_submission_checks(
-    *, cost: Cost, acting_user, override_reason: str | None
+    *, cost: Cost, acting_user, override_reason: str | None, checks=None
 ) -> list[dict[str, Any]]:
+    """Run ``checks`` (default: the submission checks); a refusal is marked for the refusal
+    hooks (``_reporting_refusals``)."""
     warnings: list[dict[str, Any]] = []
-    for check in extensions.submission_checks():
-        warnings.extend(
-            check(cost=cost, acting_user=acting_user, override_reason=override_reason) or []
-        )
+    for check in extensions.submission_checks() if checks is None else checks:
+        try:
+            found = check(cost=cost, acting_user=acting_user, override_reason=override_reason)
+        except ApplicationError as exc:
+            exc.refused_by_check = True
+            raise
+        warnings.extend(found or [])
     return warnings
 
 
 def _checked_submission(
-    *, cost: Cost, acting_user, override_reason: str | None
+    *, cost: Cost, acting_user, override_reason: str | None, checks=None
 ) -> list[dict[str, Any]]:
     if override_reason and not is_finance(acting_user):
         raise PermissionDenied(
             "Only finance staff may override a budget block.", code="override_not_allowed"
         )
     return _run_submission_checks(
-        cost=cost, acting_user=acting_user, override_reason=override_reason or None
+        cost=cost, acting_user=acting_user, override_reason=override_reason or None, checks=checks
     )
+
+
+def _reporting_refusals(service):
+    """Wrap an atomic service whose checks may refuse: once its transaction has rolled back,
+    the refusal hooks get the error, so what they write (a notification) is kept."""
+
+    @functools.wraps(service)
+    def run(*args, **kwargs):
+        try:
+            return service(*args, **kwargs)
+        except ApplicationError as exc:
+            if getattr(exc, "refused_by_check", False):
+                for hook in extensions.refusal_hooks():
+                    try:
+                        hook(error=exc)
+                    except Exception:  # a hook's failure must not hide the refusal
+                        logger.exception("Refusal hook %r failed.", hook)
+            raise
+
+    return run
 
 
 def _record_override(
@@ -251,6 +286,7 @@ def _submit_locked(
 # --- create and edit -------------------------------------------------------------------
 
 
+@_reporting_refusals
 @transaction.atomic
 def cost_create(
     *,
@@ -403,6 +439,7 @@ def cost_record(*, user, amount: Decimal, currency: str | None = None, **fields)
     ).cost
 
 
+@_reporting_refusals
 @transaction.atomic
 def cost_update(
     *,
@@ -528,6 +565,7 @@ def cost_update(
 # --- transitions -----------------------------------------------------------------------
 
 
+@_reporting_refusals
 @transaction.atomic
 def cost_submit(
     *, cost: Cost, acting_user, comment: str = "", override_reason: str | None = None
@@ -559,7 +597,9 @@ def cost_submit(
     return CostResult(cost=cost, warnings=warnings)
 
 
-def _decide(*, cost: Cost, acting_user, comment: str, transition: str) -> Cost:
+def _decide(
+    *, cost: Cost, acting_user, comment: str, transition: str, override_reason: str | None = None
+) -> Cost:
     refuse_read_only(acting_user)
     cost = _lock(cost)
     if acting_user.pk == cost.submitted_by_id:
@@ -569,6 +609,14 @@ def _decide(*, cost: Cost, acting_user, comment: str, transition: str) -> Cost:
     if not can_decide(acting_user, cost):
         raise PermissionDenied("You are not an approver of this cost.")
     before, after = _transition(cost, transition)
+    warnings: list[dict[str, Any]] = []
+    if transition == "approve":
+        warnings = _checked_submission(
+            cost=cost,
+            acting_user=acting_user,
+            override_reason=override_reason,
+            checks=extensions.approval_checks(),
+        )
     cost.decided_by = acting_user
     cost.decided_at = timezone.now()
     cost.decision_comment = comment
@@ -583,6 +631,9 @@ def _decide(*, cost: Cost, acting_user, comment: str, transition: str) -> Cost:
         to_status=after,
         comment=comment,
     )
+    _record_override(
+        cost=cost, acting_user=acting_user, override_reason=override_reason, warnings=warnings
+    )
     kind = "cost_approved" if transition == "approve" else "cost_rejected"
     _queue_notifications(cost=cost, kind=kind, actor=acting_user)
     for hook in extensions.decision_hooks():
@@ -590,8 +641,11 @@ def _decide(*, cost: Cost, acting_user, comment: str, transition: str) -> Cost:
     return cost
 
 
+@_reporting_refusals
 @transaction.atomic
-def cost_approve(*, cost: Cost, acting_user, comment: str = "") -> Cost:
+def cost_approve(
+    *, cost: Cost, acting_user, comment: str = "", override_reason: str | None = None
+) -> Cost:
     """Approve a pending cost: pending → approved.
 
     Allowed to the resolved approver, their active delegates, approver members of the unit
@@ -599,8 +653,18 @@ def cost_approve(*, cost: Cost, acting_user, comment: str = "") -> Cost:
     403). A cost that is no longer pending (e.g. another approver was faster) raises
     ``Conflict`` (409).
     Notifies the submitter and runs the decision hooks.
+
+    Every approval check runs first (budgets hold ``block`` budgets that count approved spend
+    only); a refusing check raises ``PermissionDenied``, unless a finance user's
+    ``override_reason`` let the cost past it (an OVERRIDE event records the reason).
     """
-    return _decide(cost=cost, acting_user=acting_user, comment=comment, transition="approve")
+    return _decide(
+        cost=cost,
+        acting_user=acting_user,
+        comment=comment,
+        transition="approve",
+        override_reason=override_reason,
+    )
 
 
 @transaction.atomic

@@ -262,3 +262,105 @@ def test_list_runs_a_bounded_number_of_queries(org, client_for, django_assert_ma
     with django_assert_max_num_queries(8):
         big = client.get(URL)
     assert len(big.json()["results"]) == len(small.json()["results"]) + 15
+
+
+# --- enforcement through POST /api/v1/costs/ and the approve action ---------------------------
+
+
+def cost_body(org, amount, **over):
+    return {
+        "amount": amount,
+        "currency": "USD",
+        "incurred_on": "2025-03-15",
+        "organization_unit": org.platform.pk,
+        **over,
+    }
+
+
+def test_warn_budget_answers_201_with_per_budget_warnings(org, client_for):
+    budget = BudgetFactory(name="Eng soft", organization_unit=org.eng, amount=Decimal("100.00"))
+    make_cost(submitted_by=org.member, organization_unit=org.platform, amount="80.00")
+    resp = client_for(org.member).post("/api/v1/costs/", cost_body(org, "30.00"), format="json")
+    assert resp.status_code == 201, resp.content
+    body = resp.json()
+    assert body["status"] == "pending"
+    assert body["warnings"] == [
+        {
+            "budget_id": budget.pk,
+            "name": "Eng soft",
+            "action": "warn",
+            "budget_limit": "100.00",
+            "budget_spent": "80.00",
+            "budget_remaining": "20.00",
+            "budget_utilization_pct": "80.00",
+            "requested": "30.00",
+            "currency": "USD",
+            "period_start": "2025-03-01",
+            "period_end": "2025-03-31",
+            "message": "Budget 'Eng soft' (2025-03-01 to 2025-03-31): limit 100.00 USD, spent "
+            "80.00 USD, remaining 20.00 USD, 80.00 % used; this cost adds 30.00 USD.",
+        }
+    ]
+    within = client_for(org.member).post("/api/v1/costs/", cost_body(org, "1.00"), format="json")
+    assert within.status_code == 201 and within.json()["warnings"][0]["budget_spent"] == "110.00"
+
+
+def test_finance_overrides_a_block_through_the_api(org, client_for):
+    from costs.models import Cost
+
+    budget = BudgetFactory(
+        name="Eng hard", organization_unit=org.eng, amount=Decimal("100.00"), action="block"
+    )
+    over = cost_body(org, "150.00", override_reason="Launch capacity")
+    refused = client_for(org.member).post("/api/v1/costs/", over, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "override_not_allowed"
+    assert not Cost.objects.exists()
+    resp = client_for(org.fin).post("/api/v1/costs/", over, format="json")
+    assert resp.status_code == 201, resp.content
+    body = resp.json()
+    warning = body["warnings"][0]
+    assert (warning["budget_id"], warning["overridden"], warning["override_reason"]) == (
+        budget.pk,
+        True,
+        "Launch capacity",
+    )
+    assert warning["budget_remaining"] == "100.00" and warning["requested"] == "150.00"
+    detail = client_for(org.fin).get(f"/api/v1/costs/{body['id']}/").json()
+    overrides = [e for e in detail["history"] if e["action"] == "override"]
+    assert len(overrides) == 1
+    assert overrides[0]["comment"] == "Launch capacity"
+    assert overrides[0]["actor"]["username"] == "fin"
+    # Without a reason finance is refused like anyone else.
+    plain = client_for(org.fin).post("/api/v1/costs/", cost_body(org, "1.00"), format="json")
+    assert plain.status_code == 403 and plain.json()["code"] == "budget_exceeded"
+
+
+def test_approve_through_the_api_holds_approved_only_budgets(org, client_for):
+    budget = BudgetFactory(
+        name="Eng approved",
+        organization_unit=org.eng,
+        amount=Decimal("100.00"),
+        action="block",
+        include_pending=False,
+    )
+    first = make_cost(submitted_by=org.member, organization_unit=org.platform, amount="70.00")
+    second = make_cost(submitted_by=org.member, organization_unit=org.platform, amount="70.00")
+    owner = client_for(org.eng_owner)
+    assert owner.post(f"/api/v1/costs/{first.pk}/approve/", {}).status_code == 200
+    resp = owner.post(f"/api/v1/costs/{second.pk}/approve/", {"comment": "ok"})
+    assert resp.status_code == 403
+    body = resp.json()
+    assert body["code"] == "budget_exceeded"
+    assert (body["budget_limit"], body["budget_remaining"]) == ("100.00", "30.00")
+    assert body["budgets"][0]["budget_id"] == budget.pk
+    assert body["budgets"][0]["budget_spent"] == "70.00"
+    denied = owner.post(f"/api/v1/costs/{second.pk}/approve/", {"override_reason": "pls"})
+    assert denied.status_code == 403 and denied.json()["code"] == "override_not_allowed"
+    resp = client_for(org.fin).post(
+        f"/api/v1/costs/{second.pk}/approve/", {"override_reason": "Year-end"}
+    )
+    assert resp.status_code == 200 and resp.json()["status"] == "approved"
+    assert [e["comment"] for e in resp.json()["history"] if e["action"] == "override"] == [
+        "Year-end"
+    ]

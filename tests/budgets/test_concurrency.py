@@ -126,3 +126,42 @@ def test_twenty_submitters_in_another_currency(team):
     assert Cost.objects.filter(status=Cost.Status.PENDING).count() == 10
     assert Cost.objects.filter(status=Cost.Status.DRAFT).count() == 10
     assert_never_overspent(budget, Decimal("120.00"))
+
+
+def test_twenty_approvers_against_room_for_ten(team):
+    # Pending costs do not count against this budget, so all twenty are submitted; it is the
+    # approvals, at once and each by another approver, that must stop at 100.00.
+    root, unit, users = team
+    approvers = [UserFactory(username=f"approver{i}") for i in range(SUBMITTERS)]
+    for approver in approvers:
+        org_services.membership_set(user=approver, unit=unit, role="approver")
+    budget = BudgetFactory(
+        organization_unit=root,
+        amount=Decimal("100.00"),
+        currency="USD",
+        action="block",
+        include_pending=False,
+    )
+    pending = [
+        cost_services.cost_create(
+            submitted_by=users[i],
+            amount=Decimal("10.00"),
+            currency="USD",
+            incurred_on=MARCH,
+            organization_unit=unit,
+        ).cost
+        for i in range(SUBMITTERS)
+    ]
+
+    def approve(i):
+        return cost_services.cost_approve(cost=pending[i].pk, acting_user=approvers[i])
+
+    results = run_in_parallel(approve)
+    approved = [r for r in results if isinstance(r, Cost)]
+    refused = [r for r in results if isinstance(r, PermissionDenied)]
+    assert len(approved) == 10 and len(refused) == 10, results
+    assert {r.code for r in refused} == {"budget_exceeded"}
+    assert Cost.objects.filter(status=Cost.Status.APPROVED).count() == 10
+    assert Cost.objects.filter(status=Cost.Status.PENDING).count() == 10
+    util = selectors.budget_utilization(budget, on=MARCH)
+    assert util.actual == Decimal("100.00")

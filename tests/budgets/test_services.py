@@ -118,6 +118,12 @@ def test_amount_change_needs_reason_and_writes_revision(org):
 # --- enforcement ---------------------------------------------------------------------------
 
 
+FIGURES = (
+    "Budget 'Eng hard' (2025-03-01 to 2025-03-31): limit 100.00 USD, spent 60.00 USD, "
+    "remaining 40.00 USD, 60.00 % used; this cost adds 50.00 USD"
+)
+
+
 def test_block_budget_refuses_with_details_and_writes_nothing(org):
     budget = BudgetFactory(
         name="Eng hard", organization_unit=org.eng, amount=Decimal("100.00"), action="block"
@@ -141,8 +147,11 @@ def test_block_budget_refuses_with_details_and_writes_nothing(org):
             "currency": "USD",
             "period_start": "2025-03-01",
             "period_end": "2025-03-31",
+            "message": FIGURES + ".",
         }
     ]
+    # The message people read names every figure of SPEC 2.3.
+    assert exc.value.message == "This cost would exceed the budget " + FIGURES[7:] + "."
     assert extra["budget_limit"] == "100.00"
     assert extra["budget_remaining"] == "40.00"
     assert extra["budget_utilization_pct"] == "60.00"

@@ -23,12 +23,13 @@ from mptt.forms import MPTTAdminForm
 
 from costtrack.core.admin import ReadOnlyForAuditorsMixin
 from costtrack.core.exceptions import ApplicationError
+from costtrack.core.roles import is_finance
 
 from . import selectors, services
 from .models import Cost, CostCategory, CostEvent, ExchangeRate
 from .services.categories import CATEGORY_FIELDS
 from .services.costs import EDITABLE_FIELDS
-from .views import ACTION_DONE, available_actions, run_action
+from .views import ACTION_DONE, available_actions, run_action, warning_texts
 
 ADMIN_TRANSITIONS = ("submit", "approve", "reject", "revise", "cancel", "void")
 
@@ -265,7 +266,13 @@ class CostAdmin(ReadOnlyForAuditorsMixin, ServiceAdminMixin, admin.ModelAdmin):
             raise DjangoPermissionDenied
         text = request.POST.get("reason" if action == "void" else "comment", "")
         try:
-            run_action(action=action, cost=cost, user=request.user, comment=text)
+            result = run_action(
+                action=action,
+                cost=cost,
+                user=request.user,
+                comment=text,
+                override_reason=request.POST.get("override_reason", ""),
+            )
         except ApplicationError as exc:
             self.message_user(
                 request,
@@ -274,12 +281,15 @@ class CostAdmin(ReadOnlyForAuditorsMixin, ServiceAdminMixin, admin.ModelAdmin):
             )
         else:
             self.message_user(request, f"Cost #{cost.pk} {ACTION_DONE[action]}.", messages.SUCCESS)
+            for warning in warning_texts(result):
+                self.message_user(request, f"Cost #{cost.pk}: {warning}", messages.WARNING)
         return HttpResponseRedirect(
             reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[cost.pk])
         )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["transitions"] = self._transitions(request, obj) if obj is not None else []
+        context["can_override"] = is_finance(request.user)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _transitions(self, request, cost: Cost) -> list[str]:

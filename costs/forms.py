@@ -84,9 +84,11 @@ class BulkDecisionForm(forms.Form):
 
 
 class CommentForm(forms.Form):
-    """Submit, revise or cancel a cost with an optional comment."""
+    """Submit, approve, revise or cancel a cost with an optional comment; finance may give
+    an override reason to submit or approve past a budget block."""
 
     comment = forms.CharField(required=False, max_length=MAX_COMMENT, widget=forms.Textarea)
+    override_reason = forms.CharField(required=False, max_length=MAX_COMMENT, widget=forms.Textarea)
 
 
 class VoidForm(forms.Form):

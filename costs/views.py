@@ -73,21 +73,52 @@ def _visible_cost(user, pk: int) -> Cost:
         raise Http404("No such cost.") from None
 
 
-def run_action(*, action: str, cost: Cost, user, comment: str) -> Cost:
-    """Call the service of ``action``; raises ``ApplicationError`` as the service does."""
+def run_action(
+    *, action: str, cost: Cost, user, comment: str, override_reason: str = ""
+) -> services.CostResult:
+    """Call the service of ``action``; raises ``ApplicationError`` as the service does.
+
+    ``override_reason`` (finance only) lets a submission or an approval past a budget block.
+    The result carries the submission checks' warnings (e.g. exceeded ``warn`` budgets)."""
+    override = override_reason.strip() or None
     if action == "approve":
-        return services.cost_approve(cost=cost, acting_user=user, comment=comment)
+        return services.CostResult(
+            cost=services.cost_approve(
+                cost=cost, acting_user=user, comment=comment, override_reason=override
+            )
+        )
     if action == "reject":
-        return services.cost_reject(cost=cost, acting_user=user, comment=comment)
+        return services.CostResult(
+            cost=services.cost_reject(cost=cost, acting_user=user, comment=comment)
+        )
     if action == "submit":
-        return services.cost_submit(cost=cost, acting_user=user, comment=comment).cost
+        return services.cost_submit(
+            cost=cost, acting_user=user, comment=comment, override_reason=override
+        )
     if action == "revise":
-        return services.cost_revise(cost=cost, acting_user=user, comment=comment)
+        return services.CostResult(
+            cost=services.cost_revise(cost=cost, acting_user=user, comment=comment)
+        )
     if action == "cancel":
-        return services.cost_cancel(cost=cost, acting_user=user, comment=comment)
+        return services.CostResult(
+            cost=services.cost_cancel(cost=cost, acting_user=user, comment=comment)
+        )
     if action == "void":
-        return services.cost_void(cost=cost, acting_user=user, reason=comment)
+        return services.CostResult(
+            cost=services.cost_void(cost=cost, acting_user=user, reason=comment)
+        )
     raise Http404("No such action.")
+
+
+def warning_texts(result: services.CostResult) -> list[str]:
+    """What the submission checks' warnings say (each carries a ``message``)."""
+    texts = []
+    for warning in result.warnings:
+        text = warning.get("message") or str(warning.get("name", "")) or "A check warned."
+        if warning.get("overridden"):
+            text = f"Overridden ({warning.get('override_reason', '')}): {text}"
+        texts.append(text)
+    return texts
 
 
 def _form_errors(form) -> str:
@@ -353,6 +384,7 @@ def cost_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "comment_form": CommentForm(),
             "void_form": VoidForm(),
             "reporting_currency": reporting_currency(),
+            "can_override": is_finance(request.user),
         },
     )
 
@@ -373,9 +405,17 @@ def cost_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         return HttpResponseRedirect(back)
     text = form.cleaned_data["reason" if action == "void" else "comment"]
     try:
-        run_action(action=action, cost=cost, user=request.user, comment=text)
+        result = run_action(
+            action=action,
+            cost=cost,
+            user=request.user,
+            comment=text,
+            override_reason=form.cleaned_data.get("override_reason", ""),
+        )
     except ApplicationError as exc:
         messages.error(request, f"Cost #{cost.pk} was not {ACTION_DONE[action]}: {exc.message}")
     else:
         messages.success(request, f"Cost #{cost.pk} {ACTION_DONE[action]}.")
+        for text in warning_texts(result):
+            messages.warning(request, f"Cost #{cost.pk}: {text}")
     return HttpResponseRedirect(back)

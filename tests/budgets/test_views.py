@@ -1,5 +1,7 @@
-"""The /budgets/ page: bars with accessible figures, amber/red classes, bounded queries."""
+"""The /budgets/ page (bars with accessible figures, amber/red classes, the forecast marker,
+bounded queries) and enforcement as people meet it: the cost page and the admin."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -9,6 +11,7 @@ from tests.budgets.factories import BudgetFactory
 from tests.costs.factories import make_cost
 
 pytestmark = pytest.mark.django_db
+MARCH = date(2025, 3, 15)
 
 
 def test_login_required(client):
@@ -124,3 +127,207 @@ def test_admin_amount_change_needs_reason_and_writes_revision(org, client):
     assert client.get(url).status_code == 200
     assert client.post(url, {**form, "amount": "99.00", "reason": "x"}).status_code == 403
     assert Budget.objects.get().amount == Decimal("75.00")
+
+
+# --- enforcement through the cost page and the admin transitions ------------------------------
+
+BLOCK_FIGURES = (
+    "This cost would exceed the budget 'Eng hard' (2025-03-01 to 2025-03-31): limit 100.00 "
+    "USD, spent 60.00 USD, remaining 40.00 USD, 60.00 % used; this cost adds 50.00 USD."
+)
+
+
+def _messages(response) -> list[str]:
+    from django.contrib.messages import get_messages
+
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def _draft(org, amount, user=None):
+    from costs import services as cost_services
+
+    return cost_services.cost_create(
+        submitted_by=user or org.member,
+        amount=Decimal(amount),
+        currency="USD",
+        incurred_on=MARCH,
+        organization_unit=org.platform,
+        draft=True,
+    ).cost
+
+
+def _status(cost):
+    from costs.models import Cost
+
+    return Cost.objects.get(pk=cost.pk).status
+
+
+@pytest.fixture
+def eng_hard(org):
+    budget = BudgetFactory(
+        name="Eng hard", organization_unit=org.eng, amount=Decimal("100.00"), action="block"
+    )
+    make_cost(submitted_by=org.member, organization_unit=org.platform, amount="60.00")
+    return budget
+
+
+def test_page_submit_against_a_block_budget_shows_its_figures(org, client, eng_hard):
+    draft = _draft(org, "50.00")
+    client.force_login(org.member)
+    page = client.get(f"/costs/{draft.pk}/").content.decode()
+    assert 'id="submit-form"' in page and "override_reason" not in page  # finance only
+    resp = client.post(f"/costs/{draft.pk}/submit/", {"comment": ""}, follow=True)
+    assert resp.status_code == 200
+    assert _messages(resp) == [f"Cost #{draft.pk} was not submitted: {BLOCK_FIGURES}"]
+    assert BLOCK_FIGURES.replace("'", "&#x27;") in resp.content.decode()
+    assert _status(draft) == "draft"
+    # Sending an override reason does not help anyone but finance.
+    resp = client.post(f"/costs/{draft.pk}/submit/", {"override_reason": "I need it"}, follow=True)
+    assert _messages(resp) == [
+        f"Cost #{draft.pk} was not submitted: Only finance staff may override a budget block."
+    ]
+    assert _status(draft) == "draft"
+
+
+def test_page_submit_against_a_warn_budget_shows_the_warning(org, client):
+    BudgetFactory(name="Eng soft", organization_unit=org.eng, amount=Decimal("40.00"))
+    draft = _draft(org, "50.00")
+    client.force_login(org.member)
+    resp = client.post(f"/costs/{draft.pk}/submit/", {"comment": ""}, follow=True)
+    assert _messages(resp) == [
+        f"Cost #{draft.pk} submitted.",
+        f"Cost #{draft.pk}: Budget 'Eng soft' (2025-03-01 to 2025-03-31): limit 40.00 USD, "
+        "spent 0.00 USD, remaining 40.00 USD, 0.00 % used; this cost adds 50.00 USD.",
+    ]
+    assert _status(draft) == "pending"
+
+
+def test_finance_overrides_a_block_on_the_page_with_a_reason(org, client, eng_hard):
+    from costs.models import CostEvent
+
+    draft = _draft(org, "50.00")
+    client.force_login(org.fin)
+    page = client.get(f"/costs/{draft.pk}/").content.decode()
+    assert 'name="override_reason" id="submit-override"' in page
+    resp = client.post(
+        f"/costs/{draft.pk}/submit/", {"override_reason": "Launch week"}, follow=True
+    )
+    assert _messages(resp) == [
+        f"Cost #{draft.pk} submitted.",
+        f"Cost #{draft.pk}: Overridden (Launch week): Budget 'Eng hard' (2025-03-01 to "
+        "2025-03-31): limit 100.00 USD, spent 60.00 USD, remaining 40.00 USD, 60.00 % used; "
+        "this cost adds 50.00 USD.",
+    ]
+    assert _status(draft) == "pending"
+    event = CostEvent.objects.get(cost=draft, action="override")
+    assert (event.comment, event.actor) == ("Launch week", org.fin)
+
+
+def test_page_approval_against_an_approved_only_block_budget(org, client):
+    from costs.models import CostEvent
+
+    BudgetFactory(
+        name="Eng approved",
+        organization_unit=org.eng,
+        amount=Decimal("100.00"),
+        action="block",
+        include_pending=False,
+    )
+    first = make_cost(submitted_by=org.member, organization_unit=org.platform, amount="70.00")
+    second = make_cost(submitted_by=org.member, organization_unit=org.platform, amount="70.00")
+    client.force_login(org.eng_owner)
+    resp = client.post(f"/costs/{first.pk}/approve/", {"comment": "ok"}, follow=True)
+    assert _messages(resp) == [f"Cost #{first.pk} approved."]
+    resp = client.post(f"/costs/{second.pk}/approve/", {"comment": "ok"}, follow=True)
+    assert _messages(resp) == [
+        f"Cost #{second.pk} was not approved: This cost would exceed the budget 'Eng approved' "
+        "(2025-03-01 to 2025-03-31): limit 100.00 USD, spent 70.00 USD, remaining 30.00 USD, "
+        "70.00 % used; this cost adds 70.00 USD."
+    ]
+    assert _status(second) == "pending"
+    client.force_login(org.fin)
+    assert 'id="approve-override"' in client.get(f"/costs/{second.pk}/").content.decode()
+    client.post(f"/costs/{second.pk}/approve/", {"override_reason": "Year-end catch-up"})
+    assert _status(second) == "approved"
+    assert CostEvent.objects.get(cost=second, action="override").comment == "Year-end catch-up"
+
+
+def test_admin_transitions_block_warn_and_override(org, client, eng_hard):
+    from costs.models import CostEvent
+
+    BudgetFactory(name="Eng soft", organization_unit=org.eng, amount=Decimal("10.00"))
+    org.fin.is_staff = org.fin.is_superuser = True
+    org.fin.save()
+    client.force_login(org.fin)
+    draft = _draft(org, "50.00", user=org.fin)
+    change = f"/admin/costs/cost/{draft.pk}/change/"
+    assert 'id="submit-override"' in client.get(change).content.decode()
+    url = f"/admin/costs/cost/{draft.pk}/transition/submit/"
+    resp = client.post(url, {"comment": ""}, follow=True)
+    assert _messages(resp) == [f"Cost #{draft.pk} was not submitted: {BLOCK_FIGURES}"]
+    assert _status(draft) == "draft"
+    resp = client.post(url, {"override_reason": "Board approved"}, follow=True)
+    msgs = _messages(resp)
+    assert msgs[0] == f"Cost #{draft.pk} submitted."
+    assert msgs[1].startswith(f"Cost #{draft.pk}: Overridden (Board approved): Budget 'Eng hard'")
+    assert msgs[2] == (
+        f"Cost #{draft.pk}: Budget 'Eng soft' (2025-03-01 to 2025-03-31): limit 10.00 USD, "
+        "spent 60.00 USD, remaining -50.00 USD, 600.00 % used; this cost adds 50.00 USD."
+    )
+    assert _status(draft) == "pending"
+    assert CostEvent.objects.get(cost=draft, action="override").comment == "Board approved"
+
+
+# --- colours and the forecast marker ---------------------------------------------------------
+
+
+def _bar(html, budget):
+    start = html.index(f'id="budget-{budget.pk}"')
+    return html[start : html.index("</li>", start)]
+
+
+@pytest.mark.parametrize(
+    ("spent", "pct", "css", "words"),
+    [
+        ("8000.00", "80.00", 'class="bar"', ""),
+        ("8001.00", "80.01", 'class="bar amber"', ", above 80 %"),
+        ("10000.00", "100.00", 'class="bar amber"', ", above 80 %"),
+        ("10001.00", "100.01", 'class="bar red"', ", over budget"),
+    ],
+)
+def test_amber_above_80_and_red_above_100_percent(org, client, spent, pct, css, words):
+    budget = BudgetFactory(name="Edge", organization_unit=org.eng, amount=Decimal("10000.00"))
+    make_cost(submitted_by=org.member, organization_unit=org.platform, amount=spent)
+    client.force_login(org.member)
+    bar = _bar(client.get("/budgets/", {"on": "2025-03-15"}).content.decode(), budget)
+    assert css in bar
+    assert f'<span class="pct">{pct} %</span>{words})' in bar
+
+
+def test_forecast_marker_sits_at_the_run_rate_forecast(org, client):
+    from datetime import datetime
+    from unittest import mock
+    from zoneinfo import ZoneInfo
+
+    roomy = BudgetFactory(name="Roomy", organization_unit=org.eng, amount=Decimal("1000.00"))
+    tight = BudgetFactory(name="Tight", organization_unit=org.eng, amount=Decimal("150.00"))
+    make_cost(
+        submitted_by=org.member,
+        organization_unit=org.platform,
+        amount="100.00",
+        incurred_on=date(2025, 3, 2),
+    )
+    client.force_login(org.member)
+    # On 10 March, 100.00 in 10 of 31 days runs at 310.00 by the end of the month.
+    with mock.patch(
+        "django.utils.timezone.now", return_value=datetime(2025, 3, 10, 12, tzinfo=ZoneInfo("UTC"))
+    ):
+        html = client.get("/budgets/").content.decode()
+    roomy_bar, tight_bar = _bar(html, roomy), _bar(html, tight)
+    assert 'title="Forecast to period end: 31.00 %"' in roomy_bar
+    assert "left:calc(31.0% - 2px)" in roomy_bar
+    assert "forecast 310.00 (31.00 %)" in roomy_bar
+    # Beyond the limit the marker stops at the bar's end; the title keeps the real figure.
+    assert 'title="Forecast to period end: 206.67 %"' in tight_bar
+    assert "left:calc(100.0% - 2px)" in tight_bar
+    assert 'style="width:66.7%"' in tight_bar and 'class="bar"' in tight_bar

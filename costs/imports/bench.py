@@ -31,7 +31,7 @@ from django.test.utils import override_settings
 from costtrack.bench import bench_schema, result_line
 
 from ..models import CostCategory, MappingRule
-from . import services
+from . import notices, services
 from .focus import MANDATORY_COLUMNS, OPTIONAL_COLUMNS
 
 DEFAULT_ROWS = 1_000_000
@@ -167,7 +167,7 @@ def run(*, rows: int | None, repeat: int, log: Callable[[str], None]) -> Iterato
         written = write_file(path, rows=rows)
         size = os.path.getsize(path)
         log(f"{written} rows, {size / 1e6:.0f} MB; importing {repeat} time(s) …")
-        with bench_schema(SCHEMA, _models()), mock.patch.object(services, "_notify"):
+        with bench_schema(SCHEMA, _models()), mock.patch.object(notices, "notify"):
             user, root = _setup()
             with connection.cursor() as cursor:
                 columns = ", ".join(f"c{i} text" for i in range(len(COLUMNS)))

@@ -1,5 +1,6 @@
-"""Writes of billing imports: queue a file, run an import, replace an earlier one, decide an
-approver's share of an import in one go.
+"""Writes of billing imports: queue a file, run an import (which replaces an earlier import
+of the same billing account and period, ``costs.imports.replace``), decide an approver's
+share of an import in one go (``costs.imports.decisions``).
 
 An import runs in one transaction: either every cost of the file is written (with its audit
 event and import link) and the earlier import of the same billing account and period is
@@ -20,18 +21,21 @@ from django.utils import timezone
 from costtrack.core.db import advisory_xact_lock
 from costtrack.core.exceptions import (
     ApplicationError,
-    Conflict,
     PermissionDenied,
     ValidationError,
 )
-from costtrack.core.money import currencies, quantum, reporting_currency
-from costtrack.core.roles import FINANCE, is_finance
+from costtrack.core.money import currencies
+from costtrack.core.roles import is_finance
 from orgunits.models import OrganizationUnit
-from orgunits.selectors import active_delegate_ids
 
-from .. import extensions
-from ..models import Cost, CostEvent, ImportBatch, ImportedCost, ImportFile
-from . import focus, loader
+from ..models import ImportBatch, ImportFile
+from . import focus, grouping, loader, notices, rows
+from .checks import check_budgets, guard_days
+from .decisions import import_batch_decide
+from .replace import replace_import
+
+# The writes of billing imports, in one place for the API, admin, pages and commands.
+__all__ = ["import_batch_decide", "import_create", "import_file", "import_run"]
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -254,7 +258,7 @@ def _fail(batch: ImportBatch, errors: list[dict[str, Any]], count: int) -> Impor
         batch.error_count = count
         batch.finished_at = timezone.now()
         batch.save(update_fields=["status", "errors", "error_count", "finished_at"])
-        _notify_finished(batch)
+        notices.notify_finished(batch)
     return batch
 
 
@@ -273,7 +277,7 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
         return duplicate
     _phase(progress, "checking and summing rows")
     _type_and_group(staged, amount_column=column)
-    scope = loader.billing_scope()
+    scope = grouping.billing_scope()
     advisory_xact_lock(f"costs.import:{scope.billing_account_id}:{scope.period_start}")
     duplicate = _succeeded_copy(staged.sha256)
     if duplicate is not None:
@@ -293,22 +297,22 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
         .order_by("-pk")
         .first()
     )
-    loader.prepare_rates()
-    _raise_errors(*loader.rate_errors(focus.MAX_ROW_ERRORS))
-    _guard_days(loader.charge_days())
+    grouping.prepare_rates()
+    _raise_errors(*grouping.rate_errors(focus.MAX_ROW_ERRORS))
+    guard_days(grouping.charge_days())
     _phase(progress, "mapping to units, resources and approvers")
     loader.map_groups(batch=batch, default_unit_id=batch.default_unit_id)
     loader.finish_mapping(submitter_id=batch.created_by_id, default_unit_id=batch.default_unit_id)
     groups = loader.budget_groups()
-    warnings = _check_budgets(batch=batch, groups=groups, after_insert=False)
+    warnings = check_budgets(batch=batch, groups=groups, after_insert=False)
     reversed_count = 0
     if previous is not None:
-        reversed_count = _replace(previous=previous, batch=batch)
+        reversed_count = replace_import(previous=previous, batch=batch)
     _phase(progress, "writing costs and audit events")
     result = loader.insert_costs(
         batch=batch, submitter_id=batch.created_by_id, custom_columns=staged.custom_columns
     )
-    warnings = _check_budgets(batch=batch, groups=groups, after_insert=True, earlier=warnings)
+    warnings = check_budgets(batch=batch, groups=groups, after_insert=True, earlier=warnings)
     batch.status = ImportBatch.Status.SUCCEEDED
     batch.sha256 = staged.sha256
     batch.file_size = staged.size
@@ -334,17 +338,9 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
     batch.supersedes = previous
     batch.full_clean(exclude=["created_by", "default_unit", "supersedes"])
     batch.save()
-    _notify_finished(batch)
-    _notify_approvers(batch, result)
+    notices.notify_finished(batch)
+    notices.notify_approvers(batch, result)
     return None
-
-
-def _guard_days(days) -> None:
-    """Run the costs app's change guards (a closed accounting period refuses) on each day."""
-    guards = extensions.cost_change_guards()
-    for day in sorted(set(days)):
-        for guard in guards:
-            guard(day=day)
 
 
 def _phase(progress, name: str) -> None:
@@ -369,315 +365,21 @@ def _type_and_group(staged: focus.StagedFile, *, amount_column: str) -> None:
     per = grain()
     try:
         with transaction.atomic():
-            source = focus.fast_source(staged, amount_column=amount_column)
-            loader.group_rows(
+            source = rows.fast_source(staged, amount_column=amount_column)
+            grouping.group_rows(
                 source, custom_columns=staged.custom_columns, currencies=codes, grain=per
             )
-            focus.type_tags("_focus_groups")
-            if loader.groups_have_problems():
+            rows.type_tags("_focus_groups")
+            if grouping.groups_have_problems():
                 raise _NeedsPrecisePass
     except (_NeedsPrecisePass, DatabaseError):
-        focus.type_rows(staged, amount_column=amount_column, currencies=codes)
-        focus.type_tags("_focus_rows")
-        _raise_errors(*focus.row_errors())
-        loader.group_rows(
+        rows.type_rows(staged, amount_column=amount_column, currencies=codes)
+        rows.type_tags("_focus_rows")
+        _raise_errors(*rows.row_errors())
+        grouping.group_rows(
             "SELECT * FROM _focus_rows",
             custom_columns=staged.custom_columns,
             currencies=codes,
             grain=per,
         )
-    focus.drop_raw()
-
-
-def _check_budgets(
-    *,
-    batch: ImportBatch,
-    groups: list[dict[str, Any]],
-    after_insert: bool,
-    earlier: list[dict[str, Any]] | None = None,
-) -> list[dict[str, Any]]:
-    """Hold the import's charges against budgets, per unit, category, currency and month.
-
-    The costs app's submission checks (budgets registers one) judge one cost at a time; an
-    import is judged as one synthetic cost per group, twice: before the insert with the
-    group's total (a group that alone overspends), and after it with the currency's smallest
-    unit, when the spend the checks see includes every cost of this import (several groups
-    that together overspend one budget). A blocking budget refuses the whole import unless
-    finance gave an override reason; warnings are kept on the batch, one per budget.
-    """
-    checks = extensions.submission_checks()
-    if not checks:
-        return earlier or []
-    found: dict[Any, dict[str, Any]] = {}
-    for warning in earlier or []:
-        found[warning.get("budget_id") or len(found)] = warning
-    reporting_unit = quantum(reporting_currency())
-    for group in groups:
-        probe = Cost(
-            amount=quantum(group["currency"]) if after_insert else group["amount"],
-            currency=group["currency"],
-            amount_reporting=reporting_unit if after_insert else group["amount_reporting"],
-            incurred_on=group["incurred_on"],
-            category_id=group["category_id"],
-            organization_unit_id=group["organization_unit_id"],
-            submitted_by_id=batch.created_by_id,
-            source=Cost.Source.IMPORT,
-            tags={},
-        )
-        for check in checks:
-            for warning in (
-                check(
-                    cost=probe,
-                    acting_user=batch.created_by,
-                    override_reason=batch.override_reason or None,
-                )
-                or []
-            ):
-                found.setdefault(warning.get("budget_id") or len(found), warning)
-    return [dict(w, code=w.get("code", "budget")) for w in found.values()]
-
-
-def _replace(*, previous: ImportBatch, batch: ImportBatch) -> int:
-    """Undo ``previous``'s costs for the corrected file ``batch``; return how many.
-
-    Approved costs get a reversing cost (the negated amount, approved, kind credit for a
-    charge) and an ``edit`` event "reversed by import N"; pending and rejected ones are
-    cancelled with a ``cancel`` event. Voided and cancelled costs no longer count and stay.
-    """
-    now = timezone.now()
-    ImportBatch.objects.filter(pk=previous.pk).update(superseded_at=now)
-    note = (
-        f"Reversed by import #{batch.pk} ({batch.file_name}), which replaces import #{previous.pk}"
-    )
-    links = ImportedCost.objects.filter(batch=previous, role=ImportedCost.Role.CHARGE)
-    pending = list(
-        Cost.objects.select_for_update()
-        .filter(import_link__in=links, status__in=[Cost.Status.PENDING, Cost.Status.REJECTED])
-        .values_list("pk", "status")
-    )
-    if pending:
-        Cost.objects.filter(pk__in=[pk for pk, _ in pending]).update(
-            status=Cost.Status.CANCELLED, updated_at=now
-        )
-        CostEvent.objects.bulk_create(
-            [
-                CostEvent(
-                    cost_id=pk,
-                    action=CostEvent.Action.CANCEL,
-                    from_status=status,
-                    to_status=Cost.Status.CANCELLED,
-                    actor=batch.created_by,
-                    at=now,
-                    comment=note,
-                )
-                for pk, status in pending
-            ],
-            batch_size=2000,
-        )
-    approved = list(
-        Cost.objects.select_for_update()
-        .filter(import_link__in=links, status=Cost.Status.APPROVED)
-        .order_by("pk")
-    )
-    reversals = []
-    for cost in approved:
-        reversal = Cost(
-            amount=-cost.amount,
-            currency=cost.currency,
-            amount_reporting=-cost.amount_reporting,
-            exchange_rate=cost.exchange_rate,
-            incurred_on=cost.incurred_on,
-            period_start=cost.period_start,
-            period_end=cost.period_end,
-            category_id=cost.category_id,
-            description=f"Reversal of cost #{cost.pk}: {cost.description}"[:500],
-            resource_id=cost.resource_id,
-            entity_id=cost.entity_id,
-            organization_unit_id=cost.organization_unit_id,
-            metadata={"reverses": cost.pk, "import": batch.pk, "replaced_import": previous.pk},
-            tags=cost.tags,
-            source=Cost.Source.IMPORT,
-            kind=Cost.Kind.CHARGE if cost.amount < 0 else Cost.Kind.CREDIT,
-            submitted_by_id=batch.created_by_id,
-            submitted_at=now,
-            approver_id=cost.approver_id,
-            decided_at=now,
-            decision_comment=note,
-            status=Cost.Status.APPROVED,  # the reversal mirrors an approved cost
-        )
-        reversals.append(reversal)
-    Cost.objects.bulk_create(reversals, batch_size=2000)
-    events = []
-    for cost, reversal in zip(approved, reversals, strict=True):
-        events.append(
-            CostEvent(
-                cost_id=reversal.pk,
-                action=CostEvent.Action.CREATE,
-                from_status="",
-                to_status=Cost.Status.APPROVED,
-                actor=batch.created_by,
-                at=now,
-                comment=f"Reverses cost #{cost.pk} of import #{previous.pk}; {note}",
-                changes={"reverses": cost.pk},
-            )
-        )
-        events.append(
-            CostEvent(
-                cost_id=cost.pk,
-                action=CostEvent.Action.EDIT,
-                from_status=cost.status,
-                to_status=cost.status,
-                actor=batch.created_by,
-                at=now,
-                comment=f"{note}: reversing cost #{reversal.pk}",
-                changes={"reversed_by": reversal.pk, "reversed_by_import": batch.pk},
-            )
-        )
-    CostEvent.objects.bulk_create(events, batch_size=2000)
-    ImportedCost.objects.bulk_create(
-        [
-            ImportedCost(
-                cost_id=reversal.pk,
-                batch=batch,
-                role=ImportedCost.Role.REVERSAL,
-                reverses_id=cost.pk,
-            )
-            for cost, reversal in zip(approved, reversals, strict=True)
-        ],
-        batch_size=2000,
-    )
-    return len(pending) + len(approved)
-
-
-def _notify(**kwargs) -> None:
-    from notifications.services import notify
-
-    notify(**kwargs)
-
-
-def _notify_finished(batch: ImportBatch) -> None:
-    from notifications.kinds import Kind
-
-    if batch.status == ImportBatch.Status.SUCCEEDED:
-        subject = f"Import #{batch.pk} of {batch.file_name} succeeded"
-        body = (
-            f"{batch.imported_rows} rows became {batch.costs_created} costs "
-            f"({batch.costs_auto_approved} approved automatically, {batch.costs_reversed} of "
-            f"the replaced import reversed)."
-        )
-    else:
-        subject = f"Import #{batch.pk} of {batch.file_name} failed"
-        first = batch.errors[0] if batch.errors else {}
-        body = f"{batch.error_count} error(s); nothing was imported. {first.get('message', '')}"
-    _notify(
-        recipients=[batch.created_by],
-        kind=Kind.IMPORT_FINISHED,
-        subject=subject,
-        body=body,
-        link=f"/api/v1/imports/{batch.pk}/",
-        payload={"import": batch.pk, "status": batch.status},
-    )
-
-
-def _notify_approvers(batch: ImportBatch, result: loader.LoadResult) -> None:
-    from notifications.kinds import Kind
-
-    recipients = list(User.objects.filter(pk__in=result.approver_ids, is_active=True))
-    if result.finance_routed:
-        recipients += list(User.objects.filter(groups__name=FINANCE, is_active=True))
-    recipients = [u for u in recipients if u.pk != batch.created_by_id]
-    if not recipients:
-        return
-    _notify(
-        recipients=recipients,
-        kind=Kind.APPROVAL_REQUESTED,
-        subject=f"Imported costs await your approval (import #{batch.pk})",
-        body=f"{batch.file_name}: costs of billing account {batch.billing_account_id} for "
-        f"{batch.billing_period_start:%Y-%m} wait for your decision as one batch.",
-        link="/approvals/",
-        payload={"import": batch.pk},
-    )
-
-
-def _may_decide_for(*, acting_user, approver) -> bool:
-    if is_finance(acting_user):
-        return True
-    if approver is None:
-        return False
-    if acting_user.pk == approver.pk:
-        return True
-    return acting_user.pk in active_delegate_ids(delegator_ids=[approver.pk])
-
-
-@transaction.atomic
-def import_batch_decide(
-    *, batch: ImportBatch, approver, decision: str, comment: str = "", acting_user
-) -> int:
-    """Approve or reject, in one decision, every pending cost of ``batch`` routed to
-    ``approver`` (``None``: the costs finance decides). Returns how many were decided.
-
-    Allowed to the approver, their active delegates and finance, never to the user who
-    imported the file (``PermissionDenied``). Each cost gets its ``approve``/``reject``
-    event; the decision hooks (budgets) run per cost; the submitter gets one notification.
-    A rejection needs a comment. Nothing pending: ``Conflict``.
-    """
-    if decision not in ("approve", "reject"):
-        raise ValidationError("The decision is 'approve' or 'reject'.", field="decision")
-    if decision == "reject" and not comment.strip():
-        raise ValidationError("Say why you reject the costs.", field="comment")
-    if acting_user.pk == batch.created_by_id:
-        raise PermissionDenied(
-            "You cannot decide costs you imported.", code="self_approval_forbidden"
-        )
-    if not _may_decide_for(acting_user=acting_user, approver=approver):
-        raise PermissionDenied("You are not the approver of these costs.")
-    qs = Cost.objects.select_for_update().filter(
-        import_link__batch=batch, status=Cost.Status.PENDING
-    )
-    qs = qs.filter(approver=approver) if approver is not None else qs.filter(approver__isnull=True)
-    ids = list(qs.order_by("pk").values_list("pk", flat=True))
-    if not ids:
-        raise Conflict("No costs of this import wait for that approver's decision.")
-    _guard_days(Cost.objects.filter(pk__in=ids).values_list("incurred_on", flat=True).distinct())
-    now = timezone.now()
-    target = Cost.Status.APPROVED if decision == "approve" else Cost.Status.REJECTED
-    Cost.objects.filter(pk__in=ids).update(
-        status=target,
-        decided_by=acting_user,
-        decided_at=now,
-        decision_comment=comment,
-        updated_at=now,
-    )
-    CostEvent.objects.bulk_create(
-        [
-            CostEvent(
-                cost_id=pk,
-                action=decision,
-                from_status=Cost.Status.PENDING,
-                to_status=target,
-                actor=acting_user,
-                at=now,
-                comment=comment or f"Decided with import #{batch.pk} as one batch",
-                changes={"import": batch.pk},
-            )
-            for pk in ids
-        ],
-        batch_size=2000,
-    )
-    hooks = extensions.decision_hooks()
-    if hooks:
-        for cost in Cost.objects.filter(pk__in=ids).select_related("organization_unit", "category"):
-            for hook in hooks:
-                hook(cost=cost, acting_user=acting_user)
-    from notifications.kinds import Kind
-
-    _notify(
-        recipients=[batch.created_by],
-        kind=Kind.COST_APPROVED if decision == "approve" else Kind.COST_REJECTED,
-        subject=f"{len(ids)} imported costs {'approved' if decision == 'approve' else 'rejected'}"
-        f" (import #{batch.pk})",
-        body=comment,
-        link=f"/api/v1/imports/{batch.pk}/",
-        payload={"import": batch.pk, "costs": len(ids), "decision": decision},
-    )
-    return len(ids)
+    rows.drop_raw()

@@ -1,0 +1,97 @@
+"""Deciding an approver's share of an import in one go (the inbox's batch decision)."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from costtrack.core.exceptions import Conflict, PermissionDenied, ValidationError
+from costtrack.core.roles import is_finance
+from orgunits.selectors import active_delegate_ids
+
+from .. import extensions
+from ..models import Cost, CostEvent, ImportBatch
+from . import notices
+from .checks import guard_days
+
+
+def _may_decide_for(*, acting_user, approver) -> bool:
+    if is_finance(acting_user):
+        return True
+    if approver is None:
+        return False
+    if acting_user.pk == approver.pk:
+        return True
+    return acting_user.pk in active_delegate_ids(delegator_ids=[approver.pk])
+
+
+@transaction.atomic
+def import_batch_decide(
+    *, batch: ImportBatch, approver, decision: str, comment: str = "", acting_user
+) -> int:
+    """Approve or reject, in one decision, every pending cost of ``batch`` routed to
+    ``approver`` (``None``: the costs finance decides). Returns how many were decided.
+
+    Allowed to the approver, their active delegates and finance, never to the user who
+    imported the file (``PermissionDenied``). Each cost gets its ``approve``/``reject``
+    event; the decision hooks (budgets) run per cost; the submitter gets one notification.
+    A rejection needs a comment. Nothing pending: ``Conflict``.
+    """
+    if decision not in ("approve", "reject"):
+        raise ValidationError("The decision is 'approve' or 'reject'.", field="decision")
+    if decision == "reject" and not comment.strip():
+        raise ValidationError("Say why you reject the costs.", field="comment")
+    if acting_user.pk == batch.created_by_id:
+        raise PermissionDenied(
+            "You cannot decide costs you imported.", code="self_approval_forbidden"
+        )
+    if not _may_decide_for(acting_user=acting_user, approver=approver):
+        raise PermissionDenied("You are not the approver of these costs.")
+    qs = Cost.objects.select_for_update().filter(
+        import_link__batch=batch, status=Cost.Status.PENDING
+    )
+    qs = qs.filter(approver=approver) if approver is not None else qs.filter(approver__isnull=True)
+    ids = list(qs.order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        raise Conflict("No costs of this import wait for that approver's decision.")
+    guard_days(Cost.objects.filter(pk__in=ids).values_list("incurred_on", flat=True).distinct())
+    now = timezone.now()
+    target = Cost.Status.APPROVED if decision == "approve" else Cost.Status.REJECTED
+    Cost.objects.filter(pk__in=ids).update(
+        status=target,
+        decided_by=acting_user,
+        decided_at=now,
+        decision_comment=comment,
+        updated_at=now,
+    )
+    CostEvent.objects.bulk_create(
+        [
+            CostEvent(
+                cost_id=pk,
+                action=decision,
+                from_status=Cost.Status.PENDING,
+                to_status=target,
+                actor=acting_user,
+                at=now,
+                comment=comment or f"Decided with import #{batch.pk} as one batch",
+                changes={"import": batch.pk},
+            )
+            for pk in ids
+        ],
+        batch_size=2000,
+    )
+    hooks = extensions.decision_hooks()
+    if hooks:
+        for cost in Cost.objects.filter(pk__in=ids).select_related("organization_unit", "category"):
+            for hook in hooks:
+                hook(cost=cost, acting_user=acting_user)
+    from notifications.kinds import Kind
+
+    notices.notify(
+        recipients=[batch.created_by],
+        kind=Kind.COST_APPROVED if decision == "approve" else Kind.COST_REJECTED,
+        subject=f"{len(ids)} imported costs {'approved' if decision == 'approve' else 'rejected'}"
+        f" (import #{batch.pk})",
+        body=comment,
+        link=f"/api/v1/imports/{batch.pk}/",
+        payload={"import": batch.pk, "costs": len(ids), "decision": decision},
+    )
+    return len(ids)

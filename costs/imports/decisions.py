@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from costtrack.core.exceptions import Conflict, PermissionDenied, ValidationError
-from costtrack.core.roles import is_finance
+from costtrack.core.roles import is_finance, refuse_read_only
 from orgunits.selectors import active_delegate_ids
 
 from .. import extensions
@@ -35,6 +35,7 @@ def import_batch_decide(
     event; the decision hooks (budgets) run per cost; the submitter gets one notification.
     A rejection needs a comment. Nothing pending: ``Conflict``.
     """
+    refuse_read_only(acting_user)
     if decision not in ("approve", "reject"):
         raise ValidationError("The decision is 'approve' or 'reject'.", field="decision")
     if decision == "reject" and not comment.strip():

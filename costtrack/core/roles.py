@@ -17,10 +17,17 @@ def _group_names(user) -> frozenset[str]:
 
 
 def is_finance(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Finance staff see and manage everything (superusers count as finance)."""
+    """Finance staff see and manage everything (superusers count as finance).
+
+    A user in both ``finance`` and ``auditor`` is an auditor: read-only wins, so every
+    finance-only write (budgets, periods, imports, allocation, voids) refuses them too.
+    """
     if not user or not user.is_authenticated:
         return False
-    return bool(user.is_superuser or FINANCE in _group_names(user))
+    if user.is_superuser:
+        return True
+    groups = _group_names(user)
+    return FINANCE in groups and AUDITOR not in groups
 
 
 def is_auditor(user: AbstractBaseUser | AnonymousUser) -> bool:

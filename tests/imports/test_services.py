@@ -28,6 +28,7 @@ from tests.orgunits.factories import (
     OrganizationUnitFactory,
     ResourceFactory,
     UserFactory,
+    auditor_user,
     finance_user,
 )
 
@@ -563,6 +564,34 @@ def test_batch_decision_rules(run, landing, importer):
         acting_user=landing.owner,
     )
     assert Cost.objects.filter(import_link__batch=batch, status="rejected").count() == rejected
+
+
+def test_auditors_neither_import_nor_decide_even_as_finance_or_the_approver(run, landing):
+    from django.contrib.auth.models import Group
+
+    batch = run(sample_bytes("gcp.csv"))
+    before = counts()
+    auditor = auditor_user(username="auditor-finance")
+    auditor.groups.add(Group.objects.get(name="finance"))
+    with pytest.raises(PermissionDenied):
+        services.import_file(
+            source=io.BytesIO(sample_bytes("aws.csv")), file_name="aws.csv", acting_user=auditor
+        )
+    with pytest.raises(PermissionDenied):
+        services.import_batch_decide(
+            batch=batch, approver=landing.owner, decision="approve", acting_user=auditor
+        )
+    landing.owner.groups.add(Group.objects.get(name="auditor"))
+    owner = type(landing.owner).objects.get(pk=landing.owner_id)  # no cached roles
+    with pytest.raises(PermissionDenied) as refused:
+        services.import_batch_decide(
+            batch=batch, approver=owner, decision="approve", acting_user=owner
+        )
+    assert refused.value.code == "read_only"
+    assert counts() == before
+    assert set(Cost.objects.filter(import_link__batch=batch).values_list("status", flat=True)) == {
+        "pending"
+    }
 
 
 def test_only_finance_imports(landing):

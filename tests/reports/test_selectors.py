@@ -1,16 +1,18 @@
-"""Report selectors against a brute-force Python sum, on random trees and costs."""
+"""Report selectors and endpoints against a brute-force Python sum, on random trees, costs and
+exchange rates."""
 
 from collections import defaultdict
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rest_framework.test import APIClient
 
 from costs import reports
-from costs.models import Cost, CostStatus
+from costs.models import Cost, CostStatus, ExchangeRate
 from tests.orgunits.factories import (
     EntityFactory,
     OrganizationUnitFactory,
@@ -50,7 +52,6 @@ cost_strategy = st.fixed_dictionaries(
         "unit": st.integers(0, 7),
         "currency": st.sampled_from(sorted(CURRENCIES)),
         "minor": st.integers(-5_000, 200_000),
-        "rate": st.sampled_from([Decimal("1"), Decimal("1.0825"), Decimal("0.0067")]),
         "day": st.integers(0, 200),
         "status": st.sampled_from(
             [CostStatus.APPROVED, CostStatus.APPROVED, CostStatus.PENDING, CostStatus.REJECTED]
@@ -61,6 +62,38 @@ cost_strategy = st.fixed_dictionaries(
         "category": st.integers(0, 2),
     }
 )
+# Extra rates (day offset from BASE_DAY, rate) on top of one before every cost's day.
+RATE_VALUES = {
+    "EUR": [Decimal("1.0825"), Decimal("0.9137"), Decimal("1.2"), Decimal("1.1111")],
+    "JPY": [Decimal("0.0067"), Decimal("0.00712"), Decimal("0.0069531")],
+}
+rates_strategy = st.fixed_dictionaries(
+    {
+        code: st.lists(
+            st.tuples(st.integers(-20, 220), st.sampled_from(values)),
+            max_size=4,
+            unique_by=lambda r: r[0],
+        )
+        for code, values in RATE_VALUES.items()
+    }
+)
+
+
+def _api_value(key: str, value):
+    """A group value as the report endpoint writes it."""
+    if value is None:
+        return None
+    if key == "month":
+        return f"{value:%Y-%m}"
+    if key == "quarter":
+        return f"{value.year}-Q{(value.month - 1) // 3 + 1}"
+    if key == "day":
+        return value.isoformat()
+    return value
+
+
+def _cents(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
 
 
 @settings(
@@ -74,33 +107,57 @@ cost_strategy = st.fixed_dictionaries(
     pair=st.lists(st.sampled_from(SINGLE_KEYS), min_size=2, max_size=2, unique=True),
     with_pending=st.booleans(),
     window=st.tuples(st.integers(0, 200), st.integers(0, 200)),
+    rates=rates_strategy,
 )
 def test_every_grouping_and_rollup_equals_a_brute_force_sum(
-    parents, costs, pair, with_pending, window
+    parents, costs, pair, with_pending, window, rates
 ):
     with transaction.atomic():
-        _check(parents, costs, pair, with_pending, window)
+        _check(parents, costs, pair, with_pending, window, rates)
         transaction.set_rollback(True)
 
 
-def _check(parents, costs, pair, with_pending, window):
+def _check(parents, costs, pair, with_pending, window, rates):
+    from costs.services import convert
+
     root = OrganizationUnitFactory()
     units = [root]
     for p in parents:  # each new unit hangs under an earlier one: a random tree
         units.append(OrganizationUnitFactory(parent=units[p % len(units)]))
     categories = [CostCategoryFactory() for _ in range(3)]
     user = UserFactory()
+    table = {
+        code: [(BASE_DAY - timedelta(days=30), RATE_VALUES[code][0])]
+        + [(BASE_DAY + timedelta(days=d), rate) for d, rate in extra if d != -30]
+        for code, extra in rates.items()
+    }
+    for code, rows in table.items():
+        ExchangeRate.objects.bulk_create(
+            ExchangeRate(currency=code, date=day, rate=rate) for day, rate in rows
+        )
+
+    def brute_rate(code: str, day: date) -> Decimal:
+        """The latest rate on or before ``day``, by looking at every rate."""
+        if code == "USD":
+            return Decimal(1)
+        return max((d, r) for d, r in table[code] if d <= day)[1]
+
     for spec in costs:
         unit = units[spec["unit"] % len(units)]
         amount = Decimal(spec["minor"]).scaleb(-CURRENCIES[spec["currency"]])
-        rate = Decimal(1) if spec["currency"] == "USD" else spec["rate"]
+        day = BASE_DAY + timedelta(days=spec["day"])
+        conversion = convert(amount=amount, currency=spec["currency"], on=day)
+        # each cost is converted at the latest rate on or before its day, to the cent
+        rate = brute_rate(spec["currency"], day)
+        assert conversion.rate == rate
+        assert conversion.amount_reporting == Decimal(_cents(amount * rate))
         CostFactory(
             organization_unit=unit,
             currency=spec["currency"],
             amount=amount,
-            exchange_rate=rate,
-            amount_reporting=(amount * rate).quantize(Decimal("0.01")),
-            incurred_on=BASE_DAY + timedelta(days=spec["day"]),
+            exchange_rate=conversion.rate,
+            amount_reporting=conversion.amount_reporting,
+            incurred_on=day,
             status=spec["status"],
             tags={"team": spec["team"]} if spec["team"] else {"env": "prod"},
             resource=ResourceFactory(organization_unit=unit) if spec["with_resource"] else None,
@@ -114,13 +171,18 @@ def _check(parents, costs, pair, with_pending, window):
     everything = list(Cost.objects.select_related("resource").filter(status__in=statuses))
     in_window = [c for c in everything if start <= c.incurred_on <= end]
     filters = {"user": viewer, "start": start, "end": end, "statuses": statuses}
+    api = APIClient()
+    api.force_authenticate(viewer)
+    query = {"start": start, "end": end, "status": ",".join(statuses)}
+    # a report in EUR gives the reporting-currency sums at the EUR rate on or before ``end``
+    eur_rate = brute_rate("EUR", end)
 
     for keys in [*[(k,) for k in SINGLE_KEYS], tuple(pair)]:
         expected = defaultdict(Decimal)
         expected_cur = defaultdict(Decimal)
         for c in in_window:
             group = tuple(_py_key(c, k) for k in keys)
-            expected[group] += c.amount_reporting
+            expected[group] += amount_in_usd(c, brute_rate)
             expected_cur[
                 (*tuple(g for k, g in zip(keys, group, strict=True) if k != "currency"), c.currency)
             ] += c.amount
@@ -136,24 +198,38 @@ def _check(parents, costs, pair, with_pending, window):
         }
         assert got_cur == dict(expected_cur), keys
 
+        response = api.get(
+            "/api/v1/reports/costs/", {**query, "group_by": ",".join(keys), "currency": "EUR"}
+        )
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert body["currency"] == "EUR"
+        assert {tuple(r[k] for k in keys): r["total"] for r in body["results"]} == {
+            tuple(_api_value(k, g) for k, g in zip(keys, group, strict=True)): _cents(
+                total / eur_rate
+            )
+            for group, total in expected.items()
+        }, keys
+        assert body["total"] == _cents(sum(expected.values(), Decimal(0)) / eur_rate)
+
     # Subtree totals for every unit, and the rollup of one, without a window.
     for u in units:
         u.refresh_from_db()
     all_filters = {"user": viewer, "statuses": statuses}
     totals = reports.unit_subtree_totals(root=root, **all_filters)
 
-    def brute(unit, *, subtree=True):
+    def brute(unit, *, subtree=True, costs=everything):
         members = {
             u.pk
             for u in units
             if u.pk == unit.pk
             or (subtree and u.tree_id == unit.tree_id and unit.lft < u.lft < unit.rght)
         }
-        picked = [c for c in everything if c.organization_unit_id in members]
+        picked = [c for c in costs if c.organization_unit_id in members]
         by_cur = defaultdict(Decimal)
         for c in picked:
             by_cur[c.currency] += c.amount
-        return sum((c.amount_reporting for c in picked), Decimal(0)), dict(by_cur)
+        return sum((amount_in_usd(c, brute_rate) for c in picked), Decimal(0)), dict(by_cur)
 
     for u in units:
         assert totals[u.pk] == (brute(u, subtree=False)[0], brute(u)[0])
@@ -166,6 +242,32 @@ def _check(parents, costs, pair, with_pending, window):
         c.pk: brute(c)[0] for c in children
     }
     assert result.own + sum((c["total"] for c in result.children), Decimal(0)) == result.total
+
+    # The rollup endpoint in EUR, over the window.
+    response = api.get(f"/api/v1/org-units/{target.pk}/rollup/", {**query, "currency": "EUR"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    own, total = brute(target, subtree=False, costs=in_window)[0], brute(target, costs=in_window)[0]
+    assert (body["currency"], body["own"], body["total"]) == (
+        "EUR",
+        _cents(own / eur_rate),
+        _cents(total / eur_rate),
+    )
+    assert {c["id"]: c["total"] for c in body["children"]} == {
+        c.pk: _cents(brute(c, costs=in_window)[0] / eur_rate) for c in children
+    }
+    assert {c["id"]: c["total_by_currency"] for c in body["children"]} == {
+        c.pk: {
+            code: str(v.quantize(Decimal(1).scaleb(-CURRENCIES[code])))
+            for code, v in sorted(brute(c, costs=in_window)[1].items())
+        }
+        for c in children
+    }
+
+
+def amount_in_usd(cost: Cost, brute_rate) -> Decimal:
+    """A cost in the reporting currency at the latest rate on or before its day."""
+    return Decimal(_cents(cost.amount * brute_rate(cost.currency, cost.incurred_on)))
 
 
 def test_a_member_sees_only_costs_of_their_subtree():

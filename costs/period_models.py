@@ -3,8 +3,8 @@
 A ``RecurringCost`` generates one pending ``Cost`` per occurrence; the
 ``RecurringCostOccurrence`` row, unique on (recurring cost, due day), is inserted first so
 that an occurrence is generated exactly once however often and however concurrently the
-generation runs. An ``AccountingPeriod`` moves ``open → closing → closed``; once closed,
-the costs services refuse every change to a cost incurred in it.
+generation runs. An ``AccountingPeriod`` moves ``open → closing → closed``; from the start
+of its close, the costs services refuse every change to a cost incurred in it.
 """
 
 from django.conf import settings

@@ -219,6 +219,25 @@ def test_generation_outside_the_close_skips_a_closing_period(org, closing_march)
     ]
 
 
+def test_calculate_of_a_closing_period_generates_nothing(org, closing_march):
+    from costs.periods import period_calculate
+
+    from .factories import recurring
+
+    recurring(
+        acting_user=org.fin,
+        organization_unit=org.platform,
+        currency="USD",
+        start_date=date(2025, 3, 10),
+    )
+
+    calc = period_calculate(period=closing_march["period"], acting_user=org.fin)
+
+    assert (calc.generated, calc.errors) == (0, [])
+    assert calc.totals["by_status"]["pending"]["count"] == 1
+    assert not Cost.objects.filter(source="recurring").exists()
+
+
 # --- pages: the refusal is shown and nothing changes ----------------------------------
 
 

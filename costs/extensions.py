@@ -17,8 +17,13 @@ A check's refusal rolls its transaction back, so nothing it wrote inside would s
 they can record it (budgets notify the owners of a budget that refused a cost).
 """
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from costtrack.core.exceptions import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 
 class SubmissionCheck(Protocol):
@@ -72,6 +77,38 @@ def register_refusal_hook(hook: Callable[..., None]) -> None:
 
 def refusal_hooks() -> tuple[Callable[..., None], ...]:
     return tuple(_refusal_hooks)
+
+
+def run_checks(checks, *, cost, acting_user, override_reason: str | None) -> list[dict[str, Any]]:
+    """Run submission or approval ``checks`` on ``cost``; return their warnings.
+
+    A check's refusal is re-raised marked as one (``refused_by_check``), so that whoever
+    rolls the transaction back can pass it to ``report_refusal``.
+    """
+    warnings: list[dict[str, Any]] = []
+    for check in checks:
+        try:
+            found = check(cost=cost, acting_user=acting_user, override_reason=override_reason)
+        except ApplicationError as exc:
+            exc.refused_by_check = True
+            raise
+        warnings.extend(found or [])
+    return warnings
+
+
+def report_refusal(error: BaseException) -> None:
+    """After a refused transaction rolled back: give a check's refusal to the refusal hooks.
+
+    Call it outside that transaction. A hook's failure is logged, never raised: it must not
+    hide the refusal itself.
+    """
+    if not getattr(error, "refused_by_check", False):
+        return
+    for hook in refusal_hooks():
+        try:
+            hook(error=error)
+        except Exception:
+            logger.exception("Refusal hook %r failed.", hook)
 
 
 # --- accounting periods ----------------------------------------------------------------

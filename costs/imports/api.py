@@ -116,6 +116,7 @@ class ImportDecideApi(APIView):
             decision=data["decision"],
             comment=data["comment"],
             acting_user=request.user,
+            override_reason=data["override_reason"],
         )
         return Response({"import": batch.pk, "decision": data["decision"], "costs": decided})
 

@@ -23,6 +23,9 @@ def check_budgets(
     groups: list[dict[str, Any]],
     after_insert: bool,
     earlier: list[dict[str, Any]] | None = None,
+    checks=None,
+    acting_user=None,
+    override_reason: str | None = None,
 ) -> list[dict[str, Any]]:
     """Hold the import's charges against budgets, per unit, category, currency and month.
 
@@ -32,8 +35,14 @@ def check_budgets(
     unit, when the spend the checks see includes every cost of this import (several groups
     that together overspend one budget). A blocking budget refuses the whole import unless
     finance gave an override reason; warnings are kept on the batch, one per budget.
+
+    The same judges a batch decision (``checks``: the approval checks, ``acting_user``: who
+    decides): before the costs become approved, and after, when they count as actual spend.
     """
-    checks = extensions.submission_checks()
+    checks = extensions.submission_checks() if checks is None else checks
+    acting_user = acting_user or batch.created_by
+    if override_reason is None:
+        override_reason = batch.override_reason or None
     if not checks:
         return earlier or []
     found: dict[Any, dict[str, Any]] = {}
@@ -50,16 +59,10 @@ def check_budgets(
             organization_unit_id=group["organization_unit_id"],
             submitted_by_id=batch.created_by_id,
             source=Cost.Source.IMPORT,
-            tags={},
+            tags=group.get("tags") or {},
         )
-        for check in checks:
-            for warning in (
-                check(
-                    cost=probe,
-                    acting_user=batch.created_by,
-                    override_reason=batch.override_reason or None,
-                )
-                or []
-            ):
-                found.setdefault(warning.get("budget_id") or len(found), warning)
+        for warning in extensions.run_checks(
+            checks, cost=probe, acting_user=acting_user, override_reason=override_reason
+        ):
+            found.setdefault(warning.get("budget_id") or len(found), warning)
     return [dict(w, code=w.get("code", "budget")) for w in found.values()]

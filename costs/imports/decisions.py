@@ -1,16 +1,20 @@
 """Deciding an approver's share of an import in one go (the inbox's batch decision)."""
 
+import json
+
 from django.db import transaction
+from django.db.models import Min, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from costtrack.core.exceptions import Conflict, PermissionDenied, ValidationError
+from costtrack.core.exceptions import ApplicationError, Conflict, PermissionDenied, ValidationError
 from costtrack.core.roles import is_finance, refuse_read_only
 from orgunits.selectors import active_delegate_ids
 
 from .. import extensions
 from ..models import Cost, CostEvent, ImportBatch
 from . import notices
-from .checks import guard_days
+from .checks import check_budgets, guard_days
 
 
 def _may_decide_for(*, acting_user, approver) -> bool:
@@ -23,19 +27,48 @@ def _may_decide_for(*, acting_user, approver) -> bool:
     return acting_user.pk in active_delegate_ids(delegator_ids=[approver.pk])
 
 
-@transaction.atomic
 def import_batch_decide(
-    *, batch: ImportBatch, approver, decision: str, comment: str = "", acting_user
+    *,
+    batch: ImportBatch,
+    approver,
+    decision: str,
+    comment: str = "",
+    acting_user,
+    override_reason: str = "",
 ) -> int:
     """Approve or reject, in one decision, every pending cost of ``batch`` routed to
     ``approver`` (``None``: the costs finance decides). Returns how many were decided.
 
     Allowed to the approver, their active delegates and finance, never to the user who
-    imported the file (``PermissionDenied``). Each cost gets its ``approve``/``reject``
-    event; the decision hooks (budgets) run per cost; the submitter gets one notification.
-    A rejection needs a comment. Nothing pending: ``Conflict``.
+    imported the file (``PermissionDenied``). An approval passes the approval checks like
+    a single cost's (a ``block`` budget that counts only approved spend refuses it with
+    403, unless finance overrides with a reason, recorded per cost). Each cost gets its
+    ``approve``/``reject`` event; the decision hooks (budgets) run per cost; the submitter
+    gets one notification. A rejection needs a comment. Nothing pending: ``Conflict``.
     """
+    try:
+        return _decide_batch(
+            batch=batch,
+            approver=approver,
+            decision=decision,
+            comment=comment,
+            acting_user=acting_user,
+            override_reason=override_reason.strip(),
+        )
+    except ApplicationError as exc:
+        extensions.report_refusal(exc)  # the refused transaction has rolled back
+        raise
+
+
+@transaction.atomic
+def _decide_batch(
+    *, batch: ImportBatch, approver, decision: str, comment: str, acting_user, override_reason
+) -> int:
     refuse_read_only(acting_user)
+    if override_reason and not is_finance(acting_user):
+        raise PermissionDenied(
+            "Only finance staff may override a budget block.", code="override_not_allowed"
+        )
     if decision not in ("approve", "reject"):
         raise ValidationError("The decision is 'approve' or 'reject'.", field="decision")
     if decision == "reject" and not comment.strip():
@@ -56,6 +89,22 @@ def import_batch_decide(
     guard_days(Cost.objects.filter(pk__in=ids).values_list("incurred_on", flat=True).distinct())
     now = timezone.now()
     target = Cost.Status.APPROVED if decision == "approve" else Cost.Status.REJECTED
+    judge = None
+    if decision == "approve":
+        groups = _approval_groups(ids)
+
+        def judge(*, after: bool, earlier=None):
+            return check_budgets(
+                batch=batch,
+                groups=groups,
+                after_insert=after,
+                earlier=earlier,
+                checks=extensions.approval_checks(),
+                acting_user=acting_user,
+                override_reason=override_reason or None,
+            )
+
+        warnings = judge(after=False)
     Cost.objects.filter(pk__in=ids).update(
         status=target,
         decided_by=acting_user,
@@ -63,6 +112,13 @@ def import_batch_decide(
         decision_comment=comment,
         updated_at=now,
     )
+    if judge is not None:
+        # now the costs count as actual spend: several groups that overspend together
+        warnings = judge(after=True, earlier=warnings)
+        if override_reason and any(w.get("overridden") for w in warnings):
+            _record_overrides(
+                ids, acting_user=acting_user, at=now, reason=override_reason, warnings=warnings
+            )
     CostEvent.objects.bulk_create(
         [
             CostEvent(
@@ -96,3 +152,39 @@ def import_batch_decide(
         payload={"import": batch.pk, "costs": len(ids), "decision": decision},
     )
     return len(ids)
+
+
+def _approval_groups(ids: list[int]) -> list[dict]:
+    """The charges of the costs ``ids`` per unit, category, currency, tags and month."""
+    rows = (
+        Cost.objects.filter(pk__in=ids, kind=Cost.Kind.CHARGE)
+        .annotate(month=TruncMonth("incurred_on"))
+        .values("organization_unit_id", "category_id", "currency", "tags", "month")
+        .annotate(
+            incurred_on=Min("incurred_on"),
+            amount=Sum("amount"),
+            amount_reporting=Sum("amount_reporting"),
+        )
+        .order_by("organization_unit_id", "category_id", "currency", "month")
+    )
+    return list(rows)
+
+
+def _record_overrides(ids: list[int], *, acting_user, at, reason: str, warnings) -> None:
+    changes = {"warnings": json.loads(json.dumps(warnings, default=str))}
+    CostEvent.objects.bulk_create(
+        [
+            CostEvent(
+                cost_id=pk,
+                action=CostEvent.Action.OVERRIDE,
+                from_status=Cost.Status.APPROVED,
+                to_status=Cost.Status.APPROVED,
+                actor=acting_user,
+                at=at,
+                comment=reason,
+                changes=changes,
+            )
+            for pk in ids
+        ],
+        batch_size=2000,
+    )

@@ -254,13 +254,14 @@ def finish_mapping(*, submitter_id: int, default_unit_id: int | None) -> None:
 
 
 def budget_groups() -> list[dict[str, Any]]:
-    """Charge totals per unit, category, currency and month, for the budget checks."""
+    """Charge totals per unit, category, currency, tags and month, for the budget checks
+    (tags too: a budget may be narrowed to costs with certain tags)."""
     rows = _fetch(
         """
-        SELECT unit_id, category_id, currency, date_trunc('month', day)::date, min(day),
+        SELECT unit_id, category_id, currency, tags, date_trunc('month', day)::date, min(day),
                sum(amount), sum(amount_reporting)
         FROM _focus_costs WHERE NOT negative
-        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 5, 4::text
         """
     )
     return [
@@ -268,11 +269,12 @@ def budget_groups() -> list[dict[str, Any]]:
             "organization_unit_id": unit,
             "category_id": category,
             "currency": currency,
+            "tags": json.loads(tags) if isinstance(tags, str) else (tags or {}),
             "incurred_on": first_day,
             "amount": amount,
             "amount_reporting": amount_reporting,
         }
-        for unit, category, currency, _month, first_day, amount, amount_reporting in rows
+        for unit, category, currency, tags, _month, first_day, amount, amount_reporting in rows
     ]
 
 

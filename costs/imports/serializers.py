@@ -88,6 +88,12 @@ class ImportDecisionSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Whose share to decide: a user id, null for the finance group; default me.",
     )
+    override_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Finance only: approve past a blocking budget, for this reason.",
+    )
 
 
 class MappingRuleSerializer(serializers.ModelSerializer):

@@ -28,6 +28,7 @@ from costtrack.core.money import currencies
 from costtrack.core.roles import is_finance
 from orgunits.models import OrganizationUnit
 
+from .. import extensions
 from ..models import ImportBatch, ImportFile
 from . import focus, grouping, loader, notices, rows
 from .checks import check_budgets, guard_days
@@ -205,7 +206,9 @@ def import_run(
         return _fail(batch, exc.errors, exc.error_count)
     except ApplicationError as exc:
         error = {"line": 0, "column": exc.field or "", "message": exc.message, **exc.extra}
-        return _fail(batch, [error], 1)
+        failed = _fail(batch, [error], 1)
+        extensions.report_refusal(exc)  # a blocking budget: its owners are told
+        return failed
     except OperationalError:
         # A lost connection or a deadlock: the task retries the import from the start.
         raise

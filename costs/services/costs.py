@@ -196,15 +196,12 @@ def _run_submission_checks(
 ) -> list[dict[str, Any]]:
     """Run ``checks`` (default: the submission checks); a refusal is marked for the refusal
     hooks (``_reporting_refusals``)."""
-    warnings: list[dict[str, Any]] = []
-    for check in extensions.submission_checks() if checks is None else checks:
-        try:
-            found = check(cost=cost, acting_user=acting_user, override_reason=override_reason)
-        except ApplicationError as exc:
-            exc.refused_by_check = True
-            raise
-        warnings.extend(found or [])
-    return warnings
+    return extensions.run_checks(
+        extensions.submission_checks() if checks is None else checks,
+        cost=cost,
+        acting_user=acting_user,
+        override_reason=override_reason,
+    )
 
 
 def _checked_submission(
@@ -228,12 +225,7 @@ def _reporting_refusals(service):
         try:
             return service(*args, **kwargs)
         except ApplicationError as exc:
-            if getattr(exc, "refused_by_check", False):
-                for hook in extensions.refusal_hooks():
-                    try:
-                        hook(error=exc)
-                    except Exception:  # a hook's failure must not hide the refusal
-                        logger.exception("Refusal hook %r failed.", hook)
+            extensions.report_refusal(exc)
             raise
 
     return run

@@ -139,3 +139,42 @@ def test_mapping_rules_crud_is_finance_only(client_for, importer, landing):
     assert no_target.status_code == 400
     assert client_for(importer).delete(f"/api/v1/imports/rules/{rule_id}/").status_code == 204
     assert MappingRule.objects.count() == 0
+
+
+def test_a_batch_approval_past_a_block_budget_is_403_with_the_budget(
+    client_for, importer, landing, django_capture_on_commit_callbacks
+):
+    from decimal import Decimal
+
+    from budgets.models import Budget
+    from tests.budgets.factories import BudgetFactory
+
+    BudgetFactory(
+        name="Approved spend",
+        amount=Decimal("300.00"),
+        organization_unit=landing,
+        action=Budget.Action.BLOCK,
+        include_pending=False,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        batch_id = upload(client_for(importer), sample_bytes("gcp.csv"), unit="cloud").json()["id"]
+    owner = client_for(landing.owner)
+    refused = owner.post(
+        f"/api/v1/imports/{batch_id}/decide/",
+        {"decision": "approve", "override_reason": "I say so"},
+    )
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "override_not_allowed"
+    refused = owner.post(f"/api/v1/imports/{batch_id}/decide/", {"decision": "approve"})
+    assert refused.status_code == 403
+    body = refused.json()
+    assert body["code"] == "budget_exceeded"
+    assert body["budgets"][0]["name"] == "Approved spend"
+    assert set(Cost.objects.values_list("status", flat=True)) == {"pending"}
+    allowed = client_for(importer).post(
+        f"/api/v1/imports/{batch_id}/decide/",
+        {"decision": "approve", "approver": landing.owner_id, "override_reason": "Contracted"},
+    )
+    # the importer may not decide what they imported, even as finance
+    assert allowed.status_code == 403
+    assert set(Cost.objects.values_list("status", flat=True)) == {"pending"}

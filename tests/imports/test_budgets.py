@@ -59,3 +59,111 @@ def test_groups_that_only_together_overspend_a_block_budget_refuse_the_import(ru
     assert batch.status == ImportBatch.Status.FAILED
     assert "Tight" in batch.errors[0]["message"]
     assert Cost.objects.count() == 0
+
+
+def test_a_block_budget_narrowed_by_tags_sees_the_tags_of_imported_costs(run, landing):
+    BudgetFactory(
+        name="Data team",
+        amount=Decimal("10.00"),
+        organization_unit=landing,
+        tags_filter={"team": "data"},
+        action=Budget.Action.BLOCK,
+    )
+    batch = run(sample_bytes("gcp.csv"))
+    assert batch.status == ImportBatch.Status.FAILED
+    assert batch.errors[0]["budgets"][0]["name"] == "Data team"
+    assert Cost.objects.count() == 0
+
+
+def test_a_refused_import_tells_the_budget_owners(run, landing, importer):
+    from notifications.models import Notification
+
+    BudgetFactory(
+        name="Cloud March",
+        amount=Decimal("100.00"),
+        organization_unit=landing,
+        action=Budget.Action.BLOCK,
+    )
+    batch = run(sample_bytes("gcp.csv"))
+    assert batch.status == ImportBatch.Status.FAILED
+    blocked = Notification.objects.filter(kind="budget_blocked")
+    assert set(blocked.values_list("recipient__username", flat=True)) >= {
+        landing.owner.username,
+        importer.username,  # finance
+    }
+    assert all("Cloud March" in n.subject + n.body for n in blocked)
+
+
+def _approval_only_budget(landing, amount):
+    return BudgetFactory(
+        name="Approved spend",
+        amount=Decimal(amount),
+        organization_unit=landing,
+        action=Budget.Action.BLOCK,
+        include_pending=False,
+    )
+
+
+def test_a_batch_approval_cannot_push_approved_spend_past_a_block_budget(run, landing):
+    from costs.imports import services
+    from costtrack.core.exceptions import PermissionDenied
+
+    # each charge group of the sample fits, their total does not: the import passes (its
+    # pending spend does not count against this budget), approving all of it must not
+    _approval_only_budget(landing, "300.00")
+    batch = run(sample_bytes("gcp.csv"))
+    assert batch.status == ImportBatch.Status.SUCCEEDED, batch.errors
+    with pytest.raises(PermissionDenied) as refused:
+        services.import_batch_decide(
+            batch=batch,
+            approver=landing.owner,
+            decision="approve",
+            comment="March bill",
+            acting_user=landing.owner,
+        )
+    assert refused.value.code == "budget_exceeded"
+    statuses = set(Cost.objects.filter(import_link__batch=batch).values_list("status", flat=True))
+    assert statuses == {"pending"}
+
+
+def test_finance_approves_the_batch_past_the_block_with_a_reason(run, landing):
+    from django.contrib.auth.models import Group
+
+    from costs.imports import services
+    from costs.models import CostEvent
+    from tests.orgunits.factories import UserFactory
+
+    _approval_only_budget(landing, "300.00")
+    batch = run(sample_bytes("gcp.csv"))
+    assert batch.status == ImportBatch.Status.SUCCEEDED, batch.errors
+    controller = UserFactory(username="controller")
+    controller.groups.add(Group.objects.get(name="finance"))
+    decided = services.import_batch_decide(
+        batch=batch,
+        approver=landing.owner,
+        decision="approve",
+        comment="March bill",
+        acting_user=controller,
+        override_reason="Contracted spend, budget revision follows",
+    )
+    costs = Cost.objects.filter(import_link__batch=batch)
+    assert decided == costs.count()
+    assert set(costs.values_list("status", flat=True)) == {"approved"}
+    overrides = CostEvent.objects.filter(cost__in=costs, action="override")
+    assert overrides.count() == decided
+    assert {e.comment for e in overrides} == {"Contracted spend, budget revision follows"}
+
+
+def test_a_batch_approval_within_the_budget_goes_through(run, landing):
+    from costs.imports import services
+
+    _approval_only_budget(landing, "100000.00")
+    batch = run(sample_bytes("gcp.csv"))
+    decided = services.import_batch_decide(
+        batch=batch,
+        approver=landing.owner,
+        decision="approve",
+        comment="March bill",
+        acting_user=landing.owner,
+    )
+    assert decided == Cost.objects.filter(import_link__batch=batch, status="approved").count()

@@ -1,8 +1,9 @@
 """Who approves a cost, and who may decide it (SPEC 2.2).
 
 The resolved approver is the first owner up the chain *resource → entity → unit → nearest
-ancestor unit with an owner*, skipping the submitter (nobody approves their own cost) and
-inactive users. When nobody is left, ``None`` means the ``finance`` group decides.
+ancestor unit with an owner*, skipping the submitter (nobody approves their own cost),
+inactive users and auditors (who change nothing). When nobody is left, ``None`` means the
+``finance`` group decides.
 
 Besides the resolved approver, an active delegate of the approver, any ``approver`` member of
 the cost's unit or an ancestor, and finance may decide, but never the submitter.
@@ -59,7 +60,7 @@ def resolve_approver(
     for owner in approver_chain(
         resource=resource, entity=entity, organization_unit=organization_unit
     ):
-        if owner.pk != submitted_by.pk and owner.is_active:
+        if owner.pk != submitted_by.pk and owner.is_active and not is_read_only(owner):
             return owner
     return None
 

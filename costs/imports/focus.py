@@ -65,6 +65,7 @@ TEMP_TABLES = (
     "_focus_mapped",
     "_focus_costs",
     "_focus_units",
+    "_focus_auditors",
 )
 CHUNK_BYTES = 1 << 20
 

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
 from costtrack.core.money import currencies, reporting_currency
+from costtrack.core.roles import AUDITOR
 from orgunits.models import OrganizationUnit
 
 from ..models import Cost, CostCategory, CostEvent, ImportApprovalPolicy, ImportBatch, ImportedCost
@@ -47,8 +49,11 @@ def _unit_table(*, submitter_id: int) -> None:
     """``_focus_units``: per unit, its unit-chain approver and the auto-approval policy.
 
     Mirrors ``costs.approvers.resolve_approver`` for the unit part of the chain: the nearest
-    owner up the tree who is active and not the submitter (NULL: finance decides).
+    owner up the tree who is active, no auditor and not the submitter (NULL: finance decides).
     """
+    auditors = set(
+        get_user_model().objects.filter(groups__name=AUDITOR).values_list("pk", flat=True)
+    )
     units = {
         pk: (parent, owner, active)
         for pk, parent, owner, active in OrganizationUnit.objects.values_list(
@@ -62,7 +67,13 @@ def _unit_table(*, submitter_id: int) -> None:
         cursor = pk
         while cursor is not None:
             parent, owner, active = units[cursor]
-            if approver is None and owner and owner != submitter_id and active:
+            if (
+                approver is None
+                and owner
+                and owner != submitter_id
+                and active
+                and owner not in auditors
+            ):
                 approver = owner
             if policy is None:
                 policy = policies.get(cursor)
@@ -78,6 +89,11 @@ def _unit_table(*, submitter_id: int) -> None:
                 policy.organization_unit_id if policy else None,
             )
         )
+    _execute(
+        "CREATE TEMP TABLE _focus_auditors ON COMMIT DROP AS SELECT unnest(%s::bigint[]) "
+        "AS user_id",
+        [sorted(auditors)],
+    )
     _execute(
         "CREATE TEMP TABLE _focus_units (unit_id bigint PRIMARY KEY, approver_id bigint, "
         "policy_max numeric, policy_currency text, policy_unit_id bigint) ON COMMIT DROP"
@@ -222,8 +238,10 @@ def finish_mapping(*, submitter_id: int, default_unit_id: int | None) -> None:
         ), routed AS (
             SELECT p.*, nextval({COST_ID_SEQUENCE}) AS cost_id,
                 CASE
-                    WHEN ro.id IS NOT NULL AND ro.id <> %(submitter)s AND ro.is_active THEN ro.id
-                    WHEN eo.id IS NOT NULL AND eo.id <> %(submitter)s AND eo.is_active THEN eo.id
+                    WHEN ro.id IS NOT NULL AND ro.id <> %(submitter)s AND ro.is_active
+                         AND ro.id NOT IN (SELECT user_id FROM _focus_auditors) THEN ro.id
+                    WHEN eo.id IS NOT NULL AND eo.id <> %(submitter)s AND eo.is_active
+                         AND eo.id NOT IN (SELECT user_id FROM _focus_auditors) THEN eo.id
                     ELSE u.approver_id END AS approver_id,
                 u.policy_unit_id, u.policy_max, u.policy_currency
             FROM placed p

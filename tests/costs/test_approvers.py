@@ -61,6 +61,16 @@ def test_inactive_owner_is_skipped(org):
     assert resolve(org) == org.ceo
 
 
+def test_an_auditor_owner_is_skipped(org):
+    from django.contrib.auth.models import Group
+
+    auditors = Group.objects.get(name="auditor")
+    org.res_owner.groups.add(auditors)
+    org.eng_owner.groups.add(auditors)
+    assert resolve(org, resource=org.resource) == org.ent_owner
+    assert resolve(org) == org.ceo
+
+
 def pending_cost(org, submitter=None, **kw):
     kw.setdefault("organization_unit", org.platform)
     return services.cost_create(

@@ -594,6 +594,18 @@ def test_auditors_neither_import_nor_decide_even_as_finance_or_the_approver(run,
     }
 
 
+def test_imported_costs_skip_an_auditor_who_owns_their_unit(run, landing, importer):
+    from django.contrib.auth.models import Group
+
+    landing.owner.groups.add(Group.objects.get(name="auditor"))
+    batch = run(sample_bytes("gcp.csv"))
+    assert batch.status == ImportBatch.Status.SUCCEEDED, batch.errors
+    # nobody above the landing unit owns it: finance decides
+    assert set(
+        Cost.objects.filter(import_link__batch=batch).values_list("approver", flat=True)
+    ) == {None}
+
+
 def test_only_finance_imports(landing):
     member = UserFactory(username="member")
     with pytest.raises(PermissionDenied):

@@ -34,8 +34,35 @@ def _status(spent: Decimal, forecast: Decimal, amount: Decimal) -> str:
     return "under"
 
 
+SPEND_FIGURES = (
+    "actual",
+    "committed",
+    "spent",
+    "forecast",
+    "variance",
+    "variance_pct",
+    "forecast_variance",
+    "utilization_pct",
+)
+
+
 def _row(budget, u) -> dict[str, Any]:
     start, end = u.period.as_labels()
+    if u.conversion_gap is not None:
+        # Some spend cannot be converted into the budget's currency: no figure is right.
+        return {
+            "budget_id": budget.pk,
+            "budget": budget.name,
+            "organization_unit": budget.organization_unit.name,
+            "period": budget.period,
+            "period_start": start,
+            "period_end": end,
+            "currency": budget.currency,
+            "amount": u.amount,
+            **dict.fromkeys(SPEND_FIGURES),
+            "status": "unknown",
+            "conversion_error": u.conversion_gap.message,
+        }
     return {
         "budget_id": budget.pk,
         "budget": budget.name,
@@ -54,6 +81,7 @@ def _row(budget, u) -> dict[str, Any]:
         "forecast_variance": u.amount - u.forecast,
         "utilization_pct": u.utilization_pct,
         "status": _status(u.spent, u.forecast, u.amount),
+        "conversion_error": None,
     }
 
 

@@ -142,3 +142,25 @@ def test_admin_column_says_unknown(org, client, swiss):
         f"unknown: No exchange rate for CHF has been loaded: costs in other currencies from "
         f"{today.isoformat()} cannot be converted" in html
     )
+
+
+def test_budget_variance_says_the_spend_is_unknown(org, client_for, swiss):
+    resp = client_for(org.eng_owner).get("/api/v1/reports/budget-variance/", {"on": "2025-03-20"})
+    assert resp.status_code == 200
+    (row,) = [r for r in resp.json()["results"] if r["budget"] == "Swiss"]
+    assert row["status"] == "unknown"
+    assert row["conversion_error"] == GAP["message"]
+    assert row["amount"] == "100.00"
+    assert all(row[k] is None for k in ("actual", "spent", "forecast", "variance"))
+
+
+def test_budget_variance_command_prints_unknown(org, swiss):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("reports", "budget-variance", "--on", "2025-03-20", stdout=out)
+    (line,) = [x for x in out.getvalue().splitlines() if x.startswith("Swiss")]
+    assert "unknown (unknown)" in line
+    assert "64.00" not in line

@@ -281,10 +281,10 @@ class Command(BaseCommand):
                 r["budget"],
                 f"{r['period_start']} – {r['period_end']}",
                 f"{r['amount']} {r['currency']}",
-                str(r["actual"]),
-                str(r["committed"]),
-                str(r["forecast"]),
-                f"{r['variance']} ({r['status']})",
+                _or_unknown(r["actual"]),
+                _or_unknown(r["committed"]),
+                _or_unknown(r["forecast"]),
+                f"{_or_unknown(r['variance'])} ({r['status']})",
             ]
             for r in rows
         ]
@@ -329,3 +329,8 @@ class Command(BaseCommand):
             out.write(("," if count > 1 else "") + "\n  " + json.dumps(row, default=str))
         out.write("\n]\n")
         return count
+
+
+def _or_unknown(value) -> str:
+    """A figure of a budget whose spend cannot be converted prints as unknown."""
+    return "unknown" if value is None else str(value)

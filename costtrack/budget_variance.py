@@ -48,22 +48,7 @@ SPEND_FIGURES = (
 
 def _row(budget, u) -> dict[str, Any]:
     start, end = u.period.as_labels()
-    if u.conversion_gap is not None:
-        # Some spend cannot be converted into the budget's currency: no figure is right.
-        return {
-            "budget_id": budget.pk,
-            "budget": budget.name,
-            "organization_unit": budget.organization_unit.name,
-            "period": budget.period,
-            "period_start": start,
-            "period_end": end,
-            "currency": budget.currency,
-            "amount": u.amount,
-            **dict.fromkeys(SPEND_FIGURES),
-            "status": "unknown",
-            "conversion_error": u.conversion_gap.message,
-        }
-    return {
+    row = {
         "budget_id": budget.pk,
         "budget": budget.name,
         "organization_unit": budget.organization_unit.name,
@@ -72,6 +57,17 @@ def _row(budget, u) -> dict[str, Any]:
         "period_end": end,
         "currency": budget.currency,
         "amount": u.amount,
+    }
+    if u.conversion_gap is not None:
+        # Some spend cannot be converted into the budget's currency: no figure is right.
+        return {
+            **row,
+            **dict.fromkeys(SPEND_FIGURES),
+            "status": "unknown",
+            "conversion_error": u.conversion_gap.message,
+        }
+    return {
+        **row,
         "actual": u.actual,
         "committed": u.committed,
         "spent": u.spent,

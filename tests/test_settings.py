@@ -87,16 +87,20 @@ def test_billing_import_settings_come_from_the_environment():
     ) == ["BilledCost", "cloud", "month"]
 
 
-def test_the_suite_refuses_to_run_without_postgresql_in_ci():
-    env = {**os.environ, "CI": "true", "DATABASE_URL": "postgres://postgres@127.0.0.1:1/costtrack"}
-    result = subprocess.run(
+def _collect_tests(**env) -> subprocess.CompletedProcess:
+    """Start the suite (collection only) in a subprocess with ``env`` added."""
+    return subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_the_suite_refuses_to_run_without_postgresql_in_ci():
+    result = _collect_tests(CI="true", DATABASE_URL="postgres://postgres@127.0.0.1:1/costtrack")
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "PostgreSQL is not reachable at 127.0.0.1:1" in output
@@ -104,15 +108,7 @@ def test_the_suite_refuses_to_run_without_postgresql_in_ci():
 
 
 def test_the_suite_refuses_sqlite():
-    env = {**os.environ, "DATABASE_URL": "sqlite:///ignored.sqlite3"}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _collect_tests(DATABASE_URL="sqlite:///ignored.sqlite3")
     assert result.returncode != 0
     assert "costtrack's tests run on PostgreSQL" in result.stdout + result.stderr
     assert not (ROOT / "ignored.sqlite3").exists()

@@ -10,6 +10,7 @@ superusers see the whole organisation); auditors get view-only pages.
 
 from django import http
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.forms import ValidationError as FormValidationError
 from mptt.admin import DraggableMPTTAdmin
 from mptt.forms import MPTTAdminForm
@@ -180,6 +181,13 @@ class DelegationAdmin(ReadOnlyForAuditorsMixin, admin.ModelAdmin):
     search_fields = ["delegator__username", "delegate__username"]
     autocomplete_fields = ["delegator", "delegate"]
     list_select_related = ["delegator", "delegate"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if sees_everything(request.user):
+            return qs
+        # who stands in for whom is the two people's business (and finance's)
+        return qs.filter(Q(delegator=request.user) | Q(delegate=request.user))
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -323,3 +323,33 @@ def test_staff_outside_finance_see_only_their_subtree(client, org):
     }
     response = client.get(f"/admin/orgunits/resource/{org.res_b.pk}/change/")
     assert response.status_code == 302  # "doesn't exist", back to the admin index
+
+
+def test_staff_outside_finance_see_only_their_own_delegations(client, org):
+    member = org.users["member"]
+    others = [org.users["approver"], org.users["owner"], UserFactory(username="bystander")]
+    mine = services.delegation_create(
+        delegator=member,
+        delegate=others[0],
+        start_date=date(2030, 1, 1),
+        end_date=date(2030, 1, 9),
+        acting_user=finance_user(username="fin-deleg"),
+    )
+    covering = services.delegation_create(
+        delegator=others[1],
+        delegate=member,
+        start_date=date(2030, 2, 1),
+        end_date=date(2030, 2, 9),
+        acting_user=finance_user(username="fin-deleg-2"),
+    )
+    elsewhere = services.delegation_create(
+        delegator=others[1],
+        delegate=others[2],
+        start_date=date(2030, 3, 1),
+        end_date=date(2030, 3, 9),
+        acting_user=finance_user(username="fin-deleg-3"),
+    )
+    client.force_login(_staff_with_every_orgunits_permission(member))
+    listed = {o.pk for o in client.get("/admin/orgunits/delegation/").context["cl"].result_list}
+    assert listed == {mine.pk, covering.pk}
+    assert elsewhere.pk not in listed

@@ -7,7 +7,7 @@ concurrent submitter waits for the lock and then sees every cost committed befor
 ``block`` budget is never overspent however many people submit at once.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -266,6 +266,67 @@ def check_approval(*, cost, acting_user, override_reason: str | None) -> list[di
         exclude_cost_id=cost.pk,
     )
     return _judge(verdicts, cost=cost, acting_user=acting_user, override_reason=override_reason)
+
+
+def check_many(
+    *,
+    costs: list,
+    acting_user,
+    override_reason: str | None,
+    approval: bool = False,
+    booking=None,
+) -> list[dict[str, Any]]:
+    """Check several costs at once as one booking (a billing import, or its batch approval).
+
+    Every budget that covers any of ``costs`` is judged once per period on the sum of the
+    costs it covers (each converted at its own day), so costs that only together overspend
+    a ``block`` budget are refused, with their real figures. ``approval``: only the ``block``
+    budgets that count approved spend, as ``check_approval``. Locks the matching ``block``
+    budgets (id order) once. Returns warnings or raises ``BudgetBlocked`` like
+    ``check_submission``; the refused "cost" is ``booking`` (what stands for the whole, for
+    the refusal's report), else the first of ``costs``.
+    """
+    if not costs:
+        return []
+    moment = timezone.now()
+    matching = []
+    for cost in costs:
+        budgets = _matching(cost)
+        if approval:
+            budgets = [
+                b for b in budgets if b.action == Budget.Action.BLOCK and not b.include_pending
+            ]
+        matching.append(budgets)
+    everyone = {b.pk: b for budgets in matching for b in budgets}
+    if not everyone:
+        return []
+    locked = {b.pk: b for b in _lock_blocks(list(everyone.values()))}
+    merged: dict[tuple, Verdict] = {}
+    for cost, budgets in zip(costs, matching, strict=True):
+        budgets = [locked[b.pk] for b in budgets if b.pk in locked]
+        if approval:
+            budgets = [
+                b for b in budgets if b.action == Budget.Action.BLOCK and not b.include_pending
+            ]
+        for v in _verdicts(
+            budgets,
+            amount=cost.amount,
+            currency=cost.currency,
+            day=cost.incurred_on,
+            amount_reporting=cost.amount_reporting,
+            moment=moment,
+            exclude_cost_id=None,
+        ):
+            key = (v.budget.pk, v.period.start)
+            if key in merged:
+                v = replace(merged[key], requested=merged[key].requested + v.requested)
+            merged[key] = v
+    return _judge(
+        list(merged.values()),
+        cost=booking if booking is not None else costs[0],
+        acting_user=acting_user,
+        override_reason=override_reason,
+    )
 
 
 def check_spend(

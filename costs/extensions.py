@@ -79,6 +79,43 @@ def refusal_hooks() -> tuple[Callable[..., None], ...]:
     return tuple(_refusal_hooks)
 
 
+# ``check(*, costs, acting_user, override_reason, approval, booking)`` judges several costs
+# as one booking (a billing import, a batch approval): each budget on the sum of the costs
+# it covers. Warnings or a refusal as a submission check; ``approval`` selects the approval
+# rules; ``booking`` is a cost standing for the whole, for the refusal's report.
+_booking_checks: list[Callable[..., list[dict[str, Any]]]] = []
+
+
+def register_booking_check(check: Callable[..., list[dict[str, Any]]]) -> None:
+    if check not in _booking_checks:
+        _booking_checks.append(check)
+
+
+def booking_checks() -> tuple[Callable[..., list[dict[str, Any]]], ...]:
+    return tuple(_booking_checks)
+
+
+def run_booking_checks(
+    *, costs: list, acting_user, override_reason: str | None, approval: bool, booking
+) -> list[dict[str, Any]]:
+    """Run the booking checks on ``costs``; a refusal is marked as ``run_checks`` marks it."""
+    warnings: list[dict[str, Any]] = []
+    for check in booking_checks():
+        try:
+            found = check(
+                costs=costs,
+                acting_user=acting_user,
+                override_reason=override_reason,
+                approval=approval,
+                booking=booking,
+            )
+        except ApplicationError as exc:
+            exc.refused_by_check = True
+            raise
+        warnings.extend(found or [])
+    return warnings
+
+
 def run_checks(checks, *, cost, acting_user, override_reason: str | None) -> list[dict[str, Any]]:
     """Run submission or approval ``checks`` on ``cost``; return their warnings.
 

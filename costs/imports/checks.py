@@ -1,9 +1,10 @@
 """The checks an import's costs pass like any other cost: closed accounting periods refuse
-them, and matching budgets warn or block (through the costs app's submission checks)."""
+them, and matching budgets warn or block (through the costs app's booking checks)."""
 
+from decimal import Decimal
 from typing import Any
 
-from costtrack.core.money import quantum, reporting_currency
+from costtrack.core.money import reporting_currency
 
 from .. import extensions
 from ..models import Cost, ImportBatch
@@ -21,39 +22,24 @@ def check_budgets(
     *,
     batch: ImportBatch,
     groups: list[dict[str, Any]],
-    after_insert: bool,
-    earlier: list[dict[str, Any]] | None = None,
-    checks=None,
-    acting_user=None,
-    override_reason: str | None = None,
+    acting_user,
+    override_reason: str | None,
+    approval: bool = False,
 ) -> list[dict[str, Any]]:
-    """Hold the import's charges against budgets, per unit, category, currency and month.
+    """Hold an import's charges against budgets as one booking, before they are written.
 
-    The costs app's submission checks (budgets registers one) judge one cost at a time; an
-    import is judged as one synthetic cost per group, twice: before the insert with the
-    group's total (a group that alone overspends), and after it with the currency's smallest
-    unit, when the spend the checks see includes every cost of this import (several groups
-    that together overspend one budget). A blocking budget refuses the whole import unless
-    finance gave an override reason; warnings are kept on the batch, one per budget.
-
-    The same judges a batch decision (``checks``: the approval checks, ``acting_user``: who
-    decides): before the costs become approved, and after, when they count as actual spend.
+    ``groups`` are the charge totals per unit, category, currency, tags and month; the
+    costs app's booking checks (budgets registers one) judge every budget on the sum of the
+    groups it covers, so charges that only together overspend a ``block`` budget refuse the
+    whole import (403, with each budget's real figures), unless finance gave
+    ``override_reason``. ``approval``: the same for a batch approval of the import's costs,
+    under the approval rules. Returns the warnings, one per budget.
     """
-    checks = extensions.submission_checks() if checks is None else checks
-    acting_user = acting_user or batch.created_by
-    if override_reason is None:
-        override_reason = batch.override_reason or None
-    if not checks:
-        return earlier or []
-    found: dict[Any, dict[str, Any]] = {}
-    for warning in earlier or []:
-        found[warning.get("budget_id") or len(found)] = warning
-    reporting_unit = quantum(reporting_currency())
-    for group in groups:
-        probe = Cost(
-            amount=quantum(group["currency"]) if after_insert else group["amount"],
+    probes = [
+        Cost(
+            amount=group["amount"],
             currency=group["currency"],
-            amount_reporting=reporting_unit if after_insert else group["amount_reporting"],
+            amount_reporting=group["amount_reporting"],
             incurred_on=group["incurred_on"],
             category_id=group["category_id"],
             organization_unit_id=group["organization_unit_id"],
@@ -61,8 +47,22 @@ def check_budgets(
             source=Cost.Source.IMPORT,
             tags=group.get("tags") or {},
         )
-        for warning in extensions.run_checks(
-            checks, cost=probe, acting_user=acting_user, override_reason=override_reason
-        ):
-            found.setdefault(warning.get("budget_id") or len(found), warning)
-    return [dict(w, code=w.get("code", "budget")) for w in found.values()]
+        for group in groups
+    ]
+    if not probes:
+        return []
+    reporting = reporting_currency()
+    booking = Cost(
+        amount=sum((g["amount_reporting"] for g in groups), Decimal(0)),
+        currency=reporting,
+        description=f"import #{batch.pk} of {batch.file_name}",
+        source=Cost.Source.IMPORT,
+    )
+    warnings = extensions.run_booking_checks(
+        costs=probes,
+        acting_user=acting_user,
+        override_reason=override_reason or None,
+        approval=approval,
+        booking=booking,
+    )
+    return [dict(w, code=w.get("code", "budget")) for w in warnings]

@@ -89,22 +89,16 @@ def _decide_batch(
     guard_days(Cost.objects.filter(pk__in=ids).values_list("incurred_on", flat=True).distinct())
     now = timezone.now()
     target = Cost.Status.APPROVED if decision == "approve" else Cost.Status.REJECTED
-    judge = None
+    warnings: list = []
     if decision == "approve":
-        groups = _approval_groups(ids)
-
-        def judge(*, after: bool, earlier=None):
-            return check_budgets(
-                batch=batch,
-                groups=groups,
-                after_insert=after,
-                earlier=earlier,
-                checks=extensions.approval_checks(),
-                acting_user=acting_user,
-                override_reason=override_reason or None,
-            )
-
-        warnings = judge(after=False)
+        # judged while the costs are still pending: they are added once, as one booking
+        warnings = check_budgets(
+            batch=batch,
+            groups=_approval_groups(ids),
+            acting_user=acting_user,
+            override_reason=override_reason,
+            approval=True,
+        )
     Cost.objects.filter(pk__in=ids).update(
         status=target,
         decided_by=acting_user,
@@ -112,13 +106,10 @@ def _decide_batch(
         decision_comment=comment,
         updated_at=now,
     )
-    if judge is not None:
-        # now the costs count as actual spend: several groups that overspend together
-        warnings = judge(after=True, earlier=warnings)
-        if override_reason and any(w.get("overridden") for w in warnings):
-            _record_overrides(
-                ids, acting_user=acting_user, at=now, reason=override_reason, warnings=warnings
-            )
+    if override_reason and any(w.get("overridden") for w in warnings):
+        _record_overrides(
+            ids, acting_user=acting_user, at=now, reason=override_reason, warnings=warnings
+        )
     CostEvent.objects.bulk_create(
         [
             CostEvent(

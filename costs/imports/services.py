@@ -306,8 +306,12 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
     _phase(progress, "mapping to units, resources and approvers")
     loader.map_groups(batch=batch, default_unit_id=batch.default_unit_id)
     loader.finish_mapping(submitter_id=batch.created_by_id, default_unit_id=batch.default_unit_id)
-    groups = loader.budget_groups()
-    warnings = check_budgets(batch=batch, groups=groups, after_insert=False)
+    warnings = check_budgets(
+        batch=batch,
+        groups=loader.budget_groups(),
+        acting_user=batch.created_by,
+        override_reason=batch.override_reason,
+    )
     reversed_count = 0
     if previous is not None:
         reversed_count = replace_import(previous=previous, batch=batch)
@@ -315,7 +319,6 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
     result = loader.insert_costs(
         batch=batch, submitter_id=batch.created_by_id, custom_columns=staged.custom_columns
     )
-    warnings = check_budgets(batch=batch, groups=groups, after_insert=True, earlier=warnings)
     batch.status = ImportBatch.Status.SUCCEEDED
     batch.sha256 = staged.sha256
     batch.file_size = staged.size

@@ -144,20 +144,21 @@ def test_mapping_rules_crud_is_finance_only(client_for, importer, landing):
 def test_a_batch_approval_past_a_block_budget_is_403_with_the_budget(
     client_for, importer, landing, django_capture_on_commit_callbacks
 ):
-    from decimal import Decimal
 
     from budgets.models import Budget
     from tests.budgets.factories import BudgetFactory
+    from tests.imports.test_budgets import _approved_meanwhile, _gcp_total
 
     BudgetFactory(
         name="Approved spend",
-        amount=Decimal("300.00"),
+        amount=_gcp_total() + 50,
         organization_unit=landing,
         action=Budget.Action.BLOCK,
         include_pending=False,
     )
     with django_capture_on_commit_callbacks(execute=True):
         batch_id = upload(client_for(importer), sample_bytes("gcp.csv"), unit="cloud").json()["id"]
+    _approved_meanwhile(landing, "100.00")
     owner = client_for(landing.owner)
     refused = owner.post(
         f"/api/v1/imports/{batch_id}/decide/",
@@ -170,11 +171,15 @@ def test_a_batch_approval_past_a_block_budget_is_403_with_the_budget(
     body = refused.json()
     assert body["code"] == "budget_exceeded"
     assert body["budgets"][0]["name"] == "Approved spend"
-    assert set(Cost.objects.values_list("status", flat=True)) == {"pending"}
+    assert set(
+        Cost.objects.filter(import_link__batch_id=batch_id).values_list("status", flat=True)
+    ) == {"pending"}
     allowed = client_for(importer).post(
         f"/api/v1/imports/{batch_id}/decide/",
         {"decision": "approve", "approver": landing.owner_id, "override_reason": "Contracted"},
     )
     # the importer may not decide what they imported, even as finance
     assert allowed.status_code == 403
-    assert set(Cost.objects.values_list("status", flat=True)) == {"pending"}
+    assert set(
+        Cost.objects.filter(import_link__batch_id=batch_id).values_list("status", flat=True)
+    ) == {"pending"}

@@ -104,15 +104,48 @@ def _approval_only_budget(landing, amount):
     )
 
 
+def _gcp_total() -> Decimal:
+    """The charges of the GCP sample (its credits do not spend a budget)."""
+    from tests.imports.conftest import rows_of
+
+    amounts = (Decimal(r["EffectiveCost"]) for r in rows_of(sample_bytes("gcp.csv")))
+    return sum((a for a in amounts if a > 0), Decimal(0))
+
+
+def _approved_meanwhile(landing, amount: str) -> Cost:
+    """Another cost of the landing unit approved after the import came in."""
+    from datetime import date
+
+    from tests.costs.factories import make_cost
+
+    return make_cost(
+        status="approved",
+        submitted_by=landing.owner,
+        amount=amount,
+        incurred_on=date(2024, 3, 20),
+        organization_unit=landing,
+    )
+
+
+def test_a_block_budget_counting_approved_spend_refuses_an_import_over_it(run, landing):
+    _approval_only_budget(landing, "300.00")
+    batch = run(sample_bytes("gcp.csv"))  # actual 0 + the whole file > 300
+    assert batch.status == ImportBatch.Status.FAILED
+    budget = batch.errors[0]["budgets"][0]
+    assert budget["name"] == "Approved spend"
+    assert Decimal(budget["requested"]) == _gcp_total()  # the file's charges, not a probe
+    assert Cost.objects.count() == 0
+
+
 def test_a_batch_approval_cannot_push_approved_spend_past_a_block_budget(run, landing):
     from costs.imports import services
     from costtrack.core.exceptions import PermissionDenied
 
-    # each charge group of the sample fits, their total does not: the import passes (its
-    # pending spend does not count against this budget), approving all of it must not
-    _approval_only_budget(landing, "300.00")
+    # the file fits when it comes in; a cost approved meanwhile leaves no room for all of it
+    budget = _approval_only_budget(landing, str(_gcp_total() + 50))
     batch = run(sample_bytes("gcp.csv"))
     assert batch.status == ImportBatch.Status.SUCCEEDED, batch.errors
+    _approved_meanwhile(landing, "100.00")
     with pytest.raises(PermissionDenied) as refused:
         services.import_batch_decide(
             batch=batch,
@@ -122,6 +155,10 @@ def test_a_batch_approval_cannot_push_approved_spend_past_a_block_budget(run, la
             acting_user=landing.owner,
         )
     assert refused.value.code == "budget_exceeded"
+    (item,) = refused.value.extra["budgets"]
+    assert item["budget_id"] == budget.pk
+    assert Decimal(item["budget_spent"]) == Decimal("100.00")
+    assert Decimal(item["requested"]) == _gcp_total()
     statuses = set(Cost.objects.filter(import_link__batch=batch).values_list("status", flat=True))
     assert statuses == {"pending"}
 
@@ -133,9 +170,10 @@ def test_finance_approves_the_batch_past_the_block_with_a_reason(run, landing):
     from costs.models import CostEvent
     from tests.orgunits.factories import UserFactory
 
-    _approval_only_budget(landing, "300.00")
+    _approval_only_budget(landing, str(_gcp_total() + 50))
     batch = run(sample_bytes("gcp.csv"))
     assert batch.status == ImportBatch.Status.SUCCEEDED, batch.errors
+    _approved_meanwhile(landing, "100.00")
     controller = UserFactory(username="controller")
     controller.groups.add(Group.objects.get(name="finance"))
     decided = services.import_batch_decide(
@@ -152,6 +190,32 @@ def test_finance_approves_the_batch_past_the_block_with_a_reason(run, landing):
     overrides = CostEvent.objects.filter(cost__in=costs, action="override")
     assert overrides.count() == decided
     assert {e.comment for e in overrides} == {"Contracted spend, budget revision follows"}
+
+
+def test_finance_without_a_reason_does_not_inherit_the_importers_override(run, landing):
+    """The importer's reason let the file in; it does not let a later approval past."""
+    from django.contrib.auth.models import Group
+
+    from costs.imports import services
+    from costtrack.core.exceptions import PermissionDenied
+    from tests.orgunits.factories import UserFactory
+
+    _approval_only_budget(landing, "300.00")
+    batch = run(sample_bytes("gcp.csv"), override_reason="Bill is due")
+    assert batch.status == ImportBatch.Status.SUCCEEDED, batch.errors
+    controller = UserFactory(username="controller")
+    controller.groups.add(Group.objects.get(name="finance"))
+    with pytest.raises(PermissionDenied):
+        services.import_batch_decide(
+            batch=batch,
+            approver=landing.owner,
+            decision="approve",
+            comment="ok",
+            acting_user=controller,
+        )
+    assert set(Cost.objects.filter(import_link__batch=batch).values_list("status", flat=True)) == {
+        "pending"
+    }
 
 
 def test_a_batch_approval_within_the_budget_goes_through(run, landing):

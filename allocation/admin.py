@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
 
+from costtrack.core.admin import FinanceWritesMixin
 from costtrack.core.exceptions import ApplicationError
 
 from . import services
@@ -34,7 +35,7 @@ class CostNodeForm(forms.ModelForm):
 
 
 @admin.register(CostNode)
-class CostNodeAdmin(admin.ModelAdmin):
+class CostNodeAdmin(FinanceWritesMixin, admin.ModelAdmin):
     form = CostNodeForm
     list_display = ["name", "kind", "resource", "entity", "organization_unit"]
     list_filter = ["kind"]
@@ -89,7 +90,7 @@ class AllocationEdgeForm(forms.ModelForm):
 
 
 @admin.register(AllocationEdge)
-class AllocationEdgeAdmin(admin.ModelAdmin):
+class AllocationEdgeAdmin(FinanceWritesMixin, admin.ModelAdmin):
     form = AllocationEdgeForm
     list_display = ["parent", "child", "strategy", "parameters", "active_from", "active_to"]
     list_filter = ["strategy"]
@@ -133,7 +134,7 @@ class UsageRecordForm(forms.ModelForm):
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
+class UsageRecordAdmin(FinanceWritesMixin, admin.ModelAdmin):
     form = UsageRecordForm
     list_display = ["date", "node", "metric", "quantity", "dimension"]
     list_filter = ["metric", "dimension"]

@@ -10,8 +10,9 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from costtrack.core.db import advisory_xact_lock
-from costtrack.core.exceptions import Conflict, ValidationError
+from costtrack.core.exceptions import Conflict, PermissionDenied, ValidationError
 from costtrack.core.money import minor_digits, reporting_currency
+from costtrack.core.roles import is_finance, refuse_read_only
 
 from .. import engine
 from ..models import (
@@ -24,6 +25,18 @@ GRAPH_LOCK = "allocation.graph"
 NODE_FIELDS = {"name", "kind", "resource", "entity", "organization_unit", "description"}
 EDGE_FIELDS = {"strategy", "parameters", "overrides", "active_from", "active_to"}
 USAGE_FIELDS = {"node", "metric", "date", "quantity", "dimension"}
+
+
+def check_can_change(acting_user) -> None:
+    """Only finance changes the cost graph and its usage; auditors never (403).
+
+    ``acting_user=None`` is costtrack itself (the demo, the benchmarks, a period's close).
+    """
+    if acting_user is None:
+        return
+    refuse_read_only(acting_user)
+    if not is_finance(acting_user):
+        raise PermissionDenied("Only finance staff may change the cost graph and its usage.")
 
 
 def _refuse(exc: engine.EngineError) -> ValidationError:
@@ -78,6 +91,7 @@ def node_create(
     Raises ``ValidationError`` naming the field when the node links more than one object or
     an object another node already links.
     """
+    check_can_change(acting_user)
     advisory_xact_lock(GRAPH_LOCK)
     node = CostNode(
         name=name,
@@ -98,6 +112,7 @@ def node_update(*, node: CostNode, acting_user=None, **fields: Any) -> CostNode:
     unknown = set(fields) - NODE_FIELDS
     if unknown:
         raise ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    check_can_change(acting_user)
     advisory_xact_lock(GRAPH_LOCK)
     for name, value in fields.items():
         setattr(node, name, value)
@@ -111,6 +126,7 @@ def node_update(*, node: CostNode, acting_user=None, **fields: Any) -> CostNode:
 def node_delete(*, node: CostNode, acting_user=None) -> None:
     """Delete a node with its edges and usage. A node that appears in an allocation run is
     kept (``Conflict``): past runs must stay explainable; remove its edges instead."""
+    check_can_change(acting_user)
     advisory_xact_lock(GRAPH_LOCK)
     try:
         node.delete()
@@ -223,6 +239,7 @@ def edge_create(
     """Add ``parent → child``. Raises ``ValidationError`` (400) naming the nodes of a cycle,
     the children whose fixed shares pass 100 %, or the invalid parameter.
     """
+    check_can_change(acting_user)
     advisory_xact_lock(GRAPH_LOCK)
     edge = AllocationEdge(
         parent=parent,
@@ -250,6 +267,7 @@ def edge_update(*, edge: AllocationEdge, acting_user=None, **fields: Any) -> All
             f"Field(s) {', '.join(sorted(unknown))} cannot be changed; "
             "delete the edge and create another."
         )
+    check_can_change(acting_user)
     advisory_xact_lock(GRAPH_LOCK)
     for name, value in fields.items():
         if name in ("parameters", "overrides") and value is None:
@@ -263,6 +281,7 @@ def edge_update(*, edge: AllocationEdge, acting_user=None, **fields: Any) -> All
 
 @transaction.atomic
 def edge_delete(*, edge: AllocationEdge, acting_user=None) -> None:
+    check_can_change(acting_user)
     advisory_xact_lock(GRAPH_LOCK)
     edge.delete()
 
@@ -280,6 +299,7 @@ def usage_record_create(
     dimension: str = "",
     acting_user=None,
 ) -> UsageRecord:
+    check_can_change(acting_user)
     record = UsageRecord(
         node=node, metric=metric, date=date, quantity=quantity, dimension=dimension
     )
@@ -292,6 +312,7 @@ def usage_record_create(
 def usage_record_update(*, record: UsageRecord, acting_user=None, **fields: Any) -> UsageRecord:
     """Correct a usage record (node, metric, date, quantity, dimension); validated like a
     new one. Raises ``ValidationError`` for another field or a bad value."""
+    check_can_change(acting_user)
     unknown = set(fields) - USAGE_FIELDS
     if unknown:
         raise ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
@@ -304,6 +325,7 @@ def usage_record_update(*, record: UsageRecord, acting_user=None, **fields: Any)
 
 @transaction.atomic
 def usage_record_delete(*, record: UsageRecord, acting_user=None) -> None:
+    check_can_change(acting_user)
     record.delete()
 
 
@@ -312,6 +334,7 @@ def usage_records_create(*, records: list[dict[str, Any]], acting_user=None) -> 
     """Record many usage rows at once (each validated like ``usage_record_create``) with one
     insert; returns how many were written. ``records`` hold node, metric, date, quantity and
     optionally dimension."""
+    check_can_change(acting_user)
     objects = []
     for fields in records:
         record = UsageRecord(**{"dimension": "", **fields})

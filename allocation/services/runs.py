@@ -30,6 +30,7 @@ from ..models import (
     LedgerEntry,
     UsageRecord,
 )
+from .graph import check_can_change
 
 DEFAULT_DIMENSION = "other"
 # A pending run older than this is queued again when its period is asked for: the message
@@ -474,8 +475,10 @@ def allocation_run(*, period_start: date, period_end: date, acting_user=None) ->
 
     Re-running a period whose inputs (graph, usage, direct costs) are unchanged returns the
     existing successful run: the same input fingerprint, no new rows. A graph the engine
-    refuses gives a run with status ``failed`` and the reason in ``error``.
+    refuses gives a run with status ``failed`` and the reason in ``error``. Only finance
+    (or costtrack itself, ``acting_user=None``) runs an allocation.
     """
+    check_can_change(acting_user)
     _check_period(period_start, period_end)
     try:
         with transaction.atomic():
@@ -518,6 +521,7 @@ def allocation_run_request(
     """
     from ..tasks import run_allocation
 
+    check_can_change(acting_user)
     _check_period(period_start, period_end)
     _request_lock(period_start, period_end)
     in_flight = (

@@ -1,6 +1,6 @@
 """Admin pieces shared by every app."""
 
-from .roles import is_read_only
+from .roles import is_finance, is_read_only
 
 
 class ReadOnlyForAuditorsMixin:
@@ -21,3 +21,17 @@ class ReadOnlyForAuditorsMixin:
         if is_read_only(request.user):
             return False
         return super().has_delete_permission(request, obj)
+
+
+class FinanceWritesMixin(ReadOnlyForAuditorsMixin):
+    """Only finance adds, changes and deletes (auditors never: ``is_finance`` is false for
+    them); other staff may at most view, whatever Django permissions they hold."""
+
+    def has_add_permission(self, request, *args, **kwargs):
+        return is_finance(request.user) and super().has_add_permission(request, *args, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        return is_finance(request.user) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_finance(request.user) and super().has_delete_permission(request, obj)

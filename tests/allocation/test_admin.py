@@ -163,3 +163,25 @@ def test_the_run_admin_shows_a_reused_run(admin_client, runs):
     r = admin_client.get(f"{ADMIN}/allocationresult/", {"run": pending.pk})
     assert {row.run_id for row in r.context["cl"].result_list} == {second.pk}
     assert AllocationRun.objects.count() == 3
+
+
+@pytest.mark.parametrize("model", ["costnode", "allocationedge", "usagerecord"])
+def test_staff_outside_finance_only_view_the_graph_whatever_their_permissions(client, model):
+    from django.contrib.auth.models import Group, Permission
+
+    from tests.orgunits.factories import UserFactory, auditor_user
+
+    n = node("app")
+    staff = UserFactory(username="staff-graph", is_staff=True)
+    auditor = auditor_user(username="aud-graph-admin", is_staff=True)
+    auditor.groups.add(Group.objects.get(name="finance"))
+    perms = Permission.objects.filter(content_type__app_label="allocation")
+    for user in (staff, auditor):
+        user.user_permissions.set(perms)
+        client.force_login(user)
+        assert client.get(f"/admin/allocation/{model}/add/").status_code == 403
+        assert client.get(f"/admin/allocation/{model}/").status_code == 200
+    client.force_login(staff)
+    response = client.post(f"/admin/allocation/costnode/{n.pk}/change/", {"name": "x"})
+    assert response.status_code == 403
+    assert CostNode.objects.get(pk=n.pk).name == "app"

@@ -10,11 +10,13 @@ from django.utils import timezone
 
 from allocation import engine, services
 from allocation.models import (
+    AllocationEdge,
     AllocationFlow,
     AllocationResult,
     AllocationRun,
     CostNode,
     LedgerEntry,
+    UsageRecord,
 )
 from allocation.tasks import MAX_RETRIES, run_allocation
 from costs.models import Cost
@@ -462,3 +464,46 @@ def test_a_month_spanning_two_fixed_edges_passes_each_its_days_share():
     assert holistic(run, old) == Decimal("30.00")
     assert holistic(run, new) == Decimal("30.00")
     assert AllocationResult.objects.get(run=run, node=base).retained == Decimal("40.00")
+
+
+def test_only_finance_changes_the_graph_its_usage_and_runs():
+    from django.contrib.auth.models import Group
+
+    from costtrack.core.exceptions import PermissionDenied
+    from tests.orgunits.factories import UserFactory, auditor_user, finance_user
+
+    fin = finance_user(username="fin-graph")
+    auditor = auditor_user(username="aud-graph")
+    auditor.groups.add(Group.objects.get(name="finance"))  # auditor wins
+    member = UserFactory(username="member-graph")
+    a = services.node_create(name="db", kind="shared_service", acting_user=fin)
+    b = services.node_create(name="app", kind="product", acting_user=fin)
+    link = services.edge_create(parent=a, child=b, strategy="equal", acting_user=fin)
+    record = services.usage_record_create(
+        node=b,
+        metric="cpu_hours",
+        date=MARCH["period_start"],
+        quantity=Decimal("1"),
+        acting_user=fin,
+    )
+    before = (CostNode.objects.count(), AllocationEdge.objects.count(), UsageRecord.objects.count())
+    for user in (auditor, member):
+        user = type(user).objects.get(pk=user.pk)  # no cached roles
+        attempts = [
+            lambda u=user: services.node_create(name="x", kind="product", acting_user=u),
+            lambda u=user: services.node_update(node=a, name="renamed", acting_user=u),
+            lambda u=user: services.node_delete(node=b, acting_user=u),
+            lambda u=user: services.edge_delete(edge=link, acting_user=u),
+            lambda u=user: services.usage_record_update(
+                record=record, quantity=Decimal("9"), acting_user=u
+            ),
+            lambda u=user: services.usage_record_delete(record=record, acting_user=u),
+            lambda u=user: services.allocation_run(**MARCH, acting_user=u),
+        ]
+        for attempt in attempts:
+            with pytest.raises(PermissionDenied):
+                attempt()
+    after = (CostNode.objects.count(), AllocationEdge.objects.count(), UsageRecord.objects.count())
+    assert after == before
+    assert CostNode.objects.get(pk=a.pk).name == "db"
+    assert AllocationRun.objects.count() == 0

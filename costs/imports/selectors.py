@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
-from costtrack.core.roles import is_finance, sees_everything
+from costtrack.core.roles import is_finance, is_read_only, sees_everything
 from orgunits.selectors import active_delegators_of
 
 from ..models import Cost, ImportBatch, MappingRule
@@ -42,10 +42,11 @@ def import_groups_awaiting(user) -> list[dict[str, Any]]:
     who delegated approval to them today, or (for finance) nobody — the finance group.
     Each row: ``batch_id``, ``file_name``, ``billing_account_id``, ``billing_period_start``,
     ``approver_id`` (None: finance), ``costs``, ``total_reporting``, ``first_day``,
-    ``last_day``. Costs the user imported themselves are never offered. One query.
+    ``last_day``. Costs the user imported themselves are never offered, and auditors are
+    offered nothing. One query.
     """
-    if user is None or not user.is_authenticated:
-        return []
+    if user is None or not user.is_authenticated or is_read_only(user):
+        return []  # auditors decide nothing
     approvers = Q(approver_id=user.pk) | Q(approver_id__in=active_delegators_of(user=user))
     if is_finance(user):
         approvers |= Q(approver__isnull=True)

@@ -402,7 +402,7 @@ def test_pages_let_an_auditor_who_owns_and_approves_change_nothing(client, org, 
         {"decision": "approve", "approver": aud.pk},
         follow=True,
     )
-    assert f"Import #{batch.pk}: {refused}" in response.content.decode()
+    assert response.status_code == 404  # nothing of an import waits for an auditor
 
     assert list(Cost.objects.order_by("pk").values("pk", "status")) == before
     assert CostEvent.objects.count() == events

@@ -183,3 +183,23 @@ def test_a_batch_approval_past_a_block_budget_is_403_with_the_budget(
     assert set(
         Cost.objects.filter(import_link__batch_id=batch_id).values_list("status", flat=True)
     ) == {"pending"}
+
+
+def test_auditors_are_offered_no_import_groups(client_for, importer, landing):
+    import io
+
+    from django.contrib.auth.models import Group
+
+    from costs.imports import services
+
+    services.import_file(
+        source=io.BytesIO(sample_bytes("gcp.csv")),
+        file_name="gcp.csv",
+        acting_user=importer,
+        unit=landing,
+    )
+    owner = type(landing.owner).objects.get(pk=landing.owner_id)
+    assert client_for(owner).get("/api/v1/imports/awaiting/").json()["count"] == 1
+    owner.groups.add(Group.objects.get(name="auditor"))
+    owner = type(owner).objects.get(pk=owner.pk)  # no cached roles
+    assert client_for(owner).get("/api/v1/imports/awaiting/").json()["count"] == 0

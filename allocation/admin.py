@@ -121,21 +121,8 @@ class AllocationEdgeAdmin(FinanceWritesMixin, admin.ModelAdmin):
             services.edge_delete(edge=edge, acting_user=request.user)
 
 
-class UsageRecordForm(forms.ModelForm):
-    class Meta:
-        model = UsageRecord
-        fields = ["node", "metric", "date", "quantity", "dimension"]
-
-    def clean_quantity(self):
-        quantity = self.cleaned_data["quantity"]
-        if quantity is not None and quantity < 0:
-            raise forms.ValidationError("A quantity of usage cannot be negative.")
-        return quantity
-
-
 @admin.register(UsageRecord)
 class UsageRecordAdmin(FinanceWritesMixin, admin.ModelAdmin):
-    form = UsageRecordForm
     list_display = ["date", "node", "metric", "quantity", "dimension"]
     list_filter = ["metric", "dimension"]
     list_select_related = ["node"]

@@ -6,6 +6,7 @@ bulk, once, when the run computes; nothing edits them afterwards.
 """
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -112,7 +113,11 @@ class UsageRecord(models.Model):
     node = models.ForeignKey(CostNode, on_delete=models.CASCADE, related_name="usage")
     metric = models.CharField(max_length=64)
     date = models.DateField()
-    quantity = models.DecimalField(max_digits=24, decimal_places=engine.USAGE_DECIMALS)
+    quantity = models.DecimalField(
+        max_digits=24,
+        decimal_places=engine.USAGE_DECIMALS,
+        validators=[MinValueValidator(0, message="A quantity of usage cannot be negative.")],
+    )
     dimension = models.CharField(
         max_length=32, blank=True, help_text="Empty: the usage counts for every dimension."
     )

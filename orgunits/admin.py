@@ -10,7 +10,6 @@ superusers see the whole organisation); auditors get view-only pages.
 
 from django import http
 from django.contrib import admin, messages
-from django.db.models import Q
 from django.forms import ValidationError as FormValidationError
 from mptt.admin import DraggableMPTTAdmin
 from mptt.forms import MPTTAdminForm
@@ -149,10 +148,7 @@ class MembershipAdmin(ReadOnlyForAuditorsMixin, admin.ModelAdmin):
     list_select_related = ["user", "unit"]
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if sees_everything(request.user):
-            return qs
-        return qs.filter(unit__in=selectors.unit_list(user=request.user).values("pk"))
+        return selectors.membership_list(user=request.user)
 
     def save_model(self, request, obj, form, change):
         if change and {"user", "unit"} & set(form.changed_data):
@@ -183,11 +179,7 @@ class DelegationAdmin(ReadOnlyForAuditorsMixin, admin.ModelAdmin):
     list_select_related = ["delegator", "delegate"]
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if sees_everything(request.user):
-            return qs
-        # who stands in for whom is the two people's business (and finance's)
-        return qs.filter(Q(delegator=request.user) | Q(delegate=request.user))
+        return selectors.delegation_list(user=request.user)
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -75,6 +75,23 @@ def resource_list(*, user) -> QuerySet[Resource]:
     return qs.order_by("provider", "name", "id")
 
 
+def membership_list(*, user) -> QuerySet[Membership]:
+    """Memberships of the units the user may see."""
+    qs = Membership.objects.select_related("user", "unit")
+    if not sees_everything(user):
+        qs = qs.filter(subtree_q(user_root_ranges(user), "unit"))
+    return qs
+
+
+def delegation_list(*, user) -> QuerySet[Delegation]:
+    """Delegations the user may see: all for finance and auditors, else the ones they give
+    or hold (who stands in for whom is the two people's business)."""
+    qs = Delegation.objects.select_related("delegator", "delegate")
+    if not sees_everything(user):
+        qs = qs.filter(Q(delegator=user) | Q(delegate=user))
+    return qs
+
+
 def unit_descendants(unit: OrganizationUnit, *, include_self: bool = True) -> QuerySet:
     return unit.get_descendants(include_self=include_self)
 

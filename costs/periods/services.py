@@ -57,15 +57,21 @@ def period_create(*, label: str, acting_user=None) -> AccountingPeriod:
     return period
 
 
-def period_get_or_create(*, label: str, acting_user=None) -> AccountingPeriod:
+def period_get_or_create(
+    *, label: str, acting_user=None, check: Callable[[AccountingPeriod], None] | None = None
+) -> AccountingPeriod:
     """The period ``label``, created open when missing (safe against a concurrent create).
 
     ``PermissionDenied`` (nothing written) when it is missing and ``acting_user`` is not
-    finance; ``Conflict`` when it would overlap another period.
+    finance; ``Conflict`` when it would overlap another period. ``check`` is given the
+    missing period unsaved before it is created, so that what it raises writes nothing.
     """
     existing = AccountingPeriod.objects.filter(label=label).first()
     if existing is not None:
         return existing
+    if check is not None:
+        first, last = period_bounds(label)
+        check(AccountingPeriod(label=label, start=first, end=last))
     try:
         return period_create(label=label, acting_user=acting_user)
     except Conflict as exc:

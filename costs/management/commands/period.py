@@ -83,16 +83,9 @@ class Command(BaseCommand):
         """The period ``label``; a missing one is created open once ``check`` (given the
         unsaved period) and the finance check pass, so a refusal writes nothing."""
         from costs import periods
-        from costs.period_models import AccountingPeriod
 
         periods.parse_label(label)
-        existing = AccountingPeriod.objects.filter(label=label).first()
-        if existing is not None:
-            return existing
-        first, last = periods.period_bounds(label)
-        if check is not None:
-            check(AccountingPeriod(label=label, start=first, end=last))
-        return periods.period_get_or_create(label=label, acting_user=user)
+        return periods.period_get_or_create(label=label, acting_user=user, check=check)
 
     # --- create ---------------------------------------------------------------------
 

@@ -2,9 +2,14 @@
 
 Hand-written SQL because it runs inside every cost submission (enforcement) and the ORM's
 query building cost more than the query itself. One ``SELECT`` per budget, joined with
-``UNION ALL`` so any number of budgets take one round trip. Each is an indexed aggregate:
-the unit and category subtrees are ``tree_id``/``lft``/``rght`` ranges, the period a range
-on ``incurred_on`` (``submitted_at`` for hourly budgets), tags a ``@>`` containment.
+``UNION ALL`` so any number of budgets take one round trip. A budget without a tags filter
+or team that is not hourly sums the spend summary (``costs.summary``: per day, unit,
+category, currency and status; per month for a reporting-currency budget over whole months),
+so its cost grows with the days and units in its scope, not with the costs; the cost being
+submitted is taken back out when it is counted there already. Any other budget sums raw
+costs: the unit and category subtrees are ``tree_id``/``lft``/``rght`` ranges, the period a
+range on ``incurred_on`` (``submitted_at`` for hourly budgets), tags a ``@>`` containment
+(GIN index).
 
 Conversion: a cost in the budget's currency counts with its own amount; any other cost with
 its reporting-currency amount divided by the budget currency's latest rate on or before the
@@ -21,13 +26,13 @@ Every identifier below comes from model metadata; every value is a bound paramet
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from costs.models import Cost, CostCategory, ExchangeRate
+from costs.models import Cost, CostCategory, ExchangeRate, SpendDay, SpendMonth
 from costtrack.core.money import reporting_currency, round_money
 from orgunits.models import OrganizationUnit
 
@@ -41,6 +46,8 @@ COST = Cost._meta.db_table
 UNIT = OrganizationUnit._meta.db_table
 CATEGORY = CostCategory._meta.db_table
 RATE = ExchangeRate._meta.db_table
+SPEND_DAY = SpendDay._meta.db_table
+SPEND_MONTH = SpendMonth._meta.db_table
 
 
 def _user_groups_table() -> str:
@@ -58,7 +65,53 @@ class Spend:
     unconverted_from: date | None = None
 
 
-def _scope(budget: Budget, period: periods.Period, exclude_cost_id: int | None) -> tuple[str, list]:
+def _from_summary(budget: Budget, period: periods.Period) -> bool:
+    """Whether the spend summary answers this budget (no tags filter, no team, not hourly)."""
+    return not budget.tags_filter and budget.team_id is None and not period.hourly
+
+
+def _whole_months(period: periods.Period) -> bool:
+    first, last = period.first_day, period.last_day
+    return first.day == 1 and (last + timedelta(days=1)).day == 1
+
+
+def _source(
+    budget: Budget, period: periods.Period, exclude_cost_id: int | None
+) -> tuple[str, list]:
+    """The rows a budget sums, as a derived table ``(incurred_on, status, currency, amount,
+    amount_reporting)``: the spend summary's rows in scope when it can answer (minus the
+    excluded cost, when it is counted there), else the raw costs in scope."""
+    if not _from_summary(budget, period):
+        where, params = _scope(budget, period, exclude_cost_id)
+        return (
+            "SELECT c.incurred_on, c.status, c.currency, c.amount, c.amount_reporting "  # nosec B608
+            f"FROM {COST} c WHERE {where}"
+        ), params
+    # A reporting-currency budget over whole months needs no per-day conversion.
+    monthly = budget.currency == reporting_currency() and _whole_months(period)
+    table, day = (SPEND_MONTH, "month") if monthly else (SPEND_DAY, "day")
+    where, params = _scope(budget, period, None, day_column=day)
+    sql = (
+        f"SELECT c.{day} AS incurred_on, c.status, c.currency, c.amount, "  # nosec B608
+        f"c.amount_reporting FROM {table} c WHERE c.entries <> 0 AND {where}"
+    )
+    if exclude_cost_id is not None:
+        own_where, own_params = _scope(budget, period, None)
+        sql += (
+            " UNION ALL SELECT c.incurred_on, c.status, c.currency, -c.amount, "  # nosec B608
+            f"-c.amount_reporting FROM {COST} c WHERE c.id = %s AND {own_where}"
+        )
+        params = [*params, exclude_cost_id, *own_params]
+    return sql, params
+
+
+def _scope(
+    budget: Budget,
+    period: periods.Period,
+    exclude_cost_id: int | None,
+    *,
+    day_column: str = "incurred_on",
+) -> tuple[str, list]:
     ops = connection.ops
     unit = budget.organization_unit
     where = [
@@ -94,8 +147,9 @@ def _scope(budget: Budget, period: periods.Period, exclude_cost_id: int | None) 
         params += [ops.adapt_datetimefield_value(period.start)]
         params += [ops.adapt_datetimefield_value(period.end)]
     else:
-        where.append("c.incurred_on >= %s AND c.incurred_on <= %s")
-        params += [ops.adapt_datefield_value(period.first_day)]
+        first = period.first_day if day_column != "month" else period.first_day.replace(day=1)
+        where.append(f"c.{day_column} >= %s AND c.{day_column} <= %s")
+        params += [ops.adapt_datefield_value(first)]
         params += [ops.adapt_datefield_value(period.last_day)]
     if exclude_cost_id is not None:
         where.append("c.id <> %s")
@@ -115,7 +169,7 @@ def _rate_sql(day_sql: str) -> str:
 def _budget_select(
     budget: Budget, period: periods.Period, exclude_cost_id: int | None, rate_day: date | None
 ) -> tuple[str, list]:
-    where, where_params = _scope(budget, period, exclude_cost_id)
+    source, where_params = _source(budget, period, exclude_cost_id)
     code = budget.currency
     if code == reporting_currency():
         # The reporting amount of a cost already in the reporting currency is its amount.
@@ -124,7 +178,7 @@ def _budget_select(
             "SUM(c.amount_reporting) FILTER (WHERE c.status = %s) AS actual, "
             "SUM(c.amount_reporting) FILTER (WHERE c.status = %s) AS committed, "
             "CAST(NULL AS NUMERIC) AS rate, CAST(NULL AS DATE) AS unconverted_from "
-            f"FROM {COST} c WHERE {where}"
+            f"FROM ({source}) c"
         )
         return sql, [budget.pk, APPROVED, PENDING, *where_params]
     converted = f"(CASE WHEN d.same THEN d.amt ELSE d.rep / {_rate_sql('d.day')} END)"
@@ -141,7 +195,7 @@ def _budget_select(
         f"{unconverted} AS unconverted_from "
         "FROM (SELECT c.incurred_on AS day, c.status AS status, c.currency = %s AS same, "
         "SUM(c.amount) AS amt, SUM(c.amount_reporting) AS rep "
-        f"FROM {COST} c WHERE {where} GROUP BY 1, 2, 3) d"
+        f"FROM ({source}) c GROUP BY 1, 2, 3) d"
     )
     params = [budget.pk, code, code, APPROVED, code, code, PENDING]
     if rate_day is not None:

@@ -27,6 +27,10 @@ from orgunits.models import Entity, OrganizationUnit, Resource
 
 from . import reports
 from .models import Cost, CostCategory
+from .summary.check import summary_rebuild
+from .summary.grains import GRAINS
+
+SUMMARY_MODELS = [grain.model for grain in GRAINS]
 
 DEFAULT_ROWS = 1_000_000
 UNITS_PER_LEVEL = (1, 8, 48, 288, 1655)  # 2,000 units in 5 levels
@@ -41,7 +45,7 @@ NOW = datetime(YEAR, 12, 31, tzinfo=UTC)
 def run(*, rows: int | None, repeat: int, log: Callable[[str], None]) -> Iterator[dict]:
     rows = rows or DEFAULT_ROWS
     models = [ContentType, Permission, Group, get_user_model()]
-    models += [OrganizationUnit, Entity, Resource, CostCategory, Cost]
+    models += [OrganizationUnit, Entity, Resource, CostCategory, Cost, *SUMMARY_MODELS]
     with bench_schema(SCHEMA, models):
         log(f"generating {rows} costs over {sum(UNITS_PER_LEVEL)} units …")
         units = generate(rows=rows, seed=20250101)
@@ -215,6 +219,7 @@ def generate(*, rows: int, seed: int) -> list[OrganizationUnit]:
         ],  # fmt: skip
         cost_lines(),
     )
+    summary_rebuild()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return list(OrganizationUnit.objects.order_by("tree_id", "lft"))

@@ -273,3 +273,4 @@ class IdempotencyKey(models.Model):
 
 from .import_models import *  # noqa: E402,F401,F403
 from .period_models import *  # noqa: E402,F401,F403
+from .summary_models import *  # noqa: E402,F401,F403

@@ -1,8 +1,13 @@
 """Report selectors: approved (or committed) spend aggregated by unit subtree, object and time.
 
-Every aggregate is one SQL ``GROUP BY`` over ``costs_cost``: totals in the reporting currency
-are sums of ``amount_reporting``; totals per original currency are sums of ``amount`` grouped
-by ``currency``. Unit subtree totals come from one grouped query of direct totals per unit,
+Every aggregate is one SQL query over the spend summary (``costs.summary``: per day and per
+month, unit, category, resource, entity, tag, currency and status), kept exact by the cost
+services, so its time grows with the organisation's units and days, not with its costs. A
+question the summary cannot answer (a status it does not keep, two tag keys, a tag together
+with a resource or category) is one ``GROUP BY`` over raw ``costs_cost`` instead, through the
+indexes made for it; ``report_costs`` is that raw path. Totals in the reporting currency are
+sums of ``amount_reporting``; totals per original currency are sums of ``amount`` grouped by
+``currency``. Unit subtree totals come from one grouped query of direct totals per unit,
 folded up the tree in memory (children before parents), never a query per unit.
 
 Who sees what: finance and auditors see every cost; anyone else sees the costs booked on the
@@ -32,6 +37,7 @@ from orgunits.selectors import subtree_q, unit_range, user_root_ranges
 
 from .models import Cost, CostCategory, CostStatus, ExchangeRate
 from .selectors import summarise_costs
+from .summary.read import SpendFilters, spend_rows, tag_rows
 
 ZERO = Decimal(0)
 ACTUAL = (CostStatus.APPROVED,)
@@ -131,14 +137,28 @@ def _grouped(qs: QuerySet[Cost], keys: Sequence[str], extra: Sequence[str] = ())
     return qs.annotate(**aliases, **extra_aliases).values(*names), names
 
 
+def _spend_filters(filters: dict[str, Any]) -> SpendFilters:
+    return SpendFilters(**{**filters, "statuses": tuple(filters.get("statuses", ACTUAL))})
+
+
 def cost_totals(*, group_by: Sequence[str] = (), **filters) -> list[dict[str, Any]]:
-    """Totals in the reporting currency, grouped by up to two keys (one query).
+    """Totals in the reporting currency, grouped by up to two keys (one query; two for a tag
+    key, whose ``None`` group is everything less the tagged costs).
 
     Each row: the group values under their key names (ids for objects, dates for time keys,
     strings for provider/currency/tags; ``None`` where a cost has no such value), ``total``
     (Decimal, sum of ``amount_reporting``) and ``count``. Ordered by the group values.
     """
     keys = parse_group_by(group_by)
+    summary = spend_rows(keys, _spend_filters(filters))
+    if summary is not None:
+        if not keys:
+            total = sum((r["amount_reporting"] for r in summary), ZERO)
+            return [{"total": total, "count": sum(r["entries"] for r in summary)}]
+        return [
+            {**{k: r[k] for k in keys}, "total": r["amount_reporting"], "count": r["entries"]}
+            for r in summary
+        ]
     qs = report_costs(**filters)
     if not keys:
         row = qs.aggregate(total=Sum("amount_reporting"), count=Count("id"))
@@ -161,6 +181,13 @@ def cost_totals_by_currency(*, group_by: Sequence[str] = (), **filters) -> list[
     Each row: the group values, ``currency``, ``amount`` (Decimal) and ``count`` (one query).
     """
     keys = tuple(k for k in parse_group_by(group_by) if k != "currency")
+    summary = spend_rows([*keys, "currency"], _spend_filters(filters))
+    if summary is not None:
+        return [
+            {**{k: r[k] for k in keys}, "currency": r["currency"], "amount": r["amount"]}
+            | {"count": r["entries"]}
+            for r in summary
+        ]
     grouped, names = _grouped(report_costs(**filters), keys, extra=("currency",))
     rows = grouped.annotate(amount=Sum("amount"), count=Count("id")).order_by(*names)
     return [
@@ -265,6 +292,9 @@ def _scoped_units(*, user, root: OrganizationUnit | None) -> QuerySet[Organizati
 
 def direct_unit_totals(**filters) -> dict[int, Decimal]:
     """Reporting-currency totals of costs booked directly on each unit (one query)."""
+    summary = spend_rows(["organization_unit"], _spend_filters(filters))
+    if summary is not None:
+        return {r["organization_unit"]: r["amount_reporting"] for r in summary}
     rows = (
         report_costs(**filters)
         .values("organization_unit_id")
@@ -277,6 +307,11 @@ def direct_unit_totals(**filters) -> dict[int, Decimal]:
 def direct_unit_totals_by_currency(**filters) -> dict[int, dict[str, Decimal]]:
     """Original-currency totals per unit: ``{unit_id: {currency: amount}}`` (one query)."""
     out: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    summary = spend_rows(["organization_unit", "currency"], _spend_filters(filters))
+    if summary is not None:
+        for r in summary:
+            out[r["organization_unit"]][r["currency"]] = r["amount"]
+        return dict(out)
     rows = (
         report_costs(**filters)
         .values("organization_unit_id", "currency")
@@ -394,7 +429,48 @@ def cost_summary(
         "include_descendants": include_descendants,
         "statuses": tuple(statuses),
     }
+    summary = summary_of_spend(_spend_filters(filters), start=start, end=end)
+    if summary is not None:
+        return summary
     return summarise_costs(report_costs(**filters), start=start, end=end)
+
+
+def summary_of_spend(filters: SpendFilters, *, start, end) -> dict[str, Any] | None:
+    """``summarise_costs`` from the spend summary (five queries), or None when the summary
+    cannot answer these filters."""
+    head = spend_rows([], filters)
+    if head is None:
+        return None
+    categories = spend_rows(["category"], filters)
+    slugs = dict(
+        CostCategory.objects.filter(pk__in=[r["category"] for r in categories]).values_list(
+            "pk", "slug"
+        )
+    )
+    by_category = {
+        slugs[r["category"]]: r["amount_reporting"]
+        for r in sorted(categories, key=lambda r: slugs[r["category"]])
+    }
+    resources = [r for r in spend_rows(["resource"], filters) if r["resource"] is not None]
+    names = dict(
+        Resource.objects.filter(pk__in=[r["resource"] for r in resources]).values_list("pk", "name")
+    )
+    by_resource: dict[str, Decimal] = {}
+    for r in sorted(resources, key=lambda r: (names[r["resource"]], r["resource"])):
+        name = names[r["resource"]]
+        if name in by_resource:
+            name = f"{name} (#{r['resource']})"
+        by_resource[name] = r["amount_reporting"]
+    return {
+        "total": sum((r["amount_reporting"] for r in head), ZERO),
+        "by_category": by_category,
+        "by_resource": by_resource,
+        "by_tag": tag_rows(filters),
+        "entry_count": sum(r["entries"] for r in head),
+        "period_start": start,
+        "period_end": end,
+        "currency": reporting_currency(),
+    }
 
 
 def monthly_trend(*, months: int = 12, end_month: date | None = None, **filters) -> list[dict]:

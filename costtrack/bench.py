@@ -21,6 +21,7 @@ BENCH_SCENARIOS: dict[str, str] = {
     "enforcement": "budgets.bench.run",
     "allocation": "allocation.bench.run",
     "import": "costs.imports.bench.run",
+    "pages": "costtrack.bench_pages.run",
 }
 
 

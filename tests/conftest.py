@@ -30,6 +30,29 @@ def pytest_configure(config):
         ) from None
 
 
+@pytest.fixture(autouse=True)
+def spend_summary_equals_costs(request):
+    """After every test that wrote to the database, the spend summary equals the raw costs to
+    the cent (``costtrack summaries check``): a write path that forgot it fails here."""
+    marker = request.node.get_closest_marker("django_db")
+    names = request.fixturenames
+    if "transactional_db" in names or (marker and marker.kwargs.get("transaction")):
+        request.getfixturevalue("transactional_db")
+    elif "db" in names or marker:
+        request.getfixturevalue("db")
+    else:
+        yield
+        return
+    yield
+    from django.db import connection
+
+    from costs.summary.check import summary_differences
+
+    if connection.vendor == "postgresql" and connection.connection is not None:
+        differences = summary_differences(limit=3)
+        assert not differences, "spend summary != costs:\n" + "\n".join(map(str, differences))
+
+
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient

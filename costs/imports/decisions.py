@@ -13,6 +13,7 @@ from orgunits.selectors import active_delegate_ids
 
 from .. import extensions
 from ..models import Cost, CostEvent, ImportBatch
+from ..summary.maintain import summary_moving
 from . import notices
 from .checks import check_budgets, guard_days
 
@@ -99,13 +100,14 @@ def _decide_batch(
             override_reason=override_reason,
             approval=True,
         )
-    Cost.objects.filter(pk__in=ids).update(
-        status=target,
-        decided_by=acting_user,
-        decided_at=now,
-        decision_comment=comment,
-        updated_at=now,
-    )
+    with summary_moving(ids=ids):
+        Cost.objects.filter(pk__in=ids).update(
+            status=target,
+            decided_by=acting_user,
+            decided_at=now,
+            decision_comment=comment,
+            updated_at=now,
+        )
     if override_reason and any(w.get("overridden") for w in warnings):
         _record_overrides(
             ids, acting_user=acting_user, at=now, reason=override_reason, warnings=warnings

@@ -21,6 +21,7 @@ from costtrack.core.roles import AUDITOR
 from orgunits.models import OrganizationUnit
 
 from ..models import Cost, CostCategory, CostEvent, ImportApprovalPolicy, ImportBatch, ImportedCost
+from ..summary.maintain import summary_add
 from .focus import FocusFileError
 from .grouping import ROUND_FUNCTION, ROUNDED_GROUPS, row_counts
 from .rules import PROVIDER_SQL, SERVICE_CATEGORY_SLUGS
@@ -432,6 +433,7 @@ def insert_costs(*, batch: ImportBatch, submitter_id: int, custom_columns: list[
         {**params, "role": ImportedCost.Role.CHARGE},
     )
     _execute("SET CONSTRAINTS ALL DEFERRED")
+    summary_add(where="c.id IN (SELECT cost_id FROM _focus_costs)")
     result = LoadResult(costs_created=created)
     result.imported_rows, result.skipped_rows = row_counts()
     (summary,) = _fetch(

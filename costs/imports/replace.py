@@ -3,6 +3,7 @@
 from django.utils import timezone
 
 from ..models import Cost, CostEvent, ImportBatch, ImportedCost
+from ..summary.maintain import summary_add, summary_moving
 
 
 def replace_import(*, previous: ImportBatch, batch: ImportBatch) -> int:
@@ -24,9 +25,10 @@ def replace_import(*, previous: ImportBatch, batch: ImportBatch) -> int:
         .values_list("pk", "status")
     )
     if pending:
-        Cost.objects.filter(pk__in=[pk for pk, _ in pending]).update(
-            status=Cost.Status.CANCELLED, updated_at=now
-        )
+        with summary_moving(ids=[pk for pk, _ in pending]):
+            Cost.objects.filter(pk__in=[pk for pk, _ in pending]).update(
+                status=Cost.Status.CANCELLED, updated_at=now
+            )
         CostEvent.objects.bulk_create(
             [
                 CostEvent(
@@ -75,6 +77,7 @@ def replace_import(*, previous: ImportBatch, batch: ImportBatch) -> int:
         )
         reversals.append(reversal)
     Cost.objects.bulk_create(reversals, batch_size=2000)
+    summary_add(ids=[reversal.pk for reversal in reversals])
     events = []
     for cost, reversal in zip(approved, reversals, strict=True):
         events.append(

@@ -37,6 +37,7 @@ from orgunits.selectors import unit_is_visible
 from .. import extensions
 from ..approvers import can_decide, decider_ids, resolve_approver
 from ..models import Cost, CostCategory, CostEvent, IdempotencyKey
+from ..summary.maintain import cost_save
 from . import notify as notify_mod
 from .categories import category_default
 from .rates import convert
@@ -259,7 +260,7 @@ def _submit_locked(
     )
     before, after = _transition(cost, "submit")
     cost.submitted_at = timezone.now()
-    cost.save(update_fields=["status", "submitted_at", "updated_at"])
+    cost_save(cost, was=before, update_fields=["status", "submitted_at", "updated_at"])
     _event(
         cost=cost,
         action=CostEvent.Action.SUBMIT,
@@ -399,7 +400,7 @@ def cost_create(
         ),
     )
     _full_clean(cost)
-    cost.save()
+    cost_save(cost, was=None)
     _event(
         cost=cost,
         action=CostEvent.Action.CREATE,
@@ -526,11 +527,13 @@ def cost_update(
         changes["approver"] = [cost.approver_id, approver.pk if approver else None]
         cost.approver = approver
     _full_clean(cost)
-    cost.save(
+    cost_save(
+        cost,
+        was=cost.status,
         update_fields=sorted(
             {*EDITABLE_FIELDS, "kind", "amount_reporting", "exchange_rate", "approver"}
             | {"updated_at"}
-        )
+        ),
     )
     _event(
         cost=cost,
@@ -612,8 +615,10 @@ def _decide(
     cost.decided_by = acting_user
     cost.decided_at = timezone.now()
     cost.decision_comment = comment
-    cost.save(
-        update_fields=["status", "decided_by", "decided_at", "decision_comment", "updated_at"]
+    cost_save(
+        cost,
+        was=before,
+        update_fields=["status", "decided_by", "decided_at", "decision_comment", "updated_at"],
     )
     _event(
         cost=cost,
@@ -692,7 +697,7 @@ def _owner_transition(*, cost: Cost, acting_user, comment: str, transition: str)
     if acting_user.pk != cost.submitted_by_id and not is_finance(acting_user):
         raise PermissionDenied(f"Only the submitter or finance may {transition} this cost.")
     before, after = _transition(cost, transition)
-    cost.save(update_fields=["status", "updated_at"])
+    cost_save(cost, was=before, update_fields=["status", "updated_at"])
     _event(
         cost=cost,
         action=transition,
@@ -733,7 +738,7 @@ def cost_void(*, cost: Cost, acting_user, reason: str) -> Cost:
     cost = _lock(cost)
     before, after = _transition(cost, "void")
     cost.decision_comment = reason
-    cost.save(update_fields=["status", "decision_comment", "updated_at"])
+    cost_save(cost, was=before, update_fields=["status", "decision_comment", "updated_at"])
     _event(
         cost=cost,
         action=CostEvent.Action.VOID,

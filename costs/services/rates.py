@@ -23,6 +23,7 @@ from costtrack.core.money import is_known_currency, reporting_currency, round_mo
 from costtrack.core.roles import is_finance, refuse_read_only
 
 from ..models import Cost, CostEvent, ExchangeRate
+from ..summary.maintain import summary_moving
 
 RATE_MAX = Decimal(10) ** 12
 
@@ -293,6 +294,7 @@ def costs_reconvert(*, currency: str | None = None, since: date | None = None) -
         )
         cost.amount_reporting, cost.exchange_rate = amount_reporting, rate
         changed.append(cost)
-    Cost.objects.bulk_update(changed, ["amount_reporting", "exchange_rate"], batch_size=1000)
+    with summary_moving(ids=[cost.pk for cost in changed]):
+        Cost.objects.bulk_update(changed, ["amount_reporting", "exchange_rate"], batch_size=1000)
     CostEvent.objects.bulk_create(events, batch_size=1000)
     return len(changed)

@@ -14,6 +14,7 @@ import factory
 
 from costs import services
 from costs.models import Cost, CostCategory, ExchangeRate
+from costs.summary.maintain import summary_add
 from tests.orgunits.factories import OrganizationUnitFactory, UserFactory, finance_user
 
 
@@ -109,4 +110,6 @@ def clone_costs(cost: Cost, count: int, **changes) -> list[Cost]:
         if f.attname not in skip
     }
     base.update(changes)
-    return Cost.objects.bulk_create([Cost(**base) for _ in range(count)])
+    costs = Cost.objects.bulk_create([Cost(**base) for _ in range(count)])
+    summary_add(ids=[c.pk for c in costs])  # direct rows still count in the spend summary
+    return costs

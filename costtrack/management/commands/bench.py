@@ -20,7 +20,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("scenario", choices=sorted(BENCH_SCENARIOS))
         parser.add_argument(
-            "--rows", type=int, default=None, help="Data set size (scenario default)."
+            "--rows",
+            "--costs",
+            dest="rows",
+            type=int,
+            default=None,
+            help="Data set size: costs, rows or nodes (scenario default).",
         )
         parser.add_argument(
             "--repeat", type=int, default=5, help="Timed runs per measurement (median)."
@@ -28,6 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--nodes", type=int, help="Graph nodes (allocation).")
         parser.add_argument("--edges", type=int, help="Graph edges (allocation).")
         parser.add_argument("--dimensions", type=int, help="Cost dimensions (allocation).")
+        parser.add_argument(
+            "--background", type=int, help="Costs already in the database (enforcement)."
+        )
 
     def handle(self, *args, scenario: str, rows: int | None, repeat: int, **options):
         if rows is not None and rows < 1:
@@ -37,7 +45,7 @@ class Command(BaseCommand):
         run = import_string(BENCH_SCENARIOS[scenario])
         sizes = {
             name: options[name]
-            for name in ("nodes", "edges", "dimensions")
+            for name in ("nodes", "edges", "dimensions", "background")
             if options.get(name) is not None
         }
         accepted = inspect.signature(run).parameters

@@ -1,0 +1,125 @@
+"""Keeping the spend summary exact: every write to a cost's contribution adds or removes it.
+
+The services call these inside their own transaction, around the statement that changes the
+costs: ``summary_remove`` with the rows as they were, the change, then ``summary_add`` with
+the rows as they are (``summary_moving`` does both around a block). Each call is one
+statement on PostgreSQL (one ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE`` per table,
+joined as data-modifying CTEs) whatever the number of costs, so a bulk write stays one
+set-based step. Concurrent writers meet on the summary rows' locks, taken in key order.
+"""
+
+# ruff: noqa: S608 -- SQL built from model metadata; every value is a bound parameter.
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+from django.db import connection
+
+from .grains import GRAINS, TRACKED, Grain
+
+SQLITE_CHUNK = 400
+
+
+def is_tracked(status: str) -> bool:
+    """Whether costs of this status are summarised (approved and pending are)."""
+    return status in TRACKED
+
+
+def _upsert(grain: Grain, *, sign: int, where: str) -> str:
+    keys = grain.key_columns
+    sources = [grain.source(k) for k in keys]
+    table = grain.table
+    key_list = ", ".join(keys)
+    source_list = ", ".join(sources)
+    return (
+        f"INSERT INTO {table} ({key_list}, amount, amount_reporting, entries) "  # nosec B608
+        f"SELECT {source_list}, SUM(c.amount) * {sign}, SUM(c.amount_reporting) * {sign}, "
+        f"COUNT(*) * {sign} FROM {grain.from_clause()} "
+        f"WHERE c.status IN (%s, %s) AND ({where}){grain.extra_where()} "
+        f"GROUP BY {source_list} ORDER BY {source_list} "
+        f"ON CONFLICT ({key_list}) DO UPDATE SET "
+        f"amount = {table}.amount + excluded.amount, "
+        f"amount_reporting = {table}.amount_reporting + excluded.amount_reporting, "
+        f"entries = {table}.entries + excluded.entries"
+    )
+
+
+def _apply(*, sign: int, where: str, params: Sequence, grains: Iterable[Grain] = GRAINS) -> None:
+    grains = list(grains)
+    one = [*TRACKED, *params]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            parts = [_upsert(g, sign=sign, where=where) for g in grains]
+            ctes = ", ".join(f"g{i} AS ({sql})" for i, sql in enumerate(parts[:-1]))
+            sql = f"WITH {ctes} {parts[-1]}" if ctes else parts[-1]
+            cursor.execute(sql, one * len(parts))
+        else:
+            for grain in grains:
+                cursor.execute(_upsert(grain, sign=sign, where=where), one)
+
+
+def _id_batches(ids: Iterable[int]) -> Iterator[tuple[str, list]]:
+    ids = sorted({int(i) for i in ids})
+    if not ids:
+        return
+    if connection.vendor == "postgresql":
+        yield "c.id = ANY(%s)", [ids]
+        return
+    for i in range(0, len(ids), SQLITE_CHUNK):
+        chunk = ids[i : i + SQLITE_CHUNK]
+        yield f"c.id IN ({', '.join(['%s'] * len(chunk))})", chunk
+
+
+def _change(sign: int, ids, where, params) -> None:
+    if where is not None:
+        _apply(sign=sign, where=where, params=list(params))
+    if ids is not None:
+        for condition, values in _id_batches(ids):
+            _apply(sign=sign, where=condition, params=values)
+
+
+def summary_add(*, ids: Iterable[int] | None = None, where: str | None = None, params=()) -> None:
+    """Add the costs given by ``ids`` or by an SQL condition on ``costs_cost c`` to the
+    summary, as they are now (costs of untracked statuses are skipped)."""
+    _change(1, ids, where, params)
+
+
+def summary_remove(
+    *, ids: Iterable[int] | None = None, where: str | None = None, params=()
+) -> None:
+    """Take the costs given by ``ids`` or ``where`` out of the summary, as they are now.
+    Call it before changing them."""
+    _change(-1, ids, where, params)
+
+
+@contextmanager
+def summary_moving(*, ids: Iterable[int] | None = None, where: str | None = None, params=()):
+    """Remove the costs before the block and add them back after it: wrap any statement that
+    changes what they contribute (status, amount, day, unit, category, resource, tags …).
+    The condition must select the same costs before and after the block."""
+    ids = None if ids is None else sorted({int(i) for i in ids})
+    summary_remove(ids=ids, where=where, params=params)
+    yield
+    summary_add(ids=ids, where=where, params=params)
+
+
+def cost_save(cost, *, was: str | None, **save_kwargs) -> None:
+    """Save one cost and move its contribution: ``was`` is the status its row has in the
+    database now (None for a new cost). The old contribution leaves the summary before the
+    save, the new one enters after it; costs of untracked statuses (drafts, rejected,
+    cancelled, voided) cost no statement."""
+    if cost.pk is not None and was is not None and is_tracked(was):
+        summary_remove(ids=[cost.pk])
+    cost.save(**save_kwargs)
+    if is_tracked(cost.status):
+        summary_add(ids=[cost.pk])
+
+
+def summary_purge() -> int:
+    """Delete the rows whose costs all left (``entries`` = 0); return how many."""
+    deleted = 0
+    with connection.cursor() as cursor:
+        for grain in GRAINS:
+            cursor.execute(f"DELETE FROM {grain.table} WHERE entries = 0")  # nosec B608
+            deleted += max(cursor.rowcount, 0)
+    return deleted

@@ -1,0 +1,269 @@
+"""Grouped spend read from the summary: what the reports, pages and budgets ask of costs.
+
+``spend_rows`` answers "totals of approved/pending costs, grouped by these keys, filtered by
+day range, unit subtree, resource and the user's visibility" from the summary tables in one
+query: whole months come from a month table, the days at either end of the range from the
+matching day table (``UNION ALL``), and the parts are merged here. It returns ``None`` when
+the summary cannot answer (an untracked status, two tag keys, a tag with resource, entity,
+provider or category), and the caller reads raw costs instead.
+
+Which table: a tag key → the tag tables; resource, entity or provider (as a key or the
+resource filter) → the detail tables; anything else → the unit tables (smallest).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import DateField, F, Q, QuerySet, Sum
+from django.db.models.functions import Cast, TruncMonth, TruncQuarter
+
+from costtrack.core.roles import sees_everything
+from orgunits.models import OrganizationUnit, Resource
+from orgunits.selectors import subtree_q, unit_range, user_root_ranges
+
+from .grains import DETAIL, TAG, TRACKED, UNIT, grain_for
+
+ZERO = Decimal(0)
+TAG_PREFIX = "tag:"
+DETAIL_KEYS = {"resource", "entity", "provider"}
+
+
+@dataclass(frozen=True)
+class SpendFilters:
+    """The filters every report shares (see ``costs.reports.report_costs``)."""
+
+    user: Any = None
+    start: date | None = None
+    end: date | None = None
+    unit: OrganizationUnit | None = None
+    include_descendants: bool = True
+    statuses: tuple[str, ...] = (TRACKED[0],)
+    resource: Resource | None = None
+
+
+def family_for(keys: Sequence[str], filters: SpendFilters) -> str | None:
+    """The summary family that answers these keys and filters, or None (read raw costs)."""
+    if not filters.statuses or not set(filters.statuses) <= set(TRACKED):
+        return None
+    tags = [k for k in keys if k.startswith(TAG_PREFIX)]
+    detail = bool(DETAIL_KEYS & set(keys)) or filters.resource is not None
+    if tags:
+        if len(tags) > 1 or detail or "category" in keys:
+            return None
+        return TAG
+    return DETAIL if detail else UNIT
+
+
+def _month_end(first: date) -> date:
+    index = first.year * 12 + first.month
+    return date(index // 12, index % 12 + 1, 1) - timedelta(days=1)
+
+
+def split_range(start: date | None, end: date | None):
+    """``(months, days)``: the whole months inside [start, end] as (first, last) month
+    starts (either end may be open; None when there are none) and the remaining days as a
+    list of (first, last) day ranges (at most two: before and after the months)."""
+    first = None if start is None else (start if start.day == 1 else _month_end(start) + _DAY)
+    if end is None:
+        last = None
+    else:
+        last = end.replace(day=1) if _month_end(end) == end else _prev_month(end.replace(day=1))
+    if first is not None and last is not None and first > last:
+        return None, [(start, end)]
+    days = []
+    if start is not None and start < first:
+        days.append((start, first - _DAY))
+    if end is not None and (last is None or end > _month_end(last)):
+        days.append((_month_end(last) + _DAY, end))
+    return (first, last), days
+
+
+_DAY = timedelta(days=1)
+
+
+def _prev_month(first: date) -> date:
+    return (first - _DAY).replace(day=1)
+
+
+def _scoped(qs: QuerySet, filters: SpendFilters) -> QuerySet:
+    qs = qs.filter(status__in=list(filters.statuses)).exclude(entries=0)
+    if filters.unit is not None:
+        if filters.include_descendants:
+            qs = qs.filter(subtree_q([unit_range(filters.unit)], "organization_unit"))
+        else:
+            qs = qs.filter(organization_unit=filters.unit)
+    if filters.user is not None and not sees_everything(filters.user):
+        qs = qs.filter(subtree_q(user_root_ranges(filters.user), "organization_unit"))
+    if filters.resource is not None:
+        qs = qs.filter(resource_key=filters.resource.pk)
+    return qs
+
+
+def _expression(key: str, time: str):
+    if key.startswith(TAG_PREFIX):
+        return F("tag_value")
+    # Cast: a truncated date is a timestamp in SQL, which UNION ALL would make of both parts.
+    if key == "month":
+        return F("month") if time == "month" else Cast(TruncMonth("day"), DateField())
+    if key == "quarter":
+        return Cast(TruncQuarter(time), DateField())
+    return F(
+        {
+            "organization_unit": "organization_unit_id",
+            "category": "category_id",
+            "resource": "resource_key",
+            "entity": "entity_key",
+            "provider": "resource_key",
+            "currency": "currency",
+            "day": "day",
+            "_tag_key": "tag_key",
+            "_tag_value": "tag_value",
+        }[key]
+    )
+
+
+def _part(family: str, time: str, keys, filters: SpendFilters, time_q: Q) -> QuerySet:
+    model = grain_for(family, time).model
+    qs = _scoped(model.objects.filter(time_q), filters)
+    tag = next((k for k in keys if k.startswith(TAG_PREFIX)), None)
+    if tag is not None:
+        qs = qs.filter(tag_key=tag[len(TAG_PREFIX) :])
+    aliases = {f"g{i}": _expression(k, time) for i, k in enumerate(keys)}
+    return (
+        qs.annotate(**aliases)
+        .values(*aliases)
+        .annotate(
+            amount=Sum("amount"), amount_reporting=Sum("amount_reporting"), entries=Sum("entries")
+        )
+        .order_by()
+    )
+
+
+def _parts(family: str, keys, filters: SpendFilters) -> list[QuerySet]:
+    if "day" in keys:
+        q = Q()
+        if filters.start is not None:
+            q &= Q(day__gte=filters.start)
+        if filters.end is not None:
+            q &= Q(day__lte=filters.end)
+        return [_part(family, "day", keys, filters, q)]
+    months, days = split_range(filters.start, filters.end)
+    parts = []
+    if months is not None:
+        q = Q()
+        if months[0] is not None:
+            q &= Q(month__gte=months[0])
+        if months[1] is not None:
+            q &= Q(month__lte=months[1])
+        parts.append(_part(family, "month", keys, filters, q))
+    if days:
+        q = Q()
+        for lo, hi in days:
+            q |= Q(day__gte=lo, day__lte=hi)
+        parts.append(_part(family, "day", keys, filters, q))
+    return parts
+
+
+def _fetch(family: str, keys: Sequence[str], filters: SpendFilters) -> dict[tuple, list]:
+    parts = _parts(family, keys, filters)
+    qs = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:], all=True)
+    merged: dict[tuple, list] = {}
+    for row in qs:
+        group = tuple(row[f"g{i}"] for i in range(len(keys)))
+        got = merged.setdefault(group, [ZERO, ZERO, 0])
+        got[0] += row["amount"]
+        got[1] += row["amount_reporting"]
+        got[2] += row["entries"]
+    return merged
+
+
+def _untagged(keys, tag_index: int, filters: SpendFilters, tagged: dict[tuple, list]):
+    """Costs without the tag key form the ``None`` group: all costs less the tagged ones."""
+    others = [k for i, k in enumerate(keys) if i != tag_index]
+    family = DETAIL if DETAIL_KEYS & set(others) else UNIT
+    totals = _fetch(family, others, filters)
+    for group, values in tagged.items():
+        rest = tuple(v for i, v in enumerate(group) if i != tag_index)
+        left = totals.get(rest)
+        if left is not None:
+            left[0] -= values[0]
+            left[1] -= values[1]
+            left[2] -= values[2]
+    out = {}
+    for rest, values in totals.items():
+        if values[2]:
+            group = list(rest)
+            group.insert(tag_index, None)
+            out[tuple(group)] = values
+    return out
+
+
+def _provider_of(resource_ids: Iterable[int]) -> dict[int, str]:
+    ids = {i for i in resource_ids if i}
+    return dict(Resource.objects.filter(pk__in=ids).values_list("pk", "provider")) if ids else {}
+
+
+def spend_rows(keys: Sequence[str], filters: SpendFilters) -> list[dict[str, Any]] | None:
+    """Rows ``{key: value, …, "amount", "amount_reporting", "entries"}`` grouped by ``keys``
+    (which may include ``currency``; ``amount`` is only meaningful then), ordered by the key
+    values with empty values last; ``None`` when the summary cannot answer."""
+    keys = list(keys)
+    family = family_for(keys, filters)
+    if family is None:
+        return None
+    merged = _fetch(family, keys, filters)
+    tag_index = next((i for i, k in enumerate(keys) if k.startswith(TAG_PREFIX)), None)
+    if tag_index is not None:
+        merged.update(_untagged(keys, tag_index, filters, merged))
+    for i, key in enumerate(keys):
+        if key in ("resource", "entity"):
+            merged = _regroup(merged, i, lambda v: v or None)
+        elif key == "provider":
+            providers = _provider_of(g[i] for g in merged)
+            merged = _regroup(merged, i, lambda v, p=providers: p.get(v) if v else None)
+    rows = []
+    for group in sorted(merged, key=_order):
+        amount, amount_reporting, entries = merged[group]
+        if not entries:
+            continue
+        rows.append(
+            {
+                **dict(zip(keys, group, strict=True)),
+                "amount": amount,
+                "amount_reporting": amount_reporting,
+                "entries": entries,
+            }
+        )
+    return rows
+
+
+def _regroup(merged: dict[tuple, list], index: int, change) -> dict[tuple, list]:
+    out: dict[tuple, list] = defaultdict(lambda: [ZERO, ZERO, 0])
+    for group, values in merged.items():
+        new = list(group)
+        new[index] = change(group[index])
+        got = out[tuple(new)]
+        for j in range(3):
+            got[j] += values[j]
+    return dict(out)
+
+
+def _order(group: tuple):
+    return tuple((v is None, v if v is not None else 0) for v in group)
+
+
+def tag_rows(filters: SpendFilters) -> dict[str, dict[str, Decimal]]:
+    """``{key: {value: total}}`` (reporting currency) over every tag, ordered by key and value
+    (one query on the tag tables)."""
+    merged = _fetch(TAG, ["_tag_key", "_tag_value"], filters)
+    out: dict[str, dict[str, Decimal]] = {}
+    for (key, value), (_, amount_reporting, entries) in sorted(merged.items()):
+        if entries:
+            out.setdefault(key, {})[value] = amount_reporting
+    return out

@@ -1,0 +1,284 @@
+"""``costtrack bench pages --costs N``: what users wait for, on N costs, beside a floor.
+
+In a throwaway schema holding every table of the project, builds 2,000 units in 5 levels,
+20,000 resources, 40 budgets and N costs (default 1,000,000) over the 12 months up to today,
+in three currencies (90 % approved, 7 % pending, 3 % rejected), generated inside PostgreSQL
+with ``generate_series`` and summarised with ``costtrack summaries rebuild``. Then, signed in
+as finance through the Django test client, times every page and report a person opens: the
+median of ``--repeat`` requests after a warm-up, each beside its floor, the same answer as
+hand-written SQL over the spend summary, timed alternately in the same run. Every response
+must answer 200 before its line is printed.
+"""
+
+# ruff: noqa: S608 -- floors are fixed SQL of this module; values are bound parameters.
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from budgets.models import Budget
+from costs.bench_rollup import RESOURCES, _copy, _mptt, _tree
+from costs.models import CostCategory, ExchangeRate
+from costs.summary.check import summary_rebuild
+from orgunits.models import OrganizationUnit
+
+from .bench import bench_schema, compare, result_line
+
+DEFAULT_COSTS = 1_000_000
+SCHEMA = "bench_pages"
+NULL = "\\N"
+CATEGORIES = ("compute", "storage", "network", "database", "saas", "labor")
+
+
+def run(*, rows: int | None, repeat: int, log: Callable[[str], None]) -> Iterator[dict]:
+    costs = rows or DEFAULT_COSTS
+    models = [m for m in apps.get_models() if m._meta.managed and not m._meta.proxy]
+    with bench_schema(SCHEMA, models):
+        started = timezone.now()
+        log(f"generating {costs} costs over 2,000 units and {RESOURCES} resources …")
+        world = _generate(costs)
+        seconds = (timezone.now() - started).total_seconds()
+        log(f"data and summary ready in {seconds:.0f} s; timing pages …")
+        client = Client()
+        client.force_login(world["finance"])
+        for name, url, floor_sql, floor_params in _scenarios(world):
+            yield _measure(client, name, url, floor_sql, floor_params, costs=costs, repeat=repeat)
+
+
+# --- data ------------------------------------------------------------------------------------
+def _generate(costs: int) -> dict:
+    user_model = get_user_model()
+    finance, _ = user_model.objects.get_or_create(
+        username="finance", defaults={"email": "finance@example.com"}
+    )
+    finance.groups.add(Group.objects.get_or_create(name="finance")[0])
+    Group.objects.get_or_create(name="auditor")
+    categories = [
+        CostCategory.objects.get_or_create(slug=n, defaults={"name": n})[0].pk for n in CATEGORIES
+    ]
+    order = _tree()
+    bounds = _mptt(order)
+    stamp = datetime.now(UTC).isoformat()
+    _copy(
+        "orgunits_organizationunit",
+        [
+            "id",
+            "name",
+            "code",
+            "parent_id",
+            "description",
+            "active",
+            "created_at",
+            "updated_at",
+            "lft",
+            "rght",
+            "tree_id",
+            "level",
+        ],  # fmt: skip
+        (
+            f"{uid}\tUnit {uid}\tu{uid}\t{NULL if parent is None else parent}\t\tt\t"
+            f"{stamp}\t{stamp}\t{bounds[uid][0]}\t{bounds[uid][1]}\t1\t{level}\n"
+            for uid, parent, level in order
+        ),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(0.2025)")
+        cursor.execute(
+            """
+            INSERT INTO orgunits_resource (id, provider, provider_resource_id, account, region,
+                service, name, organization_unit_id, tags, created_at, updated_at)
+            SELECT g, (ARRAY['aws', 'gcp', 'azure'])[1 + g %% 3], 'res-' || g, 'acct-' || g %% 40,
+                   'eu-west-1', 'compute', 'resource ' || g,
+                   (SELECT id FROM orgunits_organizationunit WHERE level >= 2
+                    ORDER BY id OFFSET (g * 7919) %% 1952 LIMIT 1), '{}', now(), now()
+            FROM generate_series(1, %s) g
+            """,
+            [RESOURCES],
+        )
+        today = timezone.localdate()
+        first = today - timedelta(days=364)
+        cursor.execute(
+            """
+            INSERT INTO costs_cost (amount, currency, amount_reporting, exchange_rate, incurred_on,
+                category_id, description, resource_id, organization_unit_id, url, metadata, tags,
+                source, kind, status, submitted_by_id, decision_comment, created_at, updated_at)
+            SELECT s.amount, s.currency, round(s.amount * s.rate, 2), s.rate, s.day,
+                   (%s::bigint[])[1 + s.res %% 6], '', s.res, r.organization_unit_id, '', '{}',
+                   jsonb_build_object('team',
+                       (ARRAY['web', 'data', 'platform', 'mobile'])[1 + s.res %% 4]),
+                   'api', 'charge',
+                   CASE WHEN s.roll < 0.9 THEN 'approved' WHEN s.roll < 0.97 THEN 'pending'
+                        ELSE 'rejected' END,
+                   %s, '', now(), now()
+            FROM (
+                SELECT 1 + floor(random() * %s)::int AS res, random() AS roll,
+                       (ARRAY['USD', 'EUR', 'GBP'])[1 + floor(random() * 3)::int] AS currency,
+                       round((1 + random() * 4999)::numeric, 2) AS amount,
+                       %s::date + floor(random() * 365)::int AS day
+                FROM generate_series(1, %s)
+            ) s0
+            CROSS JOIN LATERAL (SELECT s0.*, CASE s0.currency WHEN 'EUR' THEN 1.08
+                                WHEN 'GBP' THEN 1.27 ELSE 1 END AS rate) s
+            JOIN orgunits_resource r ON r.id = s.res
+            """,
+            [categories, finance.pk, RESOURCES, first, costs],
+        )
+    for code, rate in (("EUR", Decimal("1.08")), ("GBP", Decimal("1.27"))):
+        ExchangeRate.objects.create(currency=code, date=first - timedelta(days=1), rate=rate)
+    units = list(OrganizationUnit.objects.order_by("tree_id", "lft"))
+    root, team = units[0], next(u for u in units if u.level == 4)
+    for i, unit in enumerate(u for u in units if u.level <= 2):
+        Budget.objects.create(
+            name=f"Budget {unit.name}",
+            slug=f"budget-{unit.pk}",
+            amount=Decimal(5_000_000 if unit.level < 2 else 500_000),
+            currency="EUR" if i % 4 == 3 else "USD",
+            period=("monthly", "quarterly", "annual")[i % 3],
+            organization_unit=unit,
+            action="warn",
+            created_by=finance,
+        )
+    summary_rebuild()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    resource = _one(
+        "SELECT resource_id FROM costs_cost WHERE organization_unit_id = %s LIMIT 1", [team.pk]
+    )
+    return {"finance": finance, "root": root, "team": team, "resource": resource, "today": today}
+
+
+def _one(sql: str, params: list):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+# --- what is timed ---------------------------------------------------------------------------
+SUBTREE = (
+    "organization_unit_id IN (SELECT id FROM orgunits_organizationunit "
+    "WHERE tree_id = %s AND lft >= %s AND rght <= %s)"
+)
+TREND_FLOOR = (
+    "SELECT month, SUM(amount_reporting) FROM costs_spend_month "  # nosec B608
+    f"WHERE status = 'approved' AND month >= %s AND {SUBTREE} GROUP BY 1 ORDER BY 1"
+)
+BY_UNIT_FLOOR = (
+    "SELECT organization_unit_id, SUM(amount_reporting) FROM costs_spend_month "  # nosec B608
+    f"WHERE status = 'approved' AND month >= %s AND {SUBTREE} GROUP BY 1"
+)
+RESOURCE_FLOOR = (
+    "SELECT month, SUM(amount_reporting) FROM costs_spend_month_detail "
+    "WHERE status = 'approved' AND resource_key = %s AND month >= %s GROUP BY 1 ORDER BY 1"
+)
+LIST_FLOOR = (
+    "SELECT id, amount, currency, incurred_on, status FROM costs_cost "
+    "ORDER BY incurred_on DESC, id DESC LIMIT 50"
+)
+PENDING_FLOOR = (
+    "SELECT id, amount FROM costs_cost WHERE status = 'pending' ORDER BY submitted_at, id LIMIT 50"
+)
+TAG_FLOOR = (
+    "SELECT tag_key, tag_value, SUM(amount_reporting) FROM costs_spend_month_tag "
+    "WHERE status = 'approved' AND month >= %s GROUP BY 1, 2"
+)
+CSV_FLOOR = (
+    "SELECT id, amount, currency, incurred_on FROM costs_cost "  # nosec B608
+    "WHERE organization_unit_id = %s AND incurred_on >= %s AND incurred_on <= %s ORDER BY id"
+)
+BUDGET_FLOOR = (
+    "SELECT b.id, (SELECT SUM(s.amount_reporting) FROM costs_spend_month s "  # nosec B608
+    "WHERE s.status = 'approved' AND s.month >= %s AND s.organization_unit_id IN "
+    "(SELECT id FROM orgunits_organizationunit u WHERE u.tree_id = ou.tree_id "
+    "AND u.lft >= ou.lft AND u.rght <= ou.rght)) FROM budgets_budget b "
+    "JOIN orgunits_organizationunit ou ON ou.id = b.organization_unit_id"
+)
+
+
+def _scenarios(world: dict) -> list[tuple[str, str, str, list]]:
+    root, team, today = world["root"], world["team"], world["today"]
+    year_ago = (today - timedelta(days=364)).replace(day=1)
+    month = today.replace(day=1)
+    month_end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    root_range = [root.tree_id, root.lft, root.rght]
+    team_range = [team.tree_id, team.lft, team.rght]
+    return [
+        ("page /", "/", BY_UNIT_FLOOR, [month, *root_range]),
+        (
+            f"page /units/{root.pk}/ (root)",
+            f"/units/{root.pk}/",
+            TREND_FLOOR,
+            [year_ago, *root_range],
+        ),
+        (
+            f"page /units/{team.pk}/ (team)",
+            f"/units/{team.pk}/",
+            TREND_FLOOR,
+            [year_ago, *team_range],
+        ),
+        (
+            f"page /resources/{world['resource']}/",
+            f"/resources/{world['resource']}/",
+            RESOURCE_FLOOR,
+            [world["resource"], year_ago],
+        ),
+        ("page /budgets/", "/budgets/", BUDGET_FLOOR, [month]),
+        ("page /approvals/", "/approvals/", PENDING_FLOOR, []),
+        ("page /allocation/", "/allocation/", LIST_FLOOR, []),
+        (
+            "api reports/summary annual",
+            "/api/v1/reports/summary/?period=annual",
+            TAG_FLOOR,
+            [year_ago],
+        ),
+        (
+            "api reports/costs by month",
+            "/api/v1/reports/costs/?group_by=month",
+            TREND_FLOOR,
+            [year_ago, *root_range],
+        ),
+        (
+            "api reports/costs by unit,month",
+            "/api/v1/reports/costs/?group_by=organization_unit,month",
+            BY_UNIT_FLOOR,
+            [year_ago, *root_range],
+        ),
+        (
+            f"api org-units/{root.pk}/rollup",
+            f"/api/v1/org-units/{root.pk}/rollup/",
+            BY_UNIT_FLOOR,
+            [year_ago, *root_range],
+        ),
+        ("api reports/budget-variance", "/api/v1/reports/budget-variance/", BUDGET_FLOOR, [month]),
+        ("api costs list first page", "/api/v1/costs/", LIST_FLOOR, []),
+        (
+            "api costs of one team's month as CSV",
+            f"/api/v1/costs/?organization_unit={team.pk}&incurred_on_after={month}"
+            f"&incurred_on_before={month_end}&format=csv&limit=1000",
+            CSV_FLOOR,
+            [team.pk, month, month_end],
+        ),
+    ]
+
+
+def _measure(client, name, url, floor_sql, floor_params, *, costs: int, repeat: int) -> dict:
+    def ours():
+        response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"{url} answered {response.status_code}")
+        return b"".join(response) if response.streaming else response.content
+
+    def floor():
+        with connection.cursor() as cursor:
+            cursor.execute(floor_sql, floor_params)
+            return cursor.fetchall()
+
+    ours_s, floor_s, body, _ = compare(ours, floor, repeat=repeat)
+    return result_line(name, ours=ours_s, floor=floor_s, costs=costs, url=url, bytes=len(body))

@@ -141,16 +141,19 @@ def _spend_filters(filters: dict[str, Any]) -> SpendFilters:
     return SpendFilters(**{**filters, "statuses": tuple(filters.get("statuses", ACTUAL))})
 
 
-def cost_totals(*, group_by: Sequence[str] = (), **filters) -> list[dict[str, Any]]:
+def cost_totals(
+    *, group_by: Sequence[str] = (), largest: int | None = None, **filters
+) -> list[dict[str, Any]]:
     """Totals in the reporting currency, grouped by up to two keys (one query; two for a tag
     key, whose ``None`` group is everything less the tagged costs).
 
     Each row: the group values under their key names (ids for objects, dates for time keys,
     strings for provider/currency/tags; ``None`` where a cost has no such value), ``total``
     (Decimal, sum of ``amount_reporting``) and ``count``. Ordered by the group values.
+    ``largest=N`` may leave out groups outside the N largest (``totals_by`` cuts anyway).
     """
     keys = parse_group_by(group_by)
-    summary = spend_rows(keys, _spend_filters(filters))
+    summary = spend_rows(keys, _spend_filters(filters), largest=largest)
     if summary is not None:
         if not keys:
             total = sum((r["amount_reporting"] for r in summary), ZERO)
@@ -489,7 +492,7 @@ def monthly_trend(*, months: int = 12, end_month: date | None = None, **filters)
 
 def totals_by(key: str, *, limit: int | None = None, **filters) -> list[dict]:
     """Totals by one key, largest first, with display labels (two queries)."""
-    rows = cost_totals(group_by=(key,), **filters)
+    rows = cost_totals(group_by=(key,), largest=limit, **filters)
     rows.sort(key=lambda r: (-r["total"], str(r[key])))
     if limit:
         rows = rows[:limit]

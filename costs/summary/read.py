@@ -170,9 +170,16 @@ def _parts(family: str, keys, filters: SpendFilters) -> list[QuerySet]:
     return parts
 
 
-def _fetch(family: str, keys: Sequence[str], filters: SpendFilters) -> dict[tuple, list]:
+def _fetch(
+    family: str, keys: Sequence[str], filters: SpendFilters, top: int | None = None
+) -> dict[tuple, list]:
     parts = _parts(family, keys, filters)
-    qs = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:], all=True)
+    if len(parts) == 1:
+        qs = parts[0]
+        if top is not None:  # one part holds whole groups: the largest can be cut in SQL
+            qs = qs.order_by("-amount_reporting")[:top]
+    else:
+        qs = parts[0].union(*parts[1:], all=True)
     merged: dict[tuple, list] = {}
     for row in qs:
         group = tuple(row[f"g{i}"] for i in range(len(keys)))
@@ -209,15 +216,22 @@ def _provider_of(resource_ids: Iterable[int]) -> dict[int, str]:
     return dict(Resource.objects.filter(pk__in=ids).values_list("pk", "provider")) if ids else {}
 
 
-def spend_rows(keys: Sequence[str], filters: SpendFilters) -> list[dict[str, Any]] | None:
+def spend_rows(
+    keys: Sequence[str], filters: SpendFilters, *, largest: int | None = None
+) -> list[dict[str, Any]] | None:
     """Rows ``{key: value, …, "amount", "amount_reporting", "entries"}`` grouped by ``keys``
     (which may include ``currency``; ``amount`` is only meaningful then), ordered by the key
-    values with empty values last; ``None`` when the summary cannot answer."""
+    values with empty values last; ``None`` when the summary cannot answer.
+
+    ``largest=N`` (one object key): at least the N groups with the largest reporting totals,
+    possibly more (the caller sorts and cuts); the rest may be left out."""
     keys = list(keys)
     family = family_for(keys, filters)
     if family is None:
         return None
-    merged = _fetch(family, keys, filters)
+    cut = len(keys) == 1 and keys[0] in ("organization_unit", "category", "resource", "entity")
+    top = largest * 2 + 10 if largest and cut else None  # slack for ties at the boundary
+    merged = _fetch(family, keys, filters, top)
     tag_index = next((i for i, k in enumerate(keys) if k.startswith(TAG_PREFIX)), None)
     if tag_index is not None:
         merged.update(_untagged(keys, tag_index, filters, merged))

@@ -3,9 +3,10 @@
 Hand-written SQL because it runs inside every cost submission (enforcement) and the ORM's
 query building cost more than the query itself. One ``SELECT`` per budget, joined with
 ``UNION ALL`` so any number of budgets take one round trip. A budget without a tags filter
-or team that is not hourly sums the spend summary (``costs.summary``: per day, unit,
-category, currency and status; per month for a reporting-currency budget over whole months),
-so its cost grows with the days and units in its scope, not with the costs; the cost being
+or team that is not hourly sums the spend summary's rolled-up rows of its unit alone
+(``costs.summary``: per day, unit and ancestor, category, currency and status; per month for a
+reporting-currency budget over whole months), so its cost grows with the days and categories
+in its period, neither with the costs nor with the size of the subtree; the cost being
 submitted is taken back out when it is counted there already. Any other budget sums raw
 costs: the unit and category subtrees are ``tree_id``/``lft``/``rght`` ranges, the period a
 range on ``incurred_on`` (``submitted_at`` for hourly budgets), tags a ``@>`` containment
@@ -32,7 +33,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from costs.models import Cost, CostCategory, ExchangeRate, SpendDay, SpendMonth
+from costs.models import Cost, CostCategory, ExchangeRate, SpendDayTree, SpendMonthTree
 from costtrack.core.money import reporting_currency, round_money
 from orgunits.models import OrganizationUnit
 
@@ -46,8 +47,8 @@ COST = Cost._meta.db_table
 UNIT = OrganizationUnit._meta.db_table
 CATEGORY = CostCategory._meta.db_table
 RATE = ExchangeRate._meta.db_table
-SPEND_DAY = SpendDay._meta.db_table
-SPEND_MONTH = SpendMonth._meta.db_table
+SPEND_DAY_TREE = SpendDayTree._meta.db_table
+SPEND_MONTH_TREE = SpendMonthTree._meta.db_table
 
 
 def _user_groups_table() -> str:
@@ -89,8 +90,8 @@ def _source(
         ), params
     # A reporting-currency budget over whole months needs no per-day conversion.
     monthly = budget.currency == reporting_currency() and _whole_months(period)
-    table, day = (SPEND_MONTH, "month") if monthly else (SPEND_DAY, "day")
-    where, params = _scope(budget, period, None, day_column=day)
+    table, day = (SPEND_MONTH_TREE, "month") if monthly else (SPEND_DAY_TREE, "day")
+    where, params = _scope(budget, period, None, day_column=day, rolled_up=True)
     sql = (
         f"SELECT c.{day} AS incurred_on, c.status, c.currency, c.amount, "  # nosec B608
         f"c.amount_reporting FROM {table} c WHERE c.entries <> 0 AND {where}"
@@ -111,9 +112,13 @@ def _scope(
     exclude_cost_id: int | None,
     *,
     day_column: str = "incurred_on",
+    rolled_up: bool = False,
 ) -> tuple[str, list]:
-    ops = connection.ops
     unit = budget.organization_unit
+    if rolled_up:  # the summary's tree rows of the budget's unit are its whole subtree
+        where = ["c.status IN (%s, %s)", "c.organization_unit_id = %s"]
+        params: list = [APPROVED, PENDING, unit.pk]
+        return _rest_of_scope(budget, period, where, params, None, day_column)
     # ``= ANY(ARRAY(…))``: the planner then probes the (unit, day) indexes for a small
     # subtree instead of scanning the period for every unit and joining.
     units = f"SELECT u.id FROM {UNIT} u WHERE u.tree_id = %s AND u.lft >= %s AND u.rght <= %s"
@@ -123,7 +128,12 @@ def _scope(
         if connection.vendor == "postgresql"
         else f"c.organization_unit_id IN ({units})",  # nosec B608
     ]
-    params: list = [APPROVED, PENDING, unit.tree_id, unit.lft, unit.rght]
+    params = [APPROVED, PENDING, unit.tree_id, unit.lft, unit.rght]
+    return _rest_of_scope(budget, period, where, params, exclude_cost_id, day_column)
+
+
+def _rest_of_scope(budget, period, where: list, params: list, exclude_cost_id, day_column):
+    ops = connection.ops
     if budget.category_id is not None:
         category = budget.category
         where.append(

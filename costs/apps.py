@@ -11,6 +11,11 @@ class CostsConfig(AppConfig):
         from .imports import admin  # noqa: F401  (billing import admin registrations)
 
         periods.connect()
+        from orgunits.extensions import register_move_hook
+
+        from .summary.maintain import units_moving
+
+        register_move_hook(units_moving)
 
 
 def _ensure_default_categories(sender, using="default", **kwargs) -> None:

@@ -371,6 +371,9 @@ def rollup(
     that ``user`` may see ``unit``.
     """
     statuses = tuple(statuses)
+    summarised = _summary_rollup(unit=unit, user=user, start=start, end=end, statuses=statuses)
+    if summarised is not None:
+        return summarised
     units = list(_scoped_units(user=user, root=unit).select_related("owner"))
     pairs = [(u.pk, u.parent_id) for u in units]
     filters = {"user": user, "unit": unit, "start": start, "end": end, "statuses": statuses}
@@ -394,6 +397,46 @@ def rollup(
         own_by_currency=_sorted(direct_cur.get(unit.pk, {})),
         total_by_currency=_sorted(subtree_cur.get(unit.pk, {})),
         children=children,
+    )
+
+
+def _summary_rollup(*, unit, user, start, end, statuses) -> UnitRollup | None:
+    """``rollup`` from the summary in three queries whatever the subtree's size: the
+    children, the rolled-up rows of the unit and its children, and the unit's own rows."""
+    children = list(_scoped_units(user=user, root=unit).filter(parent=unit).select_related("owner"))
+    ids = (unit.pk, *(c.pk for c in children))
+    rolled = spend_rows(
+        ["organization_unit", "currency"],
+        SpendFilters(start=start, end=end, statuses=statuses, units=ids),
+    )
+    if rolled is None:
+        return None
+    own = spend_rows(
+        ["currency"],
+        SpendFilters(
+            user=user,
+            start=start,
+            end=end,
+            unit=unit,
+            include_descendants=False,
+            statuses=statuses,
+        ),
+    )
+    total: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    by_currency: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for r in rolled:
+        total[r["organization_unit"]] += r["amount_reporting"]
+        by_currency[r["organization_unit"]][r["currency"]] = r["amount"]
+    return UnitRollup(
+        unit=unit,
+        own=sum((r["amount_reporting"] for r in own), ZERO),
+        total=total[unit.pk],
+        own_by_currency=_sorted({r["currency"]: r["amount"] for r in own}),
+        total_by_currency=_sorted(by_currency[unit.pk]),
+        children=[
+            {"unit": c, "total": total[c.pk], "total_by_currency": _sorted(by_currency[c.pk])}
+            for c in children
+        ],
     )
 
 
@@ -506,16 +549,32 @@ def top_units(
     *, user=None, start: date, end: date, limit: int = 8, max_level: int = 2
 ) -> list[dict]:
     """The units (below the tree roots, down to ``max_level``) with the largest subtree
-    totals in [start, end], largest first: ``{"unit", "total", "own"}`` (three queries)."""
-    totals = unit_subtree_totals(user=user, start=start, end=end)
+    totals in [start, end], largest first: ``{"unit", "total", "own"}`` (three queries: the
+    units, their rolled-up totals, the leaders' own totals)."""
     units = {
         u.pk: u
         for u in _scoped_units(user=user, root=None).filter(level__gte=1, level__lte=max_level)
     }
-    ranked = sorted(
-        (uid for uid in units if totals.get(uid, (ZERO, ZERO))[1]),
-        key=lambda uid: (-totals[uid][1], units[uid].name),
-    )[:limit]
+    rolled = spend_rows(
+        ["organization_unit"], SpendFilters(start=start, end=end, units=tuple(units))
+    )
+    if rolled is not None:
+        subtree = {r["organization_unit"]: r["amount_reporting"] for r in rolled}
+        ranked = sorted(
+            (uid for uid in units if subtree.get(uid)),
+            key=lambda uid: (-subtree[uid], units[uid].name),
+        )[:limit]
+        own = spend_rows(
+            ["organization_unit"], SpendFilters(start=start, end=end, own_units=tuple(ranked))
+        )
+        direct = {r["organization_unit"]: r["amount_reporting"] for r in own}
+        totals = {uid: (direct.get(uid, ZERO), subtree[uid]) for uid in ranked}
+    else:
+        totals = unit_subtree_totals(user=user, start=start, end=end)
+        ranked = sorted(
+            (uid for uid in units if totals.get(uid, (ZERO, ZERO))[1]),
+            key=lambda uid: (-totals[uid][1], units[uid].name),
+        )[:limit]
     return [{"unit": units[uid], "total": totals[uid][1], "own": totals[uid][0]} for uid in ranked]
 
 

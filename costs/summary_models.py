@@ -1,10 +1,16 @@
 """The spend summary: costs pre-aggregated per day and per month, kept exact by the services.
 
-Six tables, two time grains (``day`` and ``month``) of three families:
+Eight tables, two time grains (``day`` and ``month``) of four families:
 
-- *unit*: per unit, category, currency and status — totals, trends, rollups, budgets;
-- *detail*: the same plus resource and entity — breakdowns by resource, entity, provider;
-- *tag*: per unit, tag key, tag value, currency and status — tag breakdowns.
+- *unit*: per unit, category, currency and status — what each unit spends directly;
+- *tree*: the same per unit *and each of its ancestors* — a unit's subtree total is its own
+  rows, whatever the size of the subtree (trends, rollups, budgets, dashboards);
+- *detail*: per unit, category, resource, entity, currency and status — breakdowns by
+  resource, entity and provider;
+- *tag*: per unit and ancestor, tag key, tag value, currency and status — tag breakdowns.
+
+Moving a unit moves its costs' contributions from its old ancestors' tree and tag rows to
+the new ones (``costs.summary.maintain``, through the ``orgunits`` move hooks).
 
 Each row holds ``amount`` (sum in ``currency``), ``amount_reporting`` (sum in the reporting
 currency) and ``entries`` (number of costs; a tag row counts the costs carrying that pair).
@@ -21,6 +27,8 @@ from orgunits.models import OrganizationUnit
 __all__ = [
     "SpendDay",
     "SpendMonth",
+    "SpendDayTree",
+    "SpendMonthTree",
     "SpendDayDetail",
     "SpendMonthDetail",
     "SpendDayTag",
@@ -118,6 +126,42 @@ class SpendMonth(_WithCategory):
         ]
 
 
+class SpendDayTree(_WithCategory):
+    """``organization_unit`` is the unit of the costs or any of its ancestors."""
+
+    day = models.DateField()
+
+    class Meta:
+        db_table = "costs_spend_day_tree"
+        constraints = [
+            models.UniqueConstraint(fields=["day", *UNIT_KEY], name="spend_day_tree_key")
+        ]
+        indexes = [
+            models.Index(fields=["organization_unit", "day"], name="spend_day_tree_unit"),
+            models.Index(
+                fields=["entries"], name="spend_day_tree_empty", condition=models.Q(entries=0)
+            ),
+        ]
+
+
+class SpendMonthTree(_WithCategory):
+    """``organization_unit`` is the unit of the costs or any of its ancestors."""
+
+    month = models.DateField(help_text="The first day of the month.")
+
+    class Meta:
+        db_table = "costs_spend_month_tree"
+        constraints = [
+            models.UniqueConstraint(fields=["month", *UNIT_KEY], name="spend_month_tree_key")
+        ]
+        indexes = [
+            models.Index(fields=["organization_unit", "month"], name="spend_month_tree_unit"),
+            models.Index(
+                fields=["entries"], name="spend_month_tree_empty", condition=models.Q(entries=0)
+            ),
+        ]
+
+
 class SpendDayDetail(_Detail):
     day = models.DateField()
 
@@ -157,7 +201,7 @@ class SpendDayTag(_Tag):
         db_table = "costs_spend_day_tag"
         constraints = [models.UniqueConstraint(fields=["day", *TAG_KEY], name="spend_day_tag_key")]
         indexes = [
-            models.Index(fields=["tag_key", "day"], name="spend_day_tag_key_day"),
+            models.Index(fields=["organization_unit", "day"], name="spend_day_tag_unit"),
             models.Index(
                 fields=["entries"], name="spend_day_tag_empty", condition=models.Q(entries=0)
             ),
@@ -173,7 +217,7 @@ class SpendMonthTag(_Tag):
             models.UniqueConstraint(fields=["month", *TAG_KEY], name="spend_month_tag_key")
         ]
         indexes = [
-            models.Index(fields=["tag_key", "month"], name="spend_month_tag_key_month"),
+            models.Index(fields=["organization_unit", "month"], name="spend_month_tag_unit"),
             models.Index(
                 fields=["entries"], name="spend_month_tag_empty", condition=models.Q(entries=0)
             ),

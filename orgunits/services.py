@@ -6,6 +6,7 @@ Every write that names an ``acting_user`` refuses an auditor (``PermissionDenied
 auditors read the whole organisation and change nothing.
 """
 
+from contextlib import ExitStack
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,7 @@ from costtrack.core.db import advisory_xact_lock
 from costtrack.core.exceptions import Conflict, ValidationError
 from costtrack.core.roles import refuse_read_only
 
+from . import extensions
 from .models import Delegation, Entity, Membership, OrganizationUnit, Resource
 
 TREE_LOCK = "orgunits.tree"
@@ -150,8 +152,12 @@ def unit_move(
         new_parent.refresh_from_db()
     unit_move_check(unit=unit, new_parent=new_parent)
     if _pk(new_parent) != unit.parent_id:
-        unit.parent = new_parent
-        unit.save()
+        subtree = list(unit.get_descendants(include_self=True).values_list("pk", flat=True))
+        with ExitStack() as hooks:
+            for hook in extensions.move_hooks():
+                hooks.enter_context(hook(unit_ids=subtree))
+            unit.parent = new_parent
+            unit.save()
     unit.refresh_from_db()
     return unit
 

@@ -8,20 +8,27 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from orgunits.models import OrganizationUnit
+
 from ..models import (
     Cost,
     SpendDay,
     SpendDayDetail,
     SpendDayTag,
+    SpendDayTree,
     SpendMonth,
     SpendMonthDetail,
     SpendMonthTag,
+    SpendMonthTree,
 )
 
 COST = Cost._meta.db_table
+UNIT_TABLE = OrganizationUnit._meta.db_table
 TRACKED = (Cost.Status.APPROVED.value, Cost.Status.PENDING.value)
 
-UNIT, DETAIL, TAG = "unit", "detail", "tag"
+UNIT, TREE, DETAIL, TAG = "unit", "tree", "detail", "tag"
+# Families whose rows count each cost for its unit and every ancestor of it.
+ROLLED_UP = (TREE, TAG)
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,10 @@ class Grain:
         opts = self.model._meta
         return [opts.get_field(name).column for name in opts.constraints[0].fields]
 
+    @property
+    def rolled_up(self) -> bool:
+        return self.family in ROLLED_UP
+
     def source(self, column: str) -> str:
         """The SQL expression over ``costs_cost c`` (and ``kv`` for tags) for ``column``."""
         vendor = connection.vendor
@@ -57,14 +68,24 @@ class Grain:
             return "kv.key"
         if column == "tag_value":
             return "kv.value"
+        if column == "organization_unit_id" and self.rolled_up:
+            return "a.id"
         return f"c.{column}"
 
     def from_clause(self) -> str:
-        if self.family != TAG:
-            return f"{COST} c"
-        if connection.vendor == "postgresql":
-            return f"{COST} c CROSS JOIN LATERAL jsonb_each_text(c.tags) AS kv"
-        return f"{COST} c, json_each(c.tags) AS kv"
+        sql = f"{COST} c"
+        if self.rolled_up:
+            sql += (
+                f" JOIN {UNIT_TABLE} cu ON cu.id = c.organization_unit_id"
+                f" JOIN {UNIT_TABLE} a ON a.tree_id = cu.tree_id AND a.lft <= cu.lft"
+                " AND a.rght >= cu.rght"
+            )
+        if self.family == TAG:
+            if connection.vendor == "postgresql":
+                sql += " CROSS JOIN LATERAL jsonb_each_text(c.tags) AS kv"
+            else:
+                sql += ", json_each(c.tags) AS kv"
+        return sql
 
     def extra_where(self) -> str:
         # A tag whose value is JSON null counts as absent, as ``tags->>'key'`` reads it.
@@ -74,6 +95,8 @@ class Grain:
 GRAINS = (
     Grain(SpendDay, UNIT, "day"),
     Grain(SpendMonth, UNIT, "month"),
+    Grain(SpendDayTree, TREE, "day"),
+    Grain(SpendMonthTree, TREE, "month"),
     Grain(SpendDayDetail, DETAIL, "day"),
     Grain(SpendMonthDetail, DETAIL, "month"),
     Grain(SpendDayTag, TAG, "day"),

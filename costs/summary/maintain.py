@@ -70,26 +70,36 @@ def _id_batches(ids: Iterable[int]) -> Iterator[tuple[str, list]]:
         yield f"c.id IN ({', '.join(['%s'] * len(chunk))})", chunk
 
 
-def _change(sign: int, ids, where, params) -> None:
+def _change(sign: int, ids, where, params, grains) -> None:
     if where is not None:
-        _apply(sign=sign, where=where, params=list(params))
+        _apply(sign=sign, where=where, params=list(params), grains=grains)
     if ids is not None:
         for condition, values in _id_batches(ids):
-            _apply(sign=sign, where=condition, params=values)
+            _apply(sign=sign, where=condition, params=values, grains=grains)
 
 
-def summary_add(*, ids: Iterable[int] | None = None, where: str | None = None, params=()) -> None:
+def summary_add(
+    *,
+    ids: Iterable[int] | None = None,
+    where: str | None = None,
+    params=(),
+    grains: Iterable[Grain] = GRAINS,
+) -> None:
     """Add the costs given by ``ids`` or by an SQL condition on ``costs_cost c`` to the
-    summary, as they are now (costs of untracked statuses are skipped)."""
-    _change(1, ids, where, params)
+    summary (every table, or ``grains``), as they are now (untracked statuses skipped)."""
+    _change(1, ids, where, params, grains)
 
 
 def summary_remove(
-    *, ids: Iterable[int] | None = None, where: str | None = None, params=()
+    *,
+    ids: Iterable[int] | None = None,
+    where: str | None = None,
+    params=(),
+    grains: Iterable[Grain] = GRAINS,
 ) -> None:
     """Take the costs given by ``ids`` or ``where`` out of the summary, as they are now.
     Call it before changing them."""
-    _change(-1, ids, where, params)
+    _change(-1, ids, where, params, grains)
 
 
 @contextmanager
@@ -113,6 +123,28 @@ def cost_save(cost, *, was: str | None, **save_kwargs) -> None:
     cost.save(**save_kwargs)
     if is_tracked(cost.status):
         summary_add(ids=[cost.pk])
+
+
+ROLLED_UP_GRAINS = tuple(g for g in GRAINS if g.rolled_up)
+
+
+def units_moving(*, unit_ids: Sequence[int]):
+    """Around a move of these units (a subtree): their costs' contributions leave the old
+    ancestors' rolled-up rows before the move and reach the new ancestors' after it."""
+    return summary_moving_grains(
+        where="c.organization_unit_id = ANY(%s)"
+        if connection.vendor == "postgresql"
+        else f"c.organization_unit_id IN ({', '.join(['%s'] * len(unit_ids))})",
+        params=[list(unit_ids)] if connection.vendor == "postgresql" else list(unit_ids),
+        grains=ROLLED_UP_GRAINS,
+    )
+
+
+@contextmanager
+def summary_moving_grains(*, where: str, params, grains):
+    summary_remove(where=where, params=params, grains=grains)
+    yield
+    summary_add(where=where, params=params, grains=grains)
 
 
 def summary_purge() -> int:

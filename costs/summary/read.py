@@ -8,7 +8,9 @@ the summary cannot answer (an untracked status, two tag keys, a tag with resourc
 provider or category), and the caller reads raw costs instead.
 
 Which table: a tag key → the tag tables; resource, entity or provider (as a key or the
-resource filter) → the detail tables; anything else → the unit tables (smallest).
+resource filter) → the detail tables; grouping by unit or a unit without its subtree → the
+unit tables; anything else → the tree tables, where a subtree's total is the rows of its
+root unit alone (the roots of what the user may see, when no unit is given).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from costtrack.core.roles import sees_everything
 from orgunits.models import OrganizationUnit, Resource
 from orgunits.selectors import subtree_q, unit_range, user_root_ranges
 
-from .grains import DETAIL, TAG, TRACKED, UNIT, grain_for
+from .grains import DETAIL, TAG, TRACKED, TREE, UNIT, grain_for
 
 ZERO = Decimal(0)
 TAG_PREFIX = "tag:"
@@ -45,19 +47,33 @@ class SpendFilters:
     include_descendants: bool = True
     statuses: tuple[str, ...] = (TRACKED[0],)
     resource: Resource | None = None
+    # Rolled-up rows of exactly these units (their subtree totals), for rollups; the caller
+    # has checked that the user may see them.
+    units: tuple[int, ...] | None = None
+    # Direct rows of exactly these units (what each spends itself), likewise checked.
+    own_units: tuple[int, ...] | None = None
 
 
 def family_for(keys: Sequence[str], filters: SpendFilters) -> str | None:
     """The summary family that answers these keys and filters, or None (read raw costs)."""
     if not filters.statuses or not set(filters.statuses) <= set(TRACKED):
         return None
+    if filters.units is not None:
+        return TREE
+    if filters.own_units is not None:
+        return UNIT
     tags = [k for k in keys if k.startswith(TAG_PREFIX)]
     detail = bool(DETAIL_KEYS & set(keys)) or filters.resource is not None
+    direct = "organization_unit" in keys or (
+        filters.unit is not None and not filters.include_descendants
+    )
     if tags:
-        if len(tags) > 1 or detail or "category" in keys:
+        if len(tags) > 1 or detail or direct or "category" in keys:
             return None
         return TAG
-    return DETAIL if detail else UNIT
+    if detail:
+        return DETAIL
+    return UNIT if direct else TREE
 
 
 def _month_end(first: date) -> date:
@@ -91,8 +107,39 @@ def _prev_month(first: date) -> date:
     return (first - _DAY).replace(day=1)
 
 
-def _scoped(qs: QuerySet, filters: SpendFilters) -> QuerySet:
+def _contains(outer, inner) -> bool:
+    return outer[0] == inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2]
+
+
+def _roots_q(filters: SpendFilters) -> Q:
+    """Rolled-up rows whose subtrees together cover the scope exactly once: the unit asked
+    for, or the outermost units the user may see inside it (every tree root for finance)."""
+    if filters.units is not None:
+        return Q(organization_unit__in=list(filters.units))
+    user, unit = filters.user, filters.unit
+    if user is None or sees_everything(user):
+        if unit is not None:
+            return Q(organization_unit=unit)
+        return Q(organization_unit__parent__isnull=True)
+    ranges = user_root_ranges(user)
+    ranges = [r for r in ranges if not any(o != r and _contains(o, r) for o in ranges)]
+    if unit is not None:
+        wanted = unit_range(unit)
+        if any(_contains(r, wanted) for r in ranges):
+            return Q(organization_unit=unit)
+        ranges = [r for r in ranges if _contains(wanted, r)]
+    condition = Q(pk__in=[])
+    for tree_id, lft, _ in sorted(set(ranges)):
+        condition |= Q(organization_unit__tree_id=tree_id, organization_unit__lft=lft)
+    return condition
+
+
+def _scoped(qs: QuerySet, filters: SpendFilters, *, rolled_up: bool) -> QuerySet:
     qs = qs.filter(status__in=list(filters.statuses)).exclude(entries=0)
+    if rolled_up:
+        return qs.filter(_roots_q(filters))
+    if filters.own_units is not None:
+        return qs.filter(organization_unit__in=list(filters.own_units))
     if filters.unit is not None:
         if filters.include_descendants:
             qs = qs.filter(subtree_q([unit_range(filters.unit)], "organization_unit"))
@@ -129,8 +176,8 @@ def _expression(key: str, time: str):
 
 
 def _part(family: str, time: str, keys, filters: SpendFilters, time_q: Q) -> QuerySet:
-    model = grain_for(family, time).model
-    qs = _scoped(model.objects.filter(time_q), filters)
+    grain = grain_for(family, time)
+    qs = _scoped(grain.model.objects.filter(time_q), filters, rolled_up=grain.rolled_up)
     tag = next((k for k in keys if k.startswith(TAG_PREFIX)), None)
     if tag is not None:
         qs = qs.filter(tag_key=tag[len(TAG_PREFIX) :])
@@ -193,8 +240,7 @@ def _fetch(
 def _untagged(keys, tag_index: int, filters: SpendFilters, tagged: dict[tuple, list]):
     """Costs without the tag key form the ``None`` group: all costs less the tagged ones."""
     others = [k for i, k in enumerate(keys) if i != tag_index]
-    family = DETAIL if DETAIL_KEYS & set(others) else UNIT
-    totals = _fetch(family, others, filters)
+    totals = _fetch(family_for(others, filters), others, filters)
     for group, values in tagged.items():
         rest = tuple(v for i, v in enumerate(group) if i != tag_index)
         left = totals.get(rest)

@@ -69,13 +69,13 @@ def _copy(table: str, columns: list[str], lines: Iterator[str]) -> None:
         copy.write(buffer.getvalue())
 
 
-def _tree() -> list[tuple[int, int | None, int]]:
+def _tree(units_per_level: tuple[int, ...] = UNITS_PER_LEVEL) -> list[tuple[int, int | None, int]]:
     """``(id, parent_id, level)`` in pre-order: each level's units spread over the previous."""
     parents: list[int | None] = [None]
     next_id = 1
     children: dict[int | None, list[int]] = {}
     levels: dict[int, int] = {}
-    for level, count in enumerate(UNITS_PER_LEVEL):
+    for level, count in enumerate(units_per_level):
         current = []
         for i in range(count):
             parent = parents[i % len(parents)]

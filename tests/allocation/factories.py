@@ -6,6 +6,7 @@ from decimal import Decimal
 from allocation import services
 from allocation.models import CostNode
 from costs.models import Cost, CostCategory
+from costs.summary.maintain import summary_add
 from tests.orgunits.factories import OrganizationUnitFactory, ResourceFactory, UserFactory
 
 MARCH = {"period_start": date(2025, 3, 1), "period_end": date(2025, 3, 31)}
@@ -56,7 +57,7 @@ def approved_cost(
         or OrganizationUnitFactory()
     )
     amount = Decimal(str(amount))
-    return Cost.objects.create(
+    cost = Cost.objects.create(
         amount=amount,
         currency="USD",
         amount_reporting=amount,
@@ -69,3 +70,5 @@ def approved_cost(
         status=status,
         kind=Cost.Kind.CHARGE if amount >= 0 else Cost.Kind.CREDIT,
     )
+    summary_add(ids=[cost.pk])  # a row written directly still counts in the spend summary
+    return cost

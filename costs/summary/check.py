@@ -32,7 +32,9 @@ class Difference:
         key = ", ".join(f"{k}={v}" for k, v in self.key.items())
 
         def show(v):
-            return "no row" if v is None else f"amount {v[0]}, reporting {v[1]}, {v[2]} costs"
+            if v is None:
+                return "no row"
+            return f"amount {v[0]:f}, reporting {v[1]:f}, {v[2]} costs"
 
         stored, computed = show(self.stored), show(self.computed)
         return f"{self.table} ({key}): summary has {stored}; costs give {computed}"
@@ -82,7 +84,7 @@ def summary_rebuild(*, start: date | None = None, end: date | None = None) -> in
             [*TRACKED, *params],
         )
         (count,) = cursor.fetchone()
-    summary_purge()
+    summary_purge(start=first, end=last)
     return count
 
 
@@ -99,7 +101,10 @@ def _difference_sql(grain: Grain, first, last) -> tuple[str, list]:
         f"FROM {grain.from_clause()} WHERE c.status IN (%s, %s) AND {where}"
         f"{grain.extra_where()} GROUP BY {', '.join(sources)}), "
         f"stored AS (SELECT {key_list}, amount, amount_reporting, entries FROM {grain.table} "
-        f"WHERE entries <> 0 AND {stored_where}) "
+        # a row whose costs all left still counts when its amounts are not zero: the next
+        # cost of its key would be added to them
+        "WHERE (entries <> 0 OR amount <> 0 OR amount_reporting <> 0) "
+        f"AND {stored_where}) "
         f"SELECT {', '.join(f'COALESCE(s.{k}, w.{k})' for k in keys)}, "
         "s.amount, s.amount_reporting, s.entries, w.amount, w.amount_reporting, w.entries "
         f"FROM stored s FULL OUTER JOIN computed w ON "

@@ -147,11 +147,22 @@ def summary_moving_grains(*, where: str, params, grains):
     summary_add(where=where, params=params, grains=grains)
 
 
-def summary_purge() -> int:
-    """Delete the rows whose costs all left (``entries`` = 0); return how many."""
+def summary_purge(*, start=None, end=None) -> int:
+    """Delete the rows whose costs all left (``entries`` = 0), of days/months in [start, end]
+    when given; return how many."""
     deleted = 0
     with connection.cursor() as cursor:
         for grain in GRAINS:
-            cursor.execute(f"DELETE FROM {grain.table} WHERE entries = 0")  # nosec B608
+            where, params = ["entries = 0"], []
+            if start is not None:
+                where.append(f"{grain.time} >= %s")
+                params.append(start)
+            if end is not None:
+                where.append(f"{grain.time} <= %s")
+                params.append(end)
+            cursor.execute(
+                f"DELETE FROM {grain.table} WHERE {' AND '.join(where)}",  # nosec B608
+                params,
+            )
             deleted += max(cursor.rowcount, 0)
     return deleted

@@ -204,6 +204,9 @@ COSTS_ESCALATE_AFTER_DAYS = env.int("COSTS_ESCALATE_AFTER_DAYS", default=7)
 COSTTRACK_IMPORT_AMOUNT_COLUMN = env.str("COSTTRACK_IMPORT_AMOUNT_COLUMN", default="EffectiveCost")
 COSTTRACK_IMPORT_DEFAULT_UNIT = env.str("COSTTRACK_IMPORT_DEFAULT_UNIT", default="")
 COSTTRACK_IMPORT_GRAIN = env.str("COSTTRACK_IMPORT_GRAIN", default="day")
+# Lists count at most this many matching rows (costtrack.core.pagination); past it the API
+# answers ``count_capped: true`` and pages, inbox and admin say "more than".
+COSTTRACK_LIST_COUNT_CAP = env.int("COSTTRACK_LIST_COUNT_CAP", default=10_000)
 
 LOGGING = {
     "version": 1,

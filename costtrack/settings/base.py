@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "costtrack.core.db.ReplicaReadsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -82,6 +83,25 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# A streaming replica of the primary (PostgreSQL's own replication) serves the reads of
+# report endpoints and dashboard pages (COSTTRACK_REPLICA_PATHS) through
+# costtrack.core.db.ReplicaRouter; writes, and reads inside a transaction, stay on the primary.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["ATOMIC_REQUESTS"] = False
+    DATABASES["replica"].setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
+    # the test suite has one database: the replica alias reads the test database
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["costtrack.core.db.ReplicaRouter"]
+COSTTRACK_REPLICA_PATHS = [
+    r"^/api/v1/reports/",
+    r"^/api/v1/org-units/\d+/rollup/$",
+    r"^/$",
+    r"^/units/\d+/$",
+    r"^/resources/\d+/$",
+    r"^/budgets/$",
+]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -188,6 +188,17 @@ def test_inbox_below_the_cap_gives_the_exact_number(client, org, eight_costs):
     assert "8 costs waiting." in html
 
 
+@override_settings(COSTTRACK_LIST_COUNT_CAP=5)
+def test_dashboard_counts_pending_approvals_up_to_the_cap(client, org, eight_costs):
+    client.force_login(org.res_owner)
+    with CaptureQueriesContext(connection) as ctx:
+        html = client.get("/").content.decode()
+    assert 'id="pending-count">5+<' in html
+    assert "All 5+ waiting for you" in html
+    counts = _cost_counts(ctx.captured_queries)
+    assert any(re.search(r"LIMIT 6\b", sql) for sql in counts), counts
+
+
 # --- the streamed CSV export -------------------------------------------------------------
 
 

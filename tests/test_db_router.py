@@ -32,7 +32,8 @@ def test_reads_go_to_the_replica_only_inside_the_block_and_outside_transactions(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_without_a_replica_every_read_stays_on_the_primary():
+def test_without_a_replica_every_read_stays_on_the_primary(monkeypatch):
+    monkeypatch.setattr(db, "replica_configured", lambda: False)
     with reads_from_replica():
         assert ReplicaRouter().db_for_read(Cost) == "default"
 
@@ -97,3 +98,40 @@ def test_a_report_request_runs_its_selector_in_the_replica_block(client_for, mon
     assert client.get("/api/v1/reports/summary/", {"period": "annual"}).status_code == 200
     assert seen == [True]
     assert not db.replica_reads_active()
+
+
+def _database_settings(**env) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import json; from django.conf import settings; print(json.dumps({"
+        "'replica': settings.DATABASES.get('replica'), 'routers': settings.DATABASE_ROUTERS}))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))}
+    result = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "costtrack.settings.base", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_database_replica_url_adds_a_replica_mirrored_in_tests_and_the_router():
+    configured = _database_settings(
+        DATABASE_URL="postgres://app@primary.example.com:5432/costtrack",
+        DATABASE_REPLICA_URL="postgres://app@replica.example.com:5433/costtrack",
+    )
+    assert configured["replica"]["HOST"] == "replica.example.com"
+    assert configured["replica"]["PORT"] == 5433
+    assert configured["replica"]["TEST"]["MIRROR"] == "default"
+    assert configured["routers"] == ["costtrack.core.db.ReplicaRouter"]
+    plain = _database_settings(DATABASE_URL="postgres://app@primary.example.com:5432/costtrack")
+    assert plain == {"replica": None, "routers": []}

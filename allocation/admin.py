@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
 
-from costtrack.core.admin import FinanceWritesMixin
+from costtrack.core.admin import FinanceWritesMixin, LargeListAdminMixin
 from costtrack.core.exceptions import ApplicationError
 
 from . import services
@@ -122,7 +122,7 @@ class AllocationEdgeAdmin(FinanceWritesMixin, admin.ModelAdmin):
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(FinanceWritesMixin, admin.ModelAdmin):
+class UsageRecordAdmin(LargeListAdminMixin, FinanceWritesMixin, admin.ModelAdmin):
     list_display = ["date", "node", "metric", "quantity", "dimension"]
     list_filter = ["metric", "dimension"]
     list_select_related = ["node"]
@@ -262,12 +262,11 @@ def _int_or_none(value):
         return None
 
 
-class RunRowsAdmin(admin.ModelAdmin):
+class RunRowsAdmin(LargeListAdminMixin, admin.ModelAdmin):
     """Rows a run wrote once, in bulk: nobody adds, edits or deletes them here."""
 
+    # A run has up to millions of rows: count at most the cap, never the whole table.
     list_per_page = 100
-    # A run has up to millions of rows: skip the count of the whole table.
-    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False

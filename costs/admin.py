@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from mptt.admin import MPTTModelAdmin, TreeRelatedFieldListFilter
 from mptt.forms import MPTTAdminForm
 
-from costtrack.core.admin import ReadOnlyForAuditorsMixin
+from costtrack.core.admin import LargeListAdminMixin, ReadOnlyForAuditorsMixin
 from costtrack.core.exceptions import ApplicationError
 from costtrack.core.roles import is_finance
 
@@ -156,7 +156,7 @@ class CostEventInline(admin.TabularInline):
 
 
 @admin.register(Cost)
-class CostAdmin(ReadOnlyForAuditorsMixin, ServiceAdminMixin, admin.ModelAdmin):
+class CostAdmin(LargeListAdminMixin, ReadOnlyForAuditorsMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = CostAdminForm
     action_form = CostActionForm
     change_form_template = "costs/admin/cost_change_form.html"
@@ -327,7 +327,7 @@ class CostAdmin(ReadOnlyForAuditorsMixin, ServiceAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CostEvent)
-class CostEventAdmin(admin.ModelAdmin):
+class CostEventAdmin(LargeListAdminMixin, admin.ModelAdmin):
     """The audit trail: readable, never added, changed or deleted."""
 
     list_display = ["at", "cost", "action", "from_status", "to_status", "actor", "comment"]

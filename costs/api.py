@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from costtrack.core.pagination import CursorOrLimitOffsetPagination
 from costtrack.core.permissions import FinanceManagesOthersRead
 
 from . import selectors, services
@@ -48,6 +49,7 @@ class CostViewSet(
     """
 
     filterset_class = CostFilter
+    pagination_class = CursorOrLimitOffsetPagination
     ordering_fields = [
         "incurred_on",
         "amount",

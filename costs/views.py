@@ -13,7 +13,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -24,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from costtrack.core.exceptions import ApplicationError, NotFound
 from costtrack.core.money import reporting_currency
+from costtrack.core.pagination import CappedCountPaginator
 from costtrack.core.roles import is_finance, is_read_only
 from orgunits.models import OrganizationUnit
 from orgunits.selectors import subtree_q, unit_range
@@ -171,7 +171,7 @@ def approval_inbox(request: HttpRequest) -> HttpResponse:
             filtered = _filter_inbox(awaiting, form.cleaned_data)
         else:
             filtered = awaiting.none()
-    page = Paginator(filtered, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedCountPaginator(filtered, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     rows = [
         InboxRow(cost=cost, age_days=(now - (cost.submitted_at or cost.created_at)).days)

@@ -21,6 +21,7 @@ from costs import reports
 from costs.selectors import costs_awaiting
 from costtrack.charts import bar_chart, column_chart, format_money
 from costtrack.core.money import reporting_currency
+from costtrack.core.pagination import capped_count, count_cap
 from orgunits.models import OrganizationUnit
 from orgunits.selectors import resource_list, subtree_q, unit_is_visible, unit_range
 
@@ -68,6 +69,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     month_end = reports.add_months(this_month["month"], 1) - timedelta(days=1)
     top = reports.top_units(user=user, start=this_month["month"], end=month_end, limit=8)
     awaiting = costs_awaiting(user)
+    pending_count, pending_capped = capped_count(awaiting, count_cap())
     context = {
         "currency": currency,
         "this_month": this_month,
@@ -85,7 +87,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ),
         "budget_bars": my_budget_bars(user=user),
         "pending": list(awaiting[:10]),
-        "pending_count": awaiting.count(),
+        "pending_count": pending_count,
+        "pending_capped": pending_capped,
     }
     return render(request, "dashboard.html", context)
 

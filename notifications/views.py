@@ -2,13 +2,13 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from costtrack.core.exceptions import ValidationError
+from costtrack.core.pagination import CappedCountPaginator
 
 from . import selectors, services
 from .kinds import Kind
@@ -20,7 +20,7 @@ PAGE_SIZE = 50
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def notification_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.notification_list(user=request.user), PAGE_SIZE).get_page(
+    page = CappedCountPaginator(selectors.notification_list(user=request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     return render(request, "notifications/list.html", {"page": page})

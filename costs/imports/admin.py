@@ -5,6 +5,8 @@ Registered from ``CostsConfig.ready()``. Uploads go through the API or ``costtra
 
 from django.contrib import admin
 
+from costtrack.core.admin import LargeListAdminMixin
+
 from ..models import ImportApprovalPolicy, ImportBatch, ImportedCost, MappingRule
 from . import rules
 
@@ -33,7 +35,7 @@ class ImportBatchAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImportedCost)
-class ImportedCostAdmin(admin.ModelAdmin):
+class ImportedCostAdmin(LargeListAdminMixin, admin.ModelAdmin):
     list_display = ["cost", "batch", "role", "lines", "first_line", "reverses"]
     list_filter = ["role"]
     raw_id_fields = ["cost", "batch", "reverses"]

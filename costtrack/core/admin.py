@@ -1,6 +1,15 @@
 """Admin pieces shared by every app."""
 
+from .pagination import CappedCountPaginator
 from .roles import is_finance, is_read_only
+
+
+class LargeListAdminMixin:
+    """For tables of millions of rows: the changelist counts at most
+    ``COSTTRACK_LIST_COUNT_CAP`` matching rows and never the whole table."""
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False
 
 
 class ReadOnlyForAuditorsMixin:

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "costtrack.core.db.ReplicaReadsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -82,13 +83,34 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env.bool(
-    "POSTGRES_JIT", default=False
-):
-    # JIT compiling pays off for long analytical scans; costtrack's reads are short indexed
-    # queries over the spend summary, where compiling a plan costs more than running it.
-    DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
+# A streaming replica of the primary (PostgreSQL's own replication) serves the reads of
+# report endpoints and dashboard pages (COSTTRACK_REPLICA_PATHS) through
+# costtrack.core.db.ReplicaRouter; writes, and reads inside a transaction, stay on the primary.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["ATOMIC_REQUESTS"] = False
+    DATABASES["replica"].setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
+    # the test suite has one database: the replica alias reads the test database
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["costtrack.core.db.ReplicaRouter"]
+COSTTRACK_REPLICA_PATHS = [
+    r"^/api/v1/reports/",
+    r"^/api/v1/org-units/\d+/rollup/$",
+    r"^/$",
+    r"^/units/\d+/$",
+    r"^/resources/\d+/$",
+    r"^/budgets/$",
+]
+for _alias in DATABASES.values():
+    if _alias["ENGINE"] == "django.db.backends.postgresql" and not env.bool(
+        "POSTGRES_JIT", default=False
+    ):
+        # JIT compiling pays off for long analytical scans; costtrack's reads are short
+        # indexed queries over the spend summary, where compiling a plan costs more than
+        # running it.
+        _alias.setdefault("OPTIONS", {})
+        _alias["OPTIONS"].setdefault("options", "-c jit=off")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -211,6 +233,9 @@ COSTS_ESCALATE_AFTER_DAYS = env.int("COSTS_ESCALATE_AFTER_DAYS", default=7)
 COSTTRACK_IMPORT_AMOUNT_COLUMN = env.str("COSTTRACK_IMPORT_AMOUNT_COLUMN", default="EffectiveCost")
 COSTTRACK_IMPORT_DEFAULT_UNIT = env.str("COSTTRACK_IMPORT_DEFAULT_UNIT", default="")
 COSTTRACK_IMPORT_GRAIN = env.str("COSTTRACK_IMPORT_GRAIN", default="day")
+# Lists count at most this many matching rows (costtrack.core.pagination); past it the API
+# answers ``count_capped: true`` and pages, inbox and admin say "more than".
+COSTTRACK_LIST_COUNT_CAP = env.int("COSTTRACK_LIST_COUNT_CAP", default=10_000)
 
 LOGGING = {
     "version": 1,

@@ -46,16 +46,13 @@ def broker():
     """The app as with a real broker (no eager run), publishing to an in-memory transport."""
     from costtrack.celery import app
 
+    # the dispatcher opens a connection of its own per round: no pool to reset
     saved = (app.conf.task_always_eager, app.conf.broker_url)
     app.conf.task_always_eager, app.conf.broker_url = False, "memory://"
-    app.close()
-    app.amqp._producer_pool = None
     try:
         yield app
     finally:
         app.conf.task_always_eager, app.conf.broker_url = saved
-        app.close()
-        app.amqp._producer_pool = None
 
 
 def test_a_job_runs_in_process_after_commit_when_tasks_run_eagerly(
@@ -265,3 +262,27 @@ def test_the_apps_reapers_run_with_the_reaper():
 
     assert {"allocation_runs", "periods", "imports"} <= set(dispatch._reapers)
     assert set(jobs.jobs_reap()) >= {"jobs", "allocation_runs", "periods", "imports"}
+
+
+def test_the_relay_reaps_then_dispatches_every_round_until_stopped():
+    from costtrack.core.jobs.relay import relay
+
+    pk = jobs.job_enqueue(task="tests.jobs.record", args=["relayed"])
+    expired = _running("another-host:1", lease_in=-5)
+    stops = iter([False, True])
+    relay(poll=0.01, reap_every=60, stop=lambda: next(stops))
+    assert CALLS == ["relayed", ("again", JobState.QUEUED)]  # in-process here (eager)
+    assert set(Job.objects.values_list("state", flat=True)) == {JobState.DONE}
+    assert Job.objects.get(pk=expired).dispatches == 1
+    assert Job.objects.get(pk=pk).dispatches == 1
+
+
+def test_the_beat_runs_the_dispatcher_every_few_seconds_and_the_reaper():
+    from costtrack.beat import BEAT_SCHEDULE
+    from costtrack.celery import app
+
+    app.loader.import_default_modules()
+    entries = {e["task"]: e for e in BEAT_SCHEDULE.values()}
+    assert entries["core.dispatch_jobs"]["schedule"] <= 10
+    assert entries["core.reap_jobs"]["schedule"] <= 60
+    assert {"core.dispatch_jobs", "core.reap_jobs"} <= set(app.tasks)

@@ -75,13 +75,13 @@ def relay(
     *, poll: float = 1.0, reap_every: float = 15.0, stop: Callable[[], bool] = lambda: False
 ) -> None:
     """Run until ``stop()`` is true. Database or broker errors are logged and the loop goes
-    on: a relay outlives outages of either."""
+    on: a relay outlives outages of either. Its database connection is kept between rounds
+    (a round every ``poll`` seconds at most) and replaced after an error."""
     listener = _Listener()
     next_reap = 0.0
     try:
         while not stop():
             try:
-                close_old_connections()
                 listener.open()
                 if time.monotonic() >= next_reap:
                     jobs_reap()
@@ -89,7 +89,8 @@ def relay(
                 relay_round()
             except Exception:
                 logger.exception("Relay round failed; trying again in %.1fs", poll)
-                connection.close()
+                close_old_connections()
+                connection.close()  # the database may have gone: reconnect next round
                 listener.close()
             listener.wait(poll)
     finally:

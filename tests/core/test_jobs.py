@@ -286,3 +286,38 @@ def test_the_beat_runs_the_dispatcher_every_few_seconds_and_the_reaper():
     assert entries["core.dispatch_jobs"]["schedule"] <= 10
     assert entries["core.reap_jobs"]["schedule"] <= 60
     assert {"core.dispatch_jobs", "core.reap_jobs"} <= set(app.tasks)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enqueueing_never_waits_for_a_job_the_dispatcher_holds(broker):
+    """The dispatcher keeps its rows locked while it waits on the broker (seconds, when the
+    broker hangs); a request enqueueing the same key meanwhile must not wait for it."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    pk = jobs.job_enqueue(task="tests.jobs.leased", args=["x"], key="held:1")
+    locked, release = threading.Event(), threading.Event()
+
+    def dispatcher():
+        try:
+            with transaction.atomic():
+                Job.objects.select_for_update().get(pk=pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=dispatcher)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        again = jobs.job_enqueue(task="tests.jobs.leased", args=["x"], key="held:1")
+        assert time.monotonic() - started < 1
+        assert again == pk
+    finally:
+        release.set()
+        holder.join(10)
+    assert Job.objects.count() == 1

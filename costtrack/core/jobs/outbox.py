@@ -99,9 +99,15 @@ def _enqueue_keyed(spec: JobSpec) -> tuple[int, bool]:
     pk = _insert_keyed(spec)
     if pk is not None:
         return pk, True
-    existing = Job.objects.select_for_update().filter(key=spec.key, state__in=LIVE).first()
-    if existing is None:  # it finished between the insert and this read: write it again
-        return _enqueue_keyed(spec)
+    # SKIP LOCKED: a row the dispatcher holds while a slow broker answers is being handed
+    # over already; a request never waits for it.
+    live = Job.objects.filter(key=spec.key, state__in=LIVE)
+    existing = live.select_for_update(skip_locked=True).first()
+    if existing is None:
+        held = live.values_list("pk", flat=True).first()
+        if held is not None:
+            return held, False
+        return _enqueue_keyed(spec)  # it finished between the insert and this read
     before = existing.state
     _revive(existing)
     return existing.pk, before != existing.state

@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.installed-test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test migrate demo lint security pytest e2e-deps services worker beat clean
+.PHONY: run test install install-test migrate demo lint security pytest e2e-deps services worker relay beat clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,8 +57,15 @@ pytest: install-test
 test: install-test e2e-deps services lint security
 	$(BIN)/pytest
 
+# A Celery worker and, beside it, the job relay: the dispatcher that hands the jobs requests
+# record (costtrack.core.jobs) to Redis as they commit, and reaps those of dead workers.
 worker: install
+	$(BIN)/costtrack jobs relay & relay=$$!; \
+	trap 'kill $$relay 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/celery -A costtrack worker --loglevel=INFO
+
+relay: install
+	$(BIN)/costtrack jobs relay
 
 beat: install
 	$(BIN)/celery -A costtrack beat --loglevel=INFO

@@ -6,8 +6,12 @@ class AllocationConfig(AppConfig):
 
     def ready(self) -> None:
         from costs.extensions import register_period_close_step
+        from costtrack.core.jobs import register_reaper
+
+        from .services import allocation_runs_reap
 
         register_period_close_step("allocation", allocate_closing_period)
+        register_reaper("allocation_runs", allocation_runs_reap)
 
 
 def allocate_closing_period(*, period, acting_user) -> dict:

@@ -3,6 +3,8 @@
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
+from costtrack.core.jobs import LeasedJobTask
+
 from . import services
 
 MAX_RETRIES = 5
@@ -10,6 +12,7 @@ MAX_RETRIES = 5
 
 @shared_task(
     bind=True,
+    base=LeasedJobTask,
     name="allocation.run_allocation",
     max_retries=MAX_RETRIES,
     acks_late=True,

@@ -7,7 +7,7 @@ class CostsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_default_categories, sender=self)
-        from . import period_admin, periods  # noqa: F401  (admin registrations)
+        from . import period_admin, periods, reapers  # noqa: F401  (admin registrations)
         from .imports import admin  # noqa: F401  (billing import admin registrations)
 
         periods.connect()
@@ -16,6 +16,7 @@ class CostsConfig(AppConfig):
         from .summary.maintain import units_moving
 
         register_move_hook(units_moving)
+        reapers.connect()
 
 
 def _ensure_default_categories(sender, using="default", **kwargs) -> None:

@@ -6,11 +6,8 @@ error); periods are created from a label, and the admin action queues their clos
 read-only.
 """
 
-from functools import partial
-
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 
 from costtrack.core.exceptions import ApplicationError
 
@@ -144,18 +141,15 @@ class AccountingPeriodAdmin(admin.ModelAdmin):
 
     @admin.action(description="Close the selected periods")
     def close_periods(self, request, queryset):
-        """Queue the ``costs.close_period`` task per period (as the API and the beat do);
+        """Queue the ``costs.close_period`` job per period (as the API does);
         what the close would refuse is reported at once and nothing is queued for it."""
-        from .tasks import close_period
-
         for period in queryset.order_by("start"):
             if period.status == AccountingPeriod.Status.CLOSED:
                 self.message_user(request, f"{period.label} is already closed.", messages.INFO)
                 continue
             try:
                 periods.period_close_check(period=period, acting_user=request.user)
-                # outside a transaction this sends at once (in-process when tasks run eagerly)
-                transaction.on_commit(partial(close_period.delay, period.pk, request.user.pk))
+                periods.period_close_enqueue(period=period, acting_user=request.user)
             except ApplicationError as exc:
                 self.message_user(request, f"{period.label}: {exc.message}", messages.ERROR)
                 continue

@@ -9,7 +9,6 @@ close back). Serializers validate the shape; ``costs.recurring`` / ``costs.perio
 every rule.
 """
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -215,15 +214,14 @@ class PeriodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(request=PeriodCloseSerializer, responses={202: PeriodSerializer})
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
-        from .tasks import close_period
-
         data = PeriodCloseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         period = self.get_object()
         allow = data.validated_data.get("allow_pending")
         if period.status != AccountingPeriod.Status.CLOSED:
             periods.period_close_check(period=period, allow_pending=allow)
-            user_id = request.user.pk
-            transaction.on_commit(lambda: close_period.delay(period.pk, user_id, allow))
+            periods.period_close_enqueue(
+                period=period, acting_user=request.user, allow_pending=allow
+            )
         period.refresh_from_db()
         return Response(PeriodSerializer(period).data, status=status.HTTP_202_ACCEPTED)

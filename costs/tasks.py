@@ -5,6 +5,7 @@ from datetime import date
 from celery import shared_task
 
 from costtrack.core.exceptions import ApplicationError
+from costtrack.core.jobs import LeasedJobTask
 
 
 @shared_task(
@@ -60,7 +61,7 @@ def generate_recurring_costs(until: str | None = None) -> dict:
     return {"created": result.created, "existing": result.existing, "errors": result.errors}
 
 
-@shared_task(name="costs.close_period", **PERIOD_TASK_OPTIONS)
+@shared_task(name="costs.close_period", base=LeasedJobTask, **PERIOD_TASK_OPTIONS)
 def close_period(
     period_id: int, user_id: int | None = None, allow_pending: bool | None = None
 ) -> dict:

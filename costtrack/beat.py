@@ -7,6 +7,19 @@ free of app imports and can be loaded by settings).
 from celery.schedules import crontab
 
 BEAT_SCHEDULE: dict[str, dict] = {
+    # The job outbox's dispatcher and reaper (costtrack.core.jobs); the relay started by
+    # `make worker` does the same at once, these keep it going where only the beat runs.
+    # A dispatch nobody ran within its period is dropped, not piled up behind a busy worker.
+    "core-dispatch-jobs": {
+        "task": "core.dispatch_jobs",
+        "schedule": 5.0,
+        "options": {"expires": 5},
+    },
+    "core-reap-jobs": {
+        "task": "core.reap_jobs",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
     "budgets-check-all": {
         "task": "budgets.check_all_budgets",
         "schedule": crontab(minute="*/15"),

@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from costtrack.core.exceptions import NotFound, ValidationError
+from costtrack.core.jobs import JobSpec, jobs_enqueue
 
 from .kinds import Kind
 from .models import (
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_RESEND_AFTER_SECONDS = 120
 DEFAULT_MAX_EMAIL_ATTEMPTS = 10
 SWEEP_BATCH = 500
+DELIVER_TASK = "notifications.deliver_notification"
 
 
 class DeliveryFailed(Exception):
@@ -65,8 +67,9 @@ def channels_for(*, users: list[Any], kind: str) -> dict[int, str]:
 
 
 def enqueue_delivery(notification_id: int) -> bool:
-    """Hand one notification to a worker. Never raises: with the broker down the row stays
-    unsent and ``notification_sweep_undelivered`` re-sends it later."""
+    """Hand one notification to the broker now (the sweep, on a worker; requests go through
+    the job outbox). Never raises: with the broker down the row stays unsent and the next
+    sweep re-sends it."""
     from .tasks import deliver_notification
 
     try:
@@ -99,9 +102,10 @@ def notify(
 
     Writes one row per user in the caller's transaction, honouring each user's channel for
     ``kind``: ``off`` writes nothing, ``in_app`` a row that is never e-mailed, ``email`` a row
-    e-mailed after commit by the ``notifications.deliver_notification`` task, ``digest`` a row
-    kept for the daily digest. Users without an e-mail address get in-app rows. Enqueueing
-    never raises: if the broker is unreachable the sweep sends the mail later.
+    e-mailed by the ``notifications.deliver_notification`` task, whose job is recorded in the
+    same transaction (``costtrack.core.jobs``: handed to the broker by the dispatcher, never
+    by the caller), ``digest`` a row kept for the daily digest. Users without an e-mail
+    address get in-app rows.
 
     Returns the rows written. Raises ``ValidationError`` for an unknown ``kind``.
     """
@@ -129,9 +133,9 @@ def notify(
         row.full_clean()
         rows.append(row)
     rows = Notification.objects.bulk_create(rows)
-    for row in rows:
-        if row.channel == Channel.EMAIL:
-            transaction.on_commit(lambda pk=row.pk: enqueue_delivery(pk))
+    jobs_enqueue(
+        JobSpec(task=DELIVER_TASK, args=[row.pk]) for row in rows if row.channel == Channel.EMAIL
+    )
     return rows
 
 

@@ -33,9 +33,6 @@ from ..models import (
 from .graph import check_can_change
 
 DEFAULT_DIMENSION = "other"
-# A pending run older than this is queued again when its period is asked for: the message
-# that should have started it may have been lost (broker down at commit, worker purged).
-RUN_REQUEUE_AFTER = timedelta(minutes=10)
 # Errors the task retries (the database went away or a serialisation failure); any other
 # error fails the run at once.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
@@ -507,49 +504,6 @@ def allocation_run(*, period_start: date, period_end: date, acting_user=None) ->
         return _fail(run, exc.message)
 
 
-@transaction.atomic
-def allocation_run_request(
-    *, period_start: date, period_end: date, acting_user=None
-) -> tuple[AllocationRun, bool]:
-    """Ask for a run of the period; returns ``(run, queued)``. Loads nothing of the period.
-
-    When the period already has a run ``pending`` or ``running``, that run is returned and
-    nothing new is written (``queued`` is false); a pending run older than
-    ``RUN_REQUEUE_AFTER`` is queued again. Otherwise a ``pending`` run is written and the
-    Celery task ``allocation.run_allocation`` computes it after commit. Requests for one
-    period queue on a lock, so concurrent requests write one run.
-    """
-    from ..tasks import run_allocation
-
-    check_can_change(acting_user)
-    _check_period(period_start, period_end)
-    _request_lock(period_start, period_end)
-    in_flight = (
-        AllocationRun.objects.filter(
-            period_start=period_start,
-            period_end=period_end,
-            status__in=[AllocationRun.Status.PENDING, AllocationRun.Status.RUNNING],
-        )
-        .order_by("-id")
-        .first()
-    )
-    if in_flight is not None:
-        stale = timezone.now() - RUN_REQUEUE_AFTER
-        if in_flight.status == AllocationRun.Status.PENDING and in_flight.created_at < stale:
-            transaction.on_commit(lambda: run_allocation.delay(in_flight.pk))
-        return in_flight, False
-    run = AllocationRun(
-        period_start=period_start,
-        period_end=period_end,
-        currency=reporting_currency(),
-        created_by=acting_user,
-    )
-    run.full_clean()
-    run.save()
-    transaction.on_commit(lambda: run_allocation.delay(run.pk))
-    return run, True
-
-
 def allocation_run_execute(*, run_id: int) -> AllocationRun:
     """Compute a pending run (the Celery task's body). A run already done is left as it is.
 
@@ -597,8 +551,8 @@ def allocation_run_fail_after_retries(
     *, run_id: int, attempts: int, exc: BaseException
 ) -> AllocationRun | None:
     """The task's last word when its retries are spent: fail the run, or log if even that
-    cannot be written (the run stays pending and is queued again by the next request of its
-    period once ``RUN_REQUEUE_AFTER`` has passed)."""
+    cannot be written (the run stays pending; the reaper, or the next request of its
+    period, hands it over again)."""
     error = f"The database failed {attempts} times in a row: {type(exc).__name__}: {exc}"
     try:
         return allocation_run_fail(run_id=run_id, error=error[:2000])

@@ -24,6 +24,7 @@ from costtrack.core.exceptions import (
     PermissionDenied,
     ValidationError,
 )
+from costtrack.core.jobs import job_enqueue
 from costtrack.core.money import currencies
 from costtrack.core.roles import is_finance
 from orgunits.models import OrganizationUnit
@@ -108,7 +109,8 @@ def import_create(
     unit: OrganizationUnit | None = None,
     override_reason: str = "",
 ) -> tuple[ImportBatch, bool]:
-    """Queue an uploaded file for import (finance only); the task runs after commit.
+    """Queue an uploaded file for import (finance only); its job is recorded in this
+    transaction and a worker runs it (``import_enqueue``).
 
     Returns ``(batch, created)``: the very same file imported before returns that earlier
     batch and ``created`` False, and nothing is queued.
@@ -132,10 +134,18 @@ def import_create(
     batch.full_clean()
     batch.save()
     ImportFile.objects.create(batch=batch, content=content)
-    from .tasks import run_import
-
-    transaction.on_commit(lambda: run_import.delay(batch.pk))
+    import_enqueue(batch_id=batch.pk)
     return batch, True
+
+
+def import_enqueue(*, batch_id: int):
+    """Record the job that runs batch ``batch_id`` (the ``costs.run_import`` task), in the
+    caller's transaction; nothing when a live job of the batch exists."""
+    return job_enqueue(task="costs.run_import", args=[batch_id], key=import_job_key(batch_id))
+
+
+def import_job_key(batch_id: int) -> str:
+    return f"costs.run_import:{batch_id}"
 
 
 def import_file(

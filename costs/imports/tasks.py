@@ -1,10 +1,14 @@
-"""Celery wrapper for API uploads: run one queued import by id."""
+"""Celery wrapper for API uploads: run one queued import by id (a leased job: a worker
+that dies mid-import leaves a batch the reaper hands over again; the import is one
+transaction, so it runs again from the start)."""
 
-from celery import Task, shared_task
+from celery import shared_task
 from django.db import OperationalError
 
+from costtrack.core.jobs import LeasedJobTask
 
-class _ImportTask(Task):
+
+class _ImportTask(LeasedJobTask):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         # Called once the retries are spent (not for each retry): the batch must not stay
         # "queued" or "running" for good.

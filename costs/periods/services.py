@@ -297,6 +297,28 @@ def period_close(
     return _close_freeze(period, acting_user)
 
 
+CLOSE_TASK = "costs.close_period"
+
+
+def close_job_key(period_id: int) -> str:
+    return f"{CLOSE_TASK}:{period_id}"
+
+
+def period_close_enqueue(
+    *, period: AccountingPeriod, acting_user=None, allow_pending: bool | None = None
+):
+    """Record the job that closes ``period`` on a worker (the ``costs.close_period`` task),
+    in the caller's transaction; nothing more when a close of the period is already live.
+    Call ``period_close_check`` first: what it refuses is better said at once."""
+    from costtrack.core.jobs import job_enqueue
+
+    _check_finance(acting_user)
+    user_id = acting_user.pk if acting_user is not None else None
+    return job_enqueue(
+        task=CLOSE_TASK, args=[period.pk, user_id, allow_pending], key=close_job_key(period.pk)
+    )
+
+
 def close_day() -> int:
     """Day of a period on (or after) which the previous period is closed by the beat."""
     return max(1, int(getattr(settings, "COSTS_PERIOD_CLOSE_DAY", 3)))

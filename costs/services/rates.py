@@ -3,7 +3,7 @@
 Converting uses the latest rate on or before the cost's day; the reporting currency itself has
 rate 1. ``amount_reporting`` is rounded (half-even) to the reporting currency's minor unit.
 When rates change, ``costs_reconvert`` recomputes the stored amounts; the rate services
-schedule it (as the ``costs.reconvert_costs`` Celery task) once their transaction commits.
+record it (the ``costs.reconvert_costs`` task) as a job of the outbox in their transaction.
 """
 
 import bisect
@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from costtrack.core.exceptions import Conflict, PermissionDenied, ValidationError
+from costtrack.core.jobs import job_enqueue
 from costtrack.core.money import is_known_currency, reporting_currency, round_money
 from costtrack.core.roles import is_finance, refuse_read_only
 
@@ -63,10 +64,10 @@ def convert(*, amount: Decimal, currency: str, on: date) -> Conversion:
 
 
 def _schedule_reconvert(*, currency: str, since: date) -> None:
-    from ..tasks import reconvert_costs
-
-    transaction.on_commit(
-        lambda: reconvert_costs.delay(currency=currency, since=since.isoformat()), robust=True
+    job_enqueue(
+        task="costs.reconvert_costs",
+        kwargs={"currency": currency, "since": since.isoformat()},
+        key=f"costs.reconvert:{currency}:{since.isoformat()}",
     )
 
 

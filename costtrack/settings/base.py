@@ -154,20 +154,33 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# A message is acknowledged once its task has finished, and given back to the queue when the
+# pool child running it dies (SIGKILL, OOM): a killed worker never loses its job.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Web requests enqueue tasks after commit: an unreachable broker must fail fast (the outbox
-# sweep re-sends later), not hold the request for the operating system's TCP timeout.
+# Requests never talk to the broker (costtrack.core.jobs: the outbox and its dispatcher);
+# the dispatcher fails fast on a slow or unreachable broker and tries again later.
+# Redis gives an unacknowledged message to another worker after the visibility timeout: it
+# is longer than the longest job (hard time limit 1900 s, retry countdowns up to 600 s), so
+# a job still running is never started twice; the job of a worker that died comes back
+# much sooner, through the reaper (COSTTRACK_JOB_LEASE_SECONDS).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 3600,
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2400),
     "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=3.0),
     "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0),
 }
 CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE
 CELERY_TIMEZONE = TIME_ZONE
+# The job outbox (costtrack.core.jobs): a claimed job whose heartbeat stopped for this long
+# is taken for lost and handed over again; a handed-over job nobody claimed for the queue
+# lease is sent again (duplicates of a done job do nothing).
+COSTTRACK_JOB_LEASE_SECONDS = env.float("COSTTRACK_JOB_LEASE_SECONDS", default=60)
+COSTTRACK_JOB_QUEUE_LEASE_SECONDS = env.float("COSTTRACK_JOB_QUEUE_LEASE_SECONDS", default=600)
+COSTTRACK_JOB_RETRY_SECONDS = env.float("COSTTRACK_JOB_RETRY_SECONDS", default=5)
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -9,6 +9,7 @@ from django.db import connection
 
 from allocation import services
 from allocation.models import AllocationRun
+from costtrack.core.models import Job
 
 from .factories import MARCH
 
@@ -37,7 +38,7 @@ def test_two_simultaneous_requests_for_a_period_write_one_run():
 
     with (
         mock.patch.object(AllocationRun, "full_clean", slow_full_clean),
-        mock.patch("allocation.tasks.run_allocation.delay") as delay,
+        mock.patch("costtrack.core.jobs.dispatch.jobs_run_eagerly") as run_jobs,
     ):
         threads = [threading.Thread(target=request, args=(i,)) for i in range(2)]
         for thread in threads:
@@ -47,4 +48,6 @@ def test_two_simultaneous_requests_for_a_period_write_one_run():
 
     [run] = AllocationRun.objects.all()
     assert sorted(outcomes, key=repr) == sorted([(run.pk, True), (run.pk, False)], key=repr)
-    delay.assert_called_once_with(run.pk)
+    (job,) = Job.objects.all()
+    assert (job.args, job.key) == ([run.pk], services.run_job_key(run.pk))
+    run_jobs.assert_called_once_with(ids=[job.pk])

@@ -21,6 +21,7 @@ from allocation.models import (
 from allocation.tasks import MAX_RETRIES, run_allocation
 from costs.models import Cost
 from costtrack.core.exceptions import ValidationError
+from costtrack.core.models import Job, JobState
 from tests.orgunits.factories import EntityFactory, OrganizationUnitFactory, ResourceFactory
 
 from .factories import MARCH, approved_cost, edge, node, resource_node, usage
@@ -236,34 +237,88 @@ def test_run_request_loads_nothing_and_returns_the_pending_run(
 ):
     compute, web = resource_node("compute"), node("web_app")
     edge(compute, web)
-    with (
-        mock.patch("allocation.services.runs.load_period", side_effect=AssertionError("loaded")),
-        mock.patch("allocation.tasks.run_allocation.delay") as delay,
-    ):
-        with django_assert_max_num_queries(8), django_capture_on_commit_callbacks(execute=True):
+    with mock.patch("allocation.services.runs.load_period", side_effect=AssertionError("loaded")):
+        # 9: the eight of the run request and the insert of its job
+        with django_assert_max_num_queries(9), django_capture_on_commit_callbacks() as hints:
             first, queued = services.allocation_run_request(**MARCH)
         assert queued and first.status == AllocationRun.Status.PENDING
-        with django_capture_on_commit_callbacks(execute=True):
+        with django_capture_on_commit_callbacks() as more_hints:
             second, queued_again = services.allocation_run_request(**MARCH)
     assert (second.pk, queued_again) == (first.pk, False)
     assert AllocationRun.objects.count() == 1
-    delay.assert_called_once_with(first.pk)
+    (job,) = Job.objects.all()
+    assert (job.task, job.args, job.key) == (
+        "allocation.run_allocation",
+        [first.pk],
+        services.run_job_key(first.pk),
+    )
+    assert job.state == JobState.PENDING
+    assert (len(hints), more_hints) == (1, [])  # the second request hands nothing over
 
 
-def test_a_long_pending_run_is_queued_again_when_its_period_is_asked_for(
+def _dead_job(run, **changes):
+    return Job.objects.create(
+        task="allocation.run_allocation",
+        args=[run.pk],
+        key=services.run_job_key(run.pk),
+        state=JobState.RUNNING,
+        worker="gone-host:1",
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+        **changes,
+    )
+
+
+def test_a_run_whose_worker_died_is_handed_over_again_when_its_period_is_asked_for(
     django_capture_on_commit_callbacks,
 ):
+    compute, web = resource_node("compute"), node("web_app")
+    edge(compute, web)
+    approved_cost("40.00", resource=compute.resource)
     stuck = AllocationRun.objects.create(**MARCH, currency="USD")
-    AllocationRun.objects.filter(pk=stuck.pk).update(
-        created_at=timezone.now() - services.RUN_REQUEUE_AFTER - timedelta(seconds=1)
-    )
-    with (
-        mock.patch("allocation.tasks.run_allocation.delay") as delay,
-        django_capture_on_commit_callbacks(execute=True),
-    ):
+    job = _dead_job(stuck)
+    with django_capture_on_commit_callbacks(execute=True):
         run, queued = services.allocation_run_request(**MARCH)
     assert (run.pk, queued) == (stuck.pk, False)
-    delay.assert_called_once_with(stuck.pk)
+    job.refresh_from_db()
+    assert (job.state, job.dispatches) == (JobState.DONE, 1)
+    run.refresh_from_db()
+    assert run.status == AllocationRun.Status.SUCCEEDED
+    assert holistic(run, web) == Decimal("40.00")
+    assert Job.objects.count() == 1
+
+
+def test_a_run_held_by_a_live_worker_is_left_to_it(django_capture_on_commit_callbacks):
+    running = AllocationRun.objects.create(**MARCH, currency="USD")
+    job = _dead_job(running, dispatches=1)
+    Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() + timedelta(minutes=1))
+    with django_capture_on_commit_callbacks(execute=True) as hints:
+        run, queued = services.allocation_run_request(**MARCH)
+    assert (run.pk, queued, hints) == (running.pk, False, [])
+    job.refresh_from_db()
+    assert (job.state, job.dispatches) == (JobState.RUNNING, 1)
+
+
+def test_the_reaper_gives_a_job_to_a_pending_run_that_has_none(django_capture_on_commit_callbacks):
+    orphan = AllocationRun.objects.create(**MARCH, currency="USD")
+    Job.objects.create(
+        task="allocation.run_allocation",
+        args=[orphan.pk],
+        key=services.run_job_key(orphan.pk),
+        state=JobState.FAILED,
+    )
+    april = {"period_start": date(2025, 4, 1), "period_end": date(2025, 4, 30)}
+    fresh = AllocationRun.objects.create(**april, currency="USD")
+    AllocationRun.objects.filter(pk=orphan.pk).update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.allocation_runs_reap() == 1
+    orphan.refresh_from_db()
+    fresh.refresh_from_db()
+    assert orphan.status == AllocationRun.Status.SUCCEEDED
+    assert fresh.status == AllocationRun.Status.PENDING  # younger than a lease: left alone
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.allocation_runs_reap() == 0
 
 
 def test_an_unexpected_error_fails_the_run_with_the_message():

@@ -2,10 +2,7 @@
 the decision reaches the submitter, through a real Celery worker, Redis and an SMTP server;
 with the broker down the submission still succeeds and the sweep delivers the mail once."""
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from notifications.kinds import Kind
@@ -77,24 +74,18 @@ def test_submit_mails_the_approver_and_approval_mails_the_submitter(broker, smtp
     assert len(smtp_server.to("olivia@example.com")) == 1
 
 
-def test_submitting_with_the_broker_down_succeeds_and_the_sweep_mails_once(
-    broker, smtp_server, team
-):
+def test_submitting_with_the_broker_down_succeeds_and_mails_once(broker, smtp_server, team):
     approver, submitter, unit = team
-    broker.down()
+    broker.down()  # the API process cannot reach Redis; the relay can
     cost = _submit(submitter, unit, "Written during the outage")
     row = _row(Kind.APPROVAL_REQUESTED, cost["id"])
     assert row is not None
     assert row.recipient == approver
-    assert row.emailed_at is None
-
-    broker.up()
-    Notification.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(minutes=10))
-    sweep_undelivered.delay()
-    wait_for(lambda: smtp_server.for_notification(row.pk), what="the swept e-mail")
+    wait_for(lambda: smtp_server.for_notification(row.pk), what="the approver's e-mail")
 
     # A retried or duplicated delivery task sends nothing more; the single worker runs tasks
     # in order, so once the later marker cost's mail arrived the duplicates were handled.
+    broker.up()
     deliver_notification.delay(row.pk)
     sweep_undelivered.delay()
     marker = _submit(submitter, unit, "Marker")

@@ -46,22 +46,20 @@ def test_worker_delivers_a_notification_by_smtp(broker, smtp_server):
     assert row.email_attempts == 1
 
 
-def test_broker_outage_loses_nothing_and_the_sweep_sends_once(broker, smtp_server, caplog):
+def test_a_writer_without_broker_loses_nothing_and_nothing_is_sent_twice(
+    broker, smtp_server, caplog
+):
     user = UserFactory(email="owner@example.com")
-    broker.down()
-    with caplog.at_level(logging.WARNING, logger="notifications.services"):
-        (row,) = _notify(user, "Written while the broker is down")  # must not raise
-    assert f"Could not enqueue delivery of notification {row.pk}" in caplog.text
-    assert Notification.objects.filter(pk=row.pk, emailed_at__isnull=True).exists()
-
-    broker.up()
-    # The resend delay has passed; the beat task runs on the worker and re-enqueues the row.
-    Notification.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(minutes=10))
-    sweep_undelivered.delay()
-    wait_for(lambda: smtp_server.for_notification(row.pk), what="the swept e-mail")
+    broker.down()  # the writing process cannot reach Redis at all
+    with caplog.at_level(logging.WARNING):
+        (row,) = _notify(user, "Written while the broker is down")
+    assert caplog.text == ""  # the write never tried the broker
+    # the relay hands the job over to the worker's Redis
+    wait_for(lambda: smtp_server.for_notification(row.pk), what="the e-mail")
 
     # Deliver the same row twice more, then a marker: the single worker runs them in order,
     # so once the marker's mail arrives the duplicates have been handled.
+    broker.up()
     deliver_notification.delay(row.pk)
     deliver_notification.delay(row.pk)
     (marker,) = _notify(UserFactory(email="marker@example.com"), "Marker")
@@ -71,3 +69,20 @@ def test_broker_outage_loses_nothing_and_the_sweep_sends_once(broker, smtp_serve
     row.refresh_from_db()
     assert row.emailed_at is not None
     assert row.email_attempts == 1
+
+
+def test_the_sweep_sends_once_what_a_lost_message_left_unsent(broker, smtp_server):
+    # a row whose job was handed over but whose message never ran (Redis lost it)
+    row = Notification.objects.create(
+        recipient=UserFactory(email="late@example.com"),
+        kind=Kind.APPROVAL_REQUESTED,
+        channel="email",
+        subject="Its message was lost",
+        created_at=timezone.now() - timedelta(minutes=10),
+    )
+    sweep_undelivered.delay()
+    wait_for(lambda: smtp_server.for_notification(row.pk), what="the swept e-mail")
+    sweep_undelivered.delay()
+    (marker,) = _notify(UserFactory(email="marker2@example.com"), "Marker")
+    wait_for(lambda: smtp_server.for_notification(marker.pk), what="the marker e-mail")
+    assert len(smtp_server.for_notification(row.pk)) == 1

@@ -53,7 +53,7 @@ def test_defaults_bound_every_network_wait():
         "email_timeout": 10,
         "connect": 3.0,
         "socket": 5.0,
-        "visibility": 3600,
+        "visibility": 2400,
         "remind": 3,
         "escalate": 7,
     }
@@ -71,7 +71,7 @@ def test_values_are_read_from_the_environment():
         "email_timeout": 7,
         "connect": 1.5,
         "socket": 2.0,
-        "visibility": 3600,
+        "visibility": 2400,
         "remind": 4,
         "escalate": 9,
     }
@@ -83,3 +83,25 @@ def test_budget_check_and_reconversion_tasks_have_time_limits():
 
     for task in (check_all_budgets, reconvert_costs):
         assert 0 < task.soft_time_limit < task.time_limit, task.name
+
+
+def test_the_visibility_timeout_outlasts_every_job():
+    """Redis hands an unacknowledged message to another worker after the visibility
+    timeout: were it shorter than a job (or a retry's countdown), a job still running would
+    be started a second time."""
+    from costtrack.celery import app
+
+    visibility = app.conf.broker_transport_options["visibility_timeout"]
+    for name, task in app.tasks.items():
+        if name.startswith("celery."):
+            continue
+        longest = task.time_limit or app.conf.task_time_limit
+        assert longest and longest < visibility, name
+        assert (getattr(task, "retry_backoff_max", 0) or 0) < visibility, name
+
+
+def test_a_pool_child_killed_gives_its_message_back():
+    from costtrack.celery import app
+
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True

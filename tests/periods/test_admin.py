@@ -1,7 +1,6 @@
 """Admin for recurring items and periods: writes through the services, refusals as errors."""
 
 from datetime import date
-from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -9,6 +8,7 @@ from django.utils import timezone
 from costs.period_models import AccountingPeriod, RecurringCost
 from costs.periods import label_for, period_create
 from costs.recurring import recurring_costs_generate
+from costtrack.core.models import Job
 
 from .factories import recurring
 
@@ -104,21 +104,27 @@ def test_admin_close_action_queues_the_close_task(
     future = period_create(label=label_for(timezone.localdate()))
     action = {"action": "close_periods", "_selected_action": [str(period.pk), str(future.pk)]}
 
-    with (
-        mock.patch("costs.tasks.close_period.delay") as delay,
-        django_capture_on_commit_callbacks(execute=True) as queued,
-    ):
+    with django_capture_on_commit_callbacks() as queued:
         response = fin_admin.post("/admin/costs/accountingperiod/", action, follow=True)
 
     text = response.content.decode()
     assert "2025-05: the close is queued" in text
     assert f"The period {future.label} has not ended yet" in text
     assert len(queued) == 1
-    delay.assert_called_once_with(period.pk, org.fin.pk)
+    (job,) = Job.objects.all()
+    assert (job.task, job.args, job.state) == (
+        "costs.close_period",
+        [period.pk, org.fin.pk, None],
+        "pending",
+    )
     assert AccountingPeriod.objects.get(pk=period.pk).status == "open"  # not closed inline
 
-    with django_capture_on_commit_callbacks(execute=True):  # the task runs (eagerly here)
+    with django_capture_on_commit_callbacks() as again_queued:  # the live job is kept
         fin_admin.post("/admin/costs/accountingperiod/", action, follow=True)
+    assert (again_queued, Job.objects.count()) == ([], 1)
+    queued[0]()  # after commit, the job runs (in-process: tasks run eagerly here)
+    job.refresh_from_db()
+    assert job.state == "done", job.last_error
     period.refresh_from_db()
     assert (period.status, period.closed_by) == ("closed", org.fin)
     assert AccountingPeriod.objects.get(pk=future.pk).status == "open"

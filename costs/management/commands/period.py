@@ -152,7 +152,6 @@ class Command(BaseCommand):
 
     def _close(self, options) -> None:
         from costs import periods
-        from costs.tasks import close_period
 
         user = acting_user(options["user"])
         allow = options["allow_pending"]
@@ -168,7 +167,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"Period {period.label} was already closed.")
                 return
             periods.period_close_check(period=period, allow_pending=allow, acting_user=user)
-            close_period.delay(period.pk, user.pk, allow)
+            periods.period_close_enqueue(period=period, acting_user=user, allow_pending=allow)
             self.stdout.write(f"Close of {period.label} sent to the workers.")
             return
         was = period.status

@@ -9,9 +9,9 @@ resources and the 12 months up to today (90 % approved, 7 % pending, 3 % rejecte
 what daily FOCUS imports of 2,500–25,000 resources make in a year), generated inside
 PostgreSQL with ``generate_series`` and summarised with ``costtrack summaries rebuild``.
 Then, signed in as finance through the Django test client, times every page and report a
-person opens: the median of ``--repeat`` requests after a warm-up, each beside its floor, the same answer as
-hand-written SQL over the spend summary, timed alternately in the same run. Every response
-must answer 200 before its line is printed.
+person opens: the median of ``--repeat`` requests after a warm-up, each beside its floor,
+the same answer as hand-written SQL over the spend summary, timed alternately in the same
+run. Every response must answer 200 before its line is printed.
 """
 
 # ruff: noqa: S608 -- floors are fixed SQL of this module; values are bound parameters.

@@ -48,7 +48,12 @@ def spend_summary_equals_costs(request):
 
     from costs.summary.check import summary_differences
 
-    if connection.vendor == "postgresql" and connection.connection is not None:
+    # a test that ended inside a failed transaction (an expected IntegrityError) can read
+    # nothing more; its writes are rolled back anyway
+    broken = connection.needs_rollback or (
+        connection.connection is not None and connection.connection.info.transaction_status == 3
+    )
+    if connection.vendor == "postgresql" and connection.connection is not None and not broken:
         differences = summary_differences(limit=3)
         assert not differences, "spend summary != costs:\n" + "\n".join(map(str, differences))
 

@@ -1,9 +1,8 @@
-from rest_framework.routers import DefaultRouter
+from costtrack.core.routers import ApiRouter
 
 from . import api
 
-router = DefaultRouter(trailing_slash=True)
-router.include_root_view = False
+router = ApiRouter()
 router.register("allocation/nodes", api.CostNodeViewSet, basename="allocation-node")
 router.register("allocation/edges", api.AllocationEdgeViewSet, basename="allocation-edge")
 router.register("allocation/usage", api.UsageRecordViewSet, basename="allocation-usage")

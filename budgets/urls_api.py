@@ -1,10 +1,10 @@
 from django.urls import path
-from rest_framework.routers import DefaultRouter
+
+from costtrack.core.routers import ApiRouter
 
 from . import api
 
-router = DefaultRouter(trailing_slash=True)
-router.include_root_view = False
+router = ApiRouter()
 router.register("budgets", api.BudgetViewSet, basename="budget")
 
 urlpatterns = [

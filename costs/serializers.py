@@ -1,12 +1,12 @@
 """Shapes of the costs API. Input serializers validate each field and name it in errors;
 the services re-check the rules (they are the single source of truth for writes)."""
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -23,26 +23,46 @@ from orgunits.serializers import TagsField, UserSummarySerializer
 from .models import Cost, CostCategory, CostEvent, ExchangeRate
 from .services.costs import EARLIEST_DAY, FUTURE_DAYS
 
+PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
-@extend_schema_field(OpenApiTypes.DECIMAL)
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+        "example": "1000.00",
+        "description": "A plain decimal (a JSON string, or a JSON number without exponent).",
+    }
+)
 class AmountField(serializers.Field):
-    """A Decimal from a JSON string or number; NaN and Infinity are refused."""
+    """A Decimal written as a plain decimal (``1000.00``, ``-5``), from a JSON string or number.
+
+    ``1e3``, `` 1 ``, ``+1``, ``NaN`` and ``Infinity`` are refused: an amount is read exactly as
+    a person writes it on an invoice. A JSON number keeps the text it was sent as
+    (``costtrack.core.parsers.JSONNumber``), so ``1e3`` is refused there too."""
 
     default_error_messages = {
-        "invalid": "Enter a valid decimal amount.",
-        "not_finite": "The amount must be a finite number (not NaN or Infinity).",
+        "invalid": "Enter a valid decimal amount, a plain decimal like 1000.00.",
+        "not_finite": "The amount must be a finite number (not NaN or Infinity); "
+        "amounts must be plain decimals like 1000.00.",
+        "not_plain": "Amounts must be plain decimals like 1000.00 "
+        "(no exponent, spaces or leading plus sign): got '{value}'.",
     }
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or data is None or data == "":
+        if isinstance(data, bool) or not isinstance(data, str | int | float):
             self.fail("invalid")
+        text = getattr(data, "text", None) or (data if isinstance(data, str) else repr(data))
+        if PLAIN_DECIMAL.fullmatch(text):
+            return Decimal(text)
         try:
-            value = Decimal(str(data).strip())
+            value = Decimal(text.strip())
         except (InvalidOperation, ValueError):
             self.fail("invalid")
         if not value.is_finite():
             self.fail("not_finite")
-        return value
+        self.fail("not_plain", value=text[:40])
 
     def to_representation(self, value):
         return str(value)

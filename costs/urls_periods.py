@@ -1,9 +1,8 @@
-from rest_framework.routers import DefaultRouter
+from costtrack.core.routers import ApiRouter
 
 from . import period_api
 
-router = DefaultRouter(trailing_slash=True)
-router.include_root_view = False
+router = ApiRouter()
 router.register("recurring-costs", period_api.RecurringCostViewSet, basename="recurring-cost")
 router.register("periods", period_api.PeriodViewSet, basename="period")
 

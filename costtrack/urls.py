@@ -36,3 +36,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", views.healthz, name="healthz"),
 ]
+
+# Under /api/ an unknown route (or an id that is not a whole number) and a body Django
+# refused answer JSON; pages keep Django's own responses.
+handler400 = "costtrack.core.api.api_bad_request"
+handler404 = "costtrack.core.api.api_not_found"

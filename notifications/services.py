@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from costtrack.core.exceptions import NotFound, ValidationError
 from costtrack.core.jobs import JobSpec, jobs_enqueue
+from costtrack.core.mail import header_safe
 
 from .kinds import Kind
 from .models import (
@@ -125,7 +126,7 @@ def notify(
             recipient=user,
             kind=kind,
             channel=channel,
-            subject=subject[:255],
+            subject=header_safe(subject),
             body=body,
             link=link,
             payload=payload or {},
@@ -183,7 +184,7 @@ def _message_for(notification: Notification) -> EmailMultiAlternatives:
         "notifications/email/notification.html", context
     )
     message = EmailMultiAlternatives(
-        subject=notification.subject,
+        subject=header_safe(notification.subject),
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notification.recipient.email],

@@ -3,7 +3,6 @@
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,8 +10,10 @@ from rest_framework.viewsets import ModelViewSet
 
 from costtrack.core.exceptions import NotFound
 from costtrack.core.pagination import LimitOffsetPagination
+from costtrack.core.parsers import FormParser, MultiPartParser
 from costtrack.core.permissions import FinanceManagesOthersRead
 from costtrack.core.roles import sees_everything
+from costtrack.core.uploads import max_upload_bytes
 
 from . import rules, selectors, services
 from .serializers import (
@@ -31,6 +32,11 @@ class ImportListCreateApi(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
     permission_classes = [IsAuthenticated]
+
+    @property
+    def upload_max_bytes(self) -> int:
+        """``COSTTRACK_IMPORT_MAX_MB``: larger billing files are refused with 413."""
+        return max_upload_bytes()
 
     @extend_schema(operation_id="imports_list", responses={200: ImportBatchSerializer(many=True)})
     def get(self, request):

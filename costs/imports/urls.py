@@ -1,11 +1,12 @@
 """Billing import API routes, included under /api/v1/."""
 
 from django.urls import path
-from rest_framework.routers import SimpleRouter
+
+from costtrack.core.routers import ApiSimpleRouter
 
 from . import api
 
-router = SimpleRouter()
+router = ApiSimpleRouter()
 router.register("imports/rules", api.MappingRuleViewSet, basename="import-rule")
 
 urlpatterns = [

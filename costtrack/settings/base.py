@@ -48,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "costtrack.core.middleware.RequestLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -137,6 +138,20 @@ STORAGES = {
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
+# --- request limits -------------------------------------------------------------------
+# JSON and form bodies (and the non-file fields of a multipart body): larger ones get a 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+# Billing files: a larger upload is refused with 413 by its Content-Length before it is read,
+# and stopped while it streams if the header lies (costtrack.core.uploads).
+COSTTRACK_IMPORT_MAX_MB = env.float("COSTTRACK_IMPORT_MAX_MB", default=512)
+# Uploaded files above this many bytes stream to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "costtrack.core.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+
 # --- e-mail ---------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -203,6 +218,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "costtrack.core.api.exception_handler",
+    # JSON objects only, no NUL or lone surrogates, bounded nesting; uploads size-checked.
+    "DEFAULT_PARSER_CLASSES": [
+        "costtrack.core.parsers.JSONParser",
+        "costtrack.core.parsers.FormParser",
+        "costtrack.core.parsers.MultiPartParser",
+    ],
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

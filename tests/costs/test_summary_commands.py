@@ -16,16 +16,16 @@ from costs.models import (
     SpendDayDetail,
     SpendDayTag,
     SpendMonth,
-    SpendMonthDetail,
     SpendMonthTag,
 )
 from costs.summary.check import summary_differences
+from costs.summary.grains import GRAINS
 
 from .factories import category, make_cost
 
 pytestmark = pytest.mark.django_db
 
-MODELS = (SpendDay, SpendMonth, SpendDayDetail, SpendMonthDetail, SpendDayTag, SpendMonthTag)
+MODELS = tuple(grain.model for grain in GRAINS)
 JAN, FEB, MAR = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
 
 
@@ -134,7 +134,13 @@ def test_check_names_a_missing_day_row(org, spend):
 
 
 def test_check_names_a_row_the_costs_do_not_have(org, spend):
-    row = SpendMonthTag.objects.get(tag_key="team", tag_value="web", status="approved")
+    # the tag rows of the cost's own unit (its ancestors have rows of their own)
+    row = SpendMonthTag.objects.get(
+        tag_key="team",
+        tag_value="web",
+        status="approved",
+        organization_unit=spend[1].organization_unit,
+    )
     SpendMonthTag.objects.filter(pk=row.pk).update(tag_value="webb")
     _, err = refused("check")
     lines = err.strip().splitlines()

@@ -46,4 +46,9 @@ def test_one_submission_runs_few_statements(org, eur_rates):
     summary = [s for s in statements if "costs_spend_" in s]
     assert len(summary) == 1 and summary[0].startswith("WITH ")
     assert SpendDay.objects.get(day=date(2025, 3, 10), status="pending").entries == 2
-    assert SpendMonthTag.objects.get(tag_value="web", status="pending").amount == Decimal("24.68")
+    # the tag rows of the cost's unit and of each ancestor (their subtrees) hold both costs
+    tags = SpendMonthTag.objects.filter(tag_value="web", status="pending")
+    assert {row.organization_unit_id for row in tags} == {
+        u.pk for u in cost.organization_unit.get_ancestors(include_self=True)
+    }
+    assert {row.amount for row in tags} == {Decimal("24.68")}

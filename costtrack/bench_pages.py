@@ -142,7 +142,7 @@ def _generate(costs: int) -> dict:
     for code, rate in (("EUR", Decimal("1.08")), ("GBP", Decimal("1.27"))):
         ExchangeRate.objects.create(currency=code, date=first - timedelta(days=1), rate=rate)
     units = list(OrganizationUnit.objects.order_by("tree_id", "lft"))
-    root, team = units[0], next(u for u in units if u.level == 4)
+    root, team = units[0], next(u for u in units if u.level == len(UNITS_PER_LEVEL) - 1)
     for i, unit in enumerate(u for u in units if u.level <= 2):
         Budget.objects.create(
             name=f"Budget {unit.name}",

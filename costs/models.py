@@ -167,6 +167,9 @@ class Cost(models.Model):
             models.Index(fields=["category", "status", "incurred_on"], name="cost_cat_status_day"),
             models.Index(fields=["resource", "status", "incurred_on"], name="cost_res_status_day"),
             models.Index(fields=["submitted_by", "status"], name="cost_submitter_status"),
+            # the costs list's default order (newest day first): its first page is an index
+            # scan, not a sort of every matching cost
+            models.Index(fields=["-incurred_on", "-id"], name="cost_day_id"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -170,6 +170,15 @@ class Cost(models.Model):
             # the costs list's default order (newest day first): its first page is an index
             # scan, not a sort of every matching cost
             models.Index(fields=["-incurred_on", "-id"], name="cost_day_id"),
+            # the approval queue (inbox, dashboard): pending costs oldest first, carrying the
+            # columns that route them, so its first page and its capped count read the index
+            # alone however many costs were ever approved
+            models.Index(
+                fields=["submitted_at", "id"],
+                name="cost_pending_queue",
+                condition=models.Q(status="pending"),
+                include=["approver", "submitted_by", "organization_unit"],
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -6,7 +6,8 @@ resources on the departments and teams, each billed in one of three currencies a
 one of six categories, 43 budgets (monthly, quarterly and annual, in USD and EUR, on the
 company, divisions and departments) — and N costs (default 1,000,000) spread over the
 resources and the 12 months up to today (90 % approved, 7 % pending, 3 % rejected; about
-what daily FOCUS imports of 2,500–25,000 resources make in a year), generated inside
+what daily FOCUS imports of 2,500–25,000 resources make in a year; recorded by a member,
+so finance's approval inbox holds every pending one), generated inside
 PostgreSQL with ``generate_series`` and summarised with ``costtrack summaries rebuild``.
 Then, signed in as finance through the Django test client, times every page and report a
 person opens: the median of ``--repeat`` requests after a warm-up, each beside its floor,
@@ -66,6 +67,11 @@ def _generate(costs: int) -> dict:
         username="finance", defaults={"email": "finance@example.com"}
     )
     finance.groups.add(Group.objects.get_or_create(name="finance")[0])
+    # costs are recorded by a member, so finance's inbox holds every pending cost (the worst
+    # case for the dashboard's and the inbox's queue)
+    member, _ = user_model.objects.get_or_create(
+        username="member", defaults={"email": "member@example.com"}
+    )
     Group.objects.get_or_create(name="auditor")
     categories = [
         CostCategory.objects.get_or_create(slug=n, defaults={"name": n})[0].pk for n in CATEGORIES
@@ -116,7 +122,8 @@ def _generate(costs: int) -> dict:
             """
             INSERT INTO costs_cost (amount, currency, amount_reporting, exchange_rate, incurred_on,
                 category_id, description, resource_id, organization_unit_id, url, metadata, tags,
-                source, kind, status, submitted_by_id, decision_comment, created_at, updated_at)
+                source, kind, status, submitted_by_id, submitted_at, decision_comment, created_at,
+                updated_at)
             SELECT s.amount, s.currency, round(s.amount * s.rate, 2), s.rate, s.day,
                    (%s::bigint[])[1 + s.res %% 6], '', s.res, r.organization_unit_id, '', '{}',
                    jsonb_build_object('team',
@@ -124,7 +131,7 @@ def _generate(costs: int) -> dict:
                    'api', 'charge',
                    CASE WHEN s.roll < 0.9 THEN 'approved' WHEN s.roll < 0.97 THEN 'pending'
                         ELSE 'rejected' END,
-                   %s, '', now(), now()
+                   %s, s.day + time '09:00' + s.roll * interval '8 hours', '', now(), now()
             FROM (
                 SELECT 1 + floor(random() * %s)::int AS res, random() AS roll,
                        NULL::text AS currency,
@@ -137,7 +144,7 @@ def _generate(costs: int) -> dict:
                                 (ARRAY[1, 1.08, 1.27])[1 + s0.res %% 3] AS rate) s
             JOIN orgunits_resource r ON r.id = s.res
             """,
-            [categories, finance.pk, RESOURCES, first, costs],
+            [categories, member.pk, RESOURCES, first, costs],
         )
     for code, rate in (("EUR", Decimal("1.08")), ("GBP", Decimal("1.27"))):
         ExchangeRate.objects.create(currency=code, date=first - timedelta(days=1), rate=rate)

@@ -23,10 +23,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from costs import reports
-from costs.export import COST_CSV_FIELDS, cost_csv_lines, cost_csv_row
+from costs.export import COST_CSV_FIELDS, cost_csv_lines, cost_csv_records
 from costs.models import CostStatus
 from costs.report_api import csv_cell
-from costs.selectors import LIST_RELATED
 from costtrack.budget_variance import budget_variance
 from costtrack.charts import format_money
 from costtrack.core.exceptions import ApplicationError
@@ -298,12 +297,9 @@ class Command(BaseCommand):
             "pending": (CostStatus.PENDING,),
             "all": tuple(CostStatus.values),
         }[options["status"]]
-        costs = (
-            reports.report_costs(start=start, end=end, unit=self.unit, statuses=statuses)
-            .select_related(*LIST_RELATED)
-            .order_by("incurred_on", "id")
-            .iterator(chunk_size=2000)
-        )
+        costs = reports.report_costs(
+            start=start, end=end, unit=self.unit, statuses=statuses
+        ).order_by("incurred_on", "id")
         target = options["output"]
         if target == "-":
             self._write_export(_Raw(self.stdout), options["fmt"], costs)
@@ -323,9 +319,9 @@ class Command(BaseCommand):
                 count += 1
             return count - 1  # the header
         out.write("[")
-        for cost in costs:
+        for record in cost_csv_records(costs):
             count += 1
-            row = dict(zip(COST_CSV_FIELDS, cost_csv_row(cost, self.currency), strict=True))
+            row = dict(zip(COST_CSV_FIELDS, record, strict=True))
             out.write(("," if count > 1 else "") + "\n  " + json.dumps(row, default=str))
         out.write("\n]\n")
         return count

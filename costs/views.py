@@ -42,7 +42,8 @@ from .imports import selectors as import_selectors
 from .imports import services as import_services
 from .models import Cost, ImportBatch
 
-INBOX_PAGE_SIZE = 200
+# a page an approver works through at one sitting; each row carries its own decision form
+INBOX_PAGE_SIZE = 50
 ACTIONS = ("approve", "reject", "submit", "revise", "cancel", "void")
 ACTION_DONE = {
     "approve": "approved",

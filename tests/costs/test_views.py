@@ -10,6 +10,7 @@ from django.utils import timezone
 from costs import services
 from costs.models import Cost, CostEvent
 from costs.summary.check import summary_rebuild
+from costs.views import INBOX_PAGE_SIZE
 from orgunits import services as org_services
 from tests.costs.factories import category, make_cost
 from tests.orgunits.factories import UserFactory
@@ -192,8 +193,11 @@ def test_inbox_with_100_pending_costs_runs_a_bounded_number_of_queries(
     with django_assert_max_num_queries(14):
         response = client.get(INBOX)
     html = response.content.decode()
-    assert html.count('class="decide"') == 100
+    assert html.count('class="decide"') == INBOX_PAGE_SIZE  # the first page of them
     assert "100 costs waiting." in html
+    with django_assert_max_num_queries(14):
+        last = client.get(INBOX, {"page": 2}).content.decode()
+    assert last.count('class="decide"') == 100 - INBOX_PAGE_SIZE
     with django_assert_max_num_queries(14):
         response = client.get(INBOX, {"q": "cost 1", "category": category("other").pk})
     assert response.content.decode().count('class="decide"') == 11  # cost 1, 10..19

@@ -5,10 +5,12 @@ query building cost more than the query itself. One ``SELECT`` per budget, joine
 ``UNION ALL`` so any number of budgets take one round trip. A budget without a tags filter
 or team that is not hourly sums the spend summary's rolled-up rows of its unit alone
 (``costs.summary``: per day, unit and ancestor, category, currency and status; per month for a
-reporting-currency budget over whole months), so its cost grows with the days and categories
-in its period, neither with the costs nor with the size of the subtree; the cost being
-submitted is taken back out when it is counted there already. Any other budget sums raw
-costs: the unit and category subtrees are ``tree_id``/``lft``/``rght`` ranges, the period a
+reporting-currency budget over whole months), and one filtering on a single tag without a
+category the summary's tag rows of its unit (per day or month, unit and ancestor, tag,
+currency and status), so its cost grows with the days and categories (or tags) in its
+period, neither with the costs nor with the size of the subtree; the cost being submitted
+is taken back out when it is counted there already. Any other budget (a team, an hourly
+period, several tags, a tag with a category) sums raw costs: the unit and category subtrees are ``tree_id``/``lft``/``rght`` ranges, the period a
 range on ``incurred_on`` (``submitted_at`` for hourly budgets), tags a ``@>`` containment
 (GIN index).
 
@@ -33,7 +35,15 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from costs.models import Cost, CostCategory, ExchangeRate, SpendDayTree, SpendMonthTree
+from costs.models import (
+    Cost,
+    CostCategory,
+    ExchangeRate,
+    SpendDayTag,
+    SpendDayTree,
+    SpendMonthTag,
+    SpendMonthTree,
+)
 from costtrack.core.money import reporting_currency, round_money
 from orgunits.models import OrganizationUnit
 
@@ -49,6 +59,9 @@ CATEGORY = CostCategory._meta.db_table
 RATE = ExchangeRate._meta.db_table
 SPEND_DAY_TREE = SpendDayTree._meta.db_table
 SPEND_MONTH_TREE = SpendMonthTree._meta.db_table
+SPEND_DAY_TAG = SpendDayTag._meta.db_table
+SPEND_MONTH_TAG = SpendMonthTag._meta.db_table
+TREE, TAG = "tree", "tag"
 
 
 def _user_groups_table() -> str:
@@ -66,9 +79,18 @@ class Spend:
     unconverted_from: date | None = None
 
 
-def _from_summary(budget: Budget, period: periods.Period) -> bool:
-    """Whether the spend summary answers this budget (no tags filter, no team, not hourly)."""
-    return not budget.tags_filter and budget.team_id is None and not period.hourly
+def _summary_rows(budget: Budget, period: periods.Period) -> str | None:
+    """Which of the spend summary's rolled-up tables answers this budget: ``tree`` without a
+    tags filter, ``tag`` for a filter of one tag without a category (the tag tables hold no
+    category; tags are strings on every write, so the tag's text is the tag); ``None`` (raw
+    costs) for a team, an hourly period or any other tags filter."""
+    if budget.team_id is not None or period.hourly:
+        return None
+    if not budget.tags_filter:
+        return TREE
+    if len(budget.tags_filter) == 1 and budget.category_id is None:
+        return TAG
+    return None
 
 
 def _whole_months(period: periods.Period) -> bool:
@@ -82,7 +104,8 @@ def _source(
     """The rows a budget sums, as a derived table ``(incurred_on, status, currency, amount,
     amount_reporting)``: the spend summary's rows in scope when it can answer (minus the
     excluded cost, when it is counted there), else the raw costs in scope."""
-    if not _from_summary(budget, period):
+    rows = _summary_rows(budget, period)
+    if rows is None:
         where, params = _scope(budget, period, exclude_cost_id)
         return (
             "SELECT c.incurred_on, c.status, c.currency, c.amount, c.amount_reporting "  # nosec B608
@@ -90,7 +113,8 @@ def _source(
         ), params
     # A reporting-currency budget over whole months needs no per-day conversion.
     monthly = budget.currency == reporting_currency() and _whole_months(period)
-    table, day = (SPEND_MONTH_TREE, "month") if monthly else (SPEND_DAY_TREE, "day")
+    tables = {TREE: (SPEND_DAY_TREE, SPEND_MONTH_TREE), TAG: (SPEND_DAY_TAG, SPEND_MONTH_TAG)}
+    table, day = (tables[rows][1], "month") if monthly else (tables[rows][0], "day")
     where, params = _scope(budget, period, None, day_column=day, rolled_up=True)
     sql = (
         f"SELECT c.{day} AS incurred_on, c.status, c.currency, c.amount, "  # nosec B608
@@ -118,7 +142,7 @@ def _scope(
     if rolled_up:  # the summary's tree rows of the budget's unit are its whole subtree
         where = ["c.status IN (%s, %s)", "c.organization_unit_id = %s"]
         params: list = [APPROVED, PENDING, unit.pk]
-        return _rest_of_scope(budget, period, where, params, None, day_column)
+        return _rest_of_scope(budget, period, where, params, None, day_column, rolled_up)
     # ``= ANY(ARRAY(…))``: the planner then probes the (unit, day) indexes for a small
     # subtree instead of scanning the period for every unit and joining.
     units = f"SELECT u.id FROM {UNIT} u WHERE u.tree_id = %s AND u.lft >= %s AND u.rght <= %s"  # nosec B608
@@ -132,7 +156,9 @@ def _scope(
     return _rest_of_scope(budget, period, where, params, exclude_cost_id, day_column)
 
 
-def _rest_of_scope(budget, period, where: list, params: list, exclude_cost_id, day_column):
+def _rest_of_scope(
+    budget, period, where: list, params: list, exclude_cost_id, day_column, rolled_up=False
+):
     ops = connection.ops
     if budget.category_id is not None:
         category = budget.category
@@ -147,7 +173,11 @@ def _rest_of_scope(budget, period, where: list, params: list, exclude_cost_id, d
             "WHERE g.group_id = %s)"
         )
         params.append(budget.team_id)
-    if budget.tags_filter:
+    if budget.tags_filter and rolled_up:  # a tag table's rows: the one tag of the filter
+        ((key, value),) = budget.tags_filter.items()
+        where.append("c.tag_key = %s AND c.tag_value = %s")
+        params += [key, value]
+    elif budget.tags_filter:
         if connection.vendor == "postgresql":
             where.append("c.tags @> %s::jsonb")
             params.append(json.dumps(budget.tags_filter))

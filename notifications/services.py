@@ -89,7 +89,6 @@ def enqueue_delivery(notification_id: int) -> bool:
     return True
 
 
-@transaction.atomic
 def notify(
     *,
     recipients: Iterable[Any],
@@ -108,9 +107,18 @@ def notify(
     by the caller), ``digest`` a row kept for the daily digest. Users without an e-mail
     address get in-app rows.
 
-    Returns the rows written. Raises ``ValidationError`` for an unknown ``kind``.
+    Returns the rows written. Raises ``ValidationError`` for an unknown ``kind`` (before
+    anything is written, so the caller's transaction stays usable).
     """
     _check_kind(kind)
+    return _notify_rows(
+        recipients=recipients, kind=kind, subject=subject, body=body, link=link, payload=payload
+    )
+
+
+# inside a caller's transaction (a cost's submission) the rows join it without a savepoint
+@transaction.atomic(savepoint=False)
+def _notify_rows(*, recipients, kind: str, subject: str, body: str, link: str, payload):
     users = [u for u in _unique_users(recipients) if u.is_active]
     if not users:
         return []
@@ -131,7 +139,7 @@ def notify(
             link=link,
             payload=payload or {},
         )
-        row.full_clean()
+        row.full_clean(exclude=["recipient"])  # a saved, active user read above
         rows.append(row)
     rows = Notification.objects.bulk_create(rows)
     jobs_enqueue(

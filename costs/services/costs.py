@@ -137,8 +137,9 @@ def guard_change(*, day: date) -> None:
         guard(day=day)
 
 
-def _transition(cost: Cost, name: str) -> tuple[str, str]:
-    guard_change(day=cost.incurred_on)
+def _transition(cost: Cost, name: str, *, guarded: bool = False) -> tuple[str, str]:
+    if not guarded:
+        guard_change(day=cost.incurred_on)
     before = cost.status
     try:
         getattr(cost, name)()
@@ -183,9 +184,28 @@ def _json_value(value):
     return value
 
 
-def _full_clean(cost: Cost) -> None:
-    # status is protected and validated by its transitions, not by full_clean
-    cost.full_clean(exclude=["status"])
+# the foreign keys a new cost is given as saved instances (the callers read them), so
+# full_clean need not query each one again; the database's foreign keys still hold
+NEW_COST_RELATIONS = (
+    "category",
+    "resource",
+    "entity",
+    "organization_unit",
+    "submitted_by",
+    "approver",
+)
+
+
+def _full_clean(cost: Cost, *, new: bool = False) -> None:
+    """Validate ``cost``'s fields; status is protected and validated by its transitions.
+
+    ``new``: a cost ``cost_create`` built from saved related rows, whose sign and period
+    order it has checked itself with field-named messages, so neither the relations nor
+    the check constraints are asked of the database again (it still enforces both)."""
+    if new:
+        cost.full_clean(exclude=["status", *NEW_COST_RELATIONS], validate_constraints=False)
+    else:
+        cost.full_clean(exclude=["status"])
 
 
 def _queue_notifications(*, cost: Cost, kind: str, actor) -> None:
@@ -250,15 +270,21 @@ def _record_override(
 
 
 def _submit_locked(
-    *, cost: Cost, acting_user, comment: str = "", override_reason: str | None = None
+    *,
+    cost: Cost,
+    acting_user,
+    comment: str = "",
+    override_reason: str | None = None,
+    guarded: bool = False,
 ) -> list[dict[str, Any]]:
-    """Checks, transition, event and notification for a locked draft cost."""
+    """Checks, transition, event and notification for a locked draft cost (``guarded``: its
+    day already passed the change guards in this transaction)."""
     if cost.status != Cost.Status.DRAFT:
         raise Conflict(f"Cannot submit a cost that is {cost.status}.", code="invalid_transition")
     warnings = _checked_submission(
         cost=cost, acting_user=acting_user, override_reason=override_reason
     )
-    before, after = _transition(cost, "submit")
+    before, after = _transition(cost, "submit", guarded=guarded)
     cost.submitted_at = timezone.now()
     cost_save(cost, was=before, update_fields=["status", "submitted_at", "updated_at"])
     _event(
@@ -399,7 +425,7 @@ def cost_create(
             submitted_by=submitted_by, resource=resource, entity=entity, organization_unit=unit
         ),
     )
-    _full_clean(cost)
+    _full_clean(cost, new=True)
     cost_save(cost, was=None)
     _event(
         cost=cost,
@@ -413,9 +439,14 @@ def cost_create(
         IdempotencyKey.objects.create(user=submitted_by, key=idempotency_key, cost=cost)
     warnings: list[dict[str, Any]] = []
     if not draft:
-        cost = _lock(cost)
+        # the row was inserted by this transaction: nobody else sees it to lock it, and its
+        # day was guarded above
         warnings = _submit_locked(
-            cost=cost, acting_user=submitted_by, comment=comment, override_reason=override_reason
+            cost=cost,
+            acting_user=submitted_by,
+            comment=comment,
+            override_reason=override_reason,
+            guarded=True,
         )
     return CostResult(cost=cost, warnings=warnings, created=True)
 

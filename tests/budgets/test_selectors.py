@@ -223,7 +223,7 @@ def test_visibility_of_budgets(org):
 def test_spend_sql_agrees_with_the_costs_it_counts(org, eur_rates):
     """The hand-written aggregate equals a Python sum over ``budget_costs`` for every kind of
     scope, in a foreign currency (converted per cost at its own day's rate)."""
-    from budgets.spend import spend_by_budget
+    from budgets.spend import _summary_rows, spend_by_budget
     from costs.models import ExchangeRate
 
     team = Group.objects.create(name="crew")
@@ -235,6 +235,16 @@ def test_spend_sql_agrees_with_the_costs_it_counts(org, eur_rates):
         BudgetFactory(organization_unit=org.root, currency="GBP", tags_filter={"env": "prod"}),
         BudgetFactory(organization_unit=org.root, currency="EUR", team=team),
         BudgetFactory(organization_unit=org.root, currency="USD", period="quarterly"),
+        # one tag: the summary's tag rows, per month (reporting currency) and per day
+        BudgetFactory(organization_unit=org.root, currency="USD", tags_filter={"env": "prod"}),
+        BudgetFactory(organization_unit=org.eng, currency="EUR", tags_filter={"tier": "web"}),
+        # two tags, or a tag with a category: raw costs
+        BudgetFactory(
+            organization_unit=org.root, currency="USD", tags_filter={"env": "prod", "tier": "web"}
+        ),
+        BudgetFactory(
+            organization_unit=org.root, currency="EUR", category=cloud, tags_filter={"env": "prod"}
+        ),
     ]
     days = [date(2025, 2, 27), date(2025, 3, 1), date(2025, 3, 15), date(2025, 3, 31)]
     for i, day in enumerate(days * 3):
@@ -245,7 +255,7 @@ def test_spend_sql_agrees_with_the_costs_it_counts(org, eur_rates):
             currency=("USD", "EUR", "GBP")[i % 3],
             incurred_on=day,
             category=cloud if i % 4 == 1 else None,
-            tags={"env": "prod"} if i % 3 else {},
+            tags=({"env": "prod"} if i % 3 else {}) | ({"tier": "web"} if i % 4 == 3 else {}),
             status="approved" if i % 5 else "pending",
         )
     now = datetime(2025, 3, 20, tzinfo=UTC)
@@ -268,7 +278,9 @@ def test_spend_sql_agrees_with_the_costs_it_counts(org, eur_rates):
         got = found[budget.pk]
         assert got.actual == expected["approved"].quantize(Decimal("0.01")), budget
         assert got.committed == expected["pending"].quantize(Decimal("0.01")), budget
-    assert any(found[b.pk].actual for b in budgets)
+    assert all(found[b.pk].actual for b in budgets)
+    sources = [_summary_rows(b, p) for b, p in pairs]
+    assert sources == ["tree", "tree", "tag", None, "tree", "tag", "tag", None, None]
     assert selectors.budget_utilization(budgets[0], on=MARCH, now=now).actual == (
         found[budgets[0].pk].actual
     )

@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from costtrack.core.exceptions import PermissionDenied, ValidationError
@@ -168,6 +169,29 @@ def _matching(cost) -> list[Budget]:
     )
 
 
+def _locked_rows(ids: list[int]) -> dict[int, tuple]:
+    """``{id: (amount, include_pending, action, active)}`` of the budgets, locked in id order.
+
+    Hand-written: it runs inside every submission a block budget covers, where the ORM's
+    query building cost more than the query. (SQLite locks the whole database on write.)"""
+    table = Budget._meta.db_table
+    columns = "id, amount, include_pending, action, active"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT {columns} FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",  # noqa: S608  # nosec B608
+                [ids],
+            )
+        else:
+            marks = ", ".join(["%s"] * len(ids))
+            cursor.execute(f"SELECT {columns} FROM {table} WHERE id IN ({marks})", ids)  # noqa: S608  # nosec B608
+        field = Budget._meta.get_field("amount")
+        return {
+            row[0]: (field.to_python(row[1]), bool(row[2]), row[3], bool(row[4]))
+            for row in cursor.fetchall()
+        }
+
+
 def _lock_blocks(budgets: list[Budget]) -> list[Budget]:
     """Lock the ``block`` budgets among ``budgets`` (id order), refresh the values that
     enforcement reads from the locked rows, and return the budgets still active."""
@@ -175,13 +199,7 @@ def _lock_blocks(budgets: list[Budget]) -> list[Budget]:
     if not block_ids:
         return budgets
     # The lock is what makes enforcement race-free; id order prevents deadlocks.
-    rows = (
-        Budget.objects.select_for_update()
-        .filter(pk__in=block_ids)
-        .order_by("pk")
-        .values_list("pk", "amount", "include_pending", "action", "active")
-    )
-    locked = {row[0]: row[1:] for row in rows}
+    locked = _locked_rows(sorted(block_ids))
     # Values read before the lock may be stale: use the locked rows'.
     for budget in budgets:
         if budget.pk in locked:

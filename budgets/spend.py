@@ -10,9 +10,9 @@ category the summary's tag rows of its unit (per day or month, unit and ancestor
 currency and status), so its cost grows with the days and categories (or tags) in its
 period, neither with the costs nor with the size of the subtree; the cost being submitted
 is taken back out when it is counted there already. Any other budget (a team, an hourly
-period, several tags, a tag with a category) sums raw costs: the unit and category subtrees are ``tree_id``/``lft``/``rght`` ranges, the period a
-range on ``incurred_on`` (``submitted_at`` for hourly budgets), tags a ``@>`` containment
-(GIN index).
+period, several tags, a tag with a category) sums raw costs: the unit and category
+subtrees are ``tree_id``/``lft``/``rght`` ranges, the period a range on ``incurred_on``
+(``submitted_at`` for hourly budgets), tags a ``@>`` containment (GIN index).
 
 Conversion: a cost in the budget's currency counts with its own amount; any other cost with
 its reporting-currency amount divided by the budget currency's latest rate on or before the

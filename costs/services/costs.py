@@ -252,21 +252,35 @@ def _reporting_refusals(service):
     return run
 
 
+def _override_events(
+    *, cost: Cost, acting_user, override_reason: str | None, warnings: list[dict[str, Any]]
+) -> list[CostEvent]:
+    """An OVERRIDE event (unsaved) when a check let a finance user past a block
+    (``overridden``), else none."""
+    if not override_reason or not any(w.get("overridden") for w in warnings):
+        return []
+    return [
+        CostEvent(
+            cost=cost if cost.pk else None,
+            action=CostEvent.Action.OVERRIDE,
+            actor=acting_user,
+            from_status=cost.status,
+            to_status=cost.status,
+            at=timezone.now(),
+            comment=override_reason,
+            changes={"warnings": json.loads(json.dumps(warnings, default=str))},
+        )
+    ]
+
+
 def _record_override(
     *, cost: Cost, acting_user, override_reason: str | None, warnings: list[dict[str, Any]]
 ) -> None:
-    """An OVERRIDE event when a check let a finance user past a block (``overridden``)."""
-    if not override_reason or not any(w.get("overridden") for w in warnings):
-        return
-    _event(
-        cost=cost,
-        action=CostEvent.Action.OVERRIDE,
-        actor=acting_user,
-        from_status=cost.status,
-        to_status=cost.status,
-        comment=override_reason,
-        changes={"warnings": json.loads(json.dumps(warnings, default=str))},
-    )
+    """Write the OVERRIDE event of ``_override_events``, if any."""
+    for event in _override_events(
+        cost=cost, acting_user=acting_user, override_reason=override_reason, warnings=warnings
+    ):
+        event.save()
 
 
 def _submit_locked(
@@ -275,16 +289,14 @@ def _submit_locked(
     acting_user,
     comment: str = "",
     override_reason: str | None = None,
-    guarded: bool = False,
 ) -> list[dict[str, Any]]:
-    """Checks, transition, event and notification for a locked draft cost (``guarded``: its
-    day already passed the change guards in this transaction)."""
+    """Checks, transition, event and notification for a locked draft cost."""
     if cost.status != Cost.Status.DRAFT:
         raise Conflict(f"Cannot submit a cost that is {cost.status}.", code="invalid_transition")
     warnings = _checked_submission(
         cost=cost, acting_user=acting_user, override_reason=override_reason
     )
-    before, after = _transition(cost, "submit", guarded=guarded)
+    before, after = _transition(cost, "submit")
     cost.submitted_at = timezone.now()
     cost_save(cost, was=before, update_fields=["status", "submitted_at", "updated_at"])
     _event(
@@ -426,28 +438,45 @@ def cost_create(
         ),
     )
     _full_clean(cost, new=True)
-    cost_save(cost, was=None)
-    _event(
-        cost=cost,
+    created = CostEvent(
         action=CostEvent.Action.CREATE,
         actor=submitted_by,
         to_status=cost.status,
         comment="" if not draft else comment,
         changes={"amount": [None, str(amount)], "currency": [None, currency]},
     )
+    warnings: list[dict[str, Any]] = []
+    events = [created]
+    if not draft:
+        # checked and moved to pending before its row is written: one INSERT of a pending
+        # cost (nobody else can see it to lock it; its day was guarded above), its events in
+        # one statement
+        warnings = _checked_submission(
+            cost=cost, acting_user=submitted_by, override_reason=override_reason
+        )
+        before, after = _transition(cost, "submit", guarded=True)
+        cost.submitted_at = timezone.now()
+        events.append(
+            CostEvent(
+                action=CostEvent.Action.SUBMIT,
+                actor=submitted_by,
+                from_status=before,
+                to_status=after,
+                comment=comment,
+            )
+        )
+        events += _override_events(
+            cost=cost, acting_user=submitted_by, override_reason=override_reason, warnings=warnings
+        )
+    cost_save(cost, was=None)
+    moment = timezone.now()
+    for event in events:
+        event.cost, event.at = cost, moment
+    CostEvent.objects.bulk_create(events)
     if idempotency_key:
         IdempotencyKey.objects.create(user=submitted_by, key=idempotency_key, cost=cost)
-    warnings: list[dict[str, Any]] = []
     if not draft:
-        # the row was inserted by this transaction: nobody else sees it to lock it, and its
-        # day was guarded above
-        warnings = _submit_locked(
-            cost=cost,
-            acting_user=submitted_by,
-            comment=comment,
-            override_reason=override_reason,
-            guarded=True,
-        )
+        _queue_notifications(cost=cost, kind="approval_requested", actor=submitted_by)
     return CostResult(cost=cost, warnings=warnings, created=True)
 
 

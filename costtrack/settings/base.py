@@ -270,6 +270,9 @@ COSTTRACK_IMPORT_GRAIN = env.str("COSTTRACK_IMPORT_GRAIN", default="day")
 # Lists count at most this many matching rows (costtrack.core.pagination); past it the API
 # answers ``count_capped: true`` and pages, inbox and admin say "more than".
 COSTTRACK_LIST_COUNT_CAP = env.int("COSTTRACK_LIST_COUNT_CAP", default=10_000)
+# One cost's spend-summary change runs as a server-side prepared statement (planned once per
+# connection); turn off behind a connection pooler in transaction mode.
+COSTTRACK_SUMMARY_PREPARED = env.bool("COSTTRACK_SUMMARY_PREPARED", default=True)
 
 LOGGING = {
     "version": 1,

@@ -47,6 +47,17 @@ class CostNode(models.Model):
         related_name="cost_nodes",
     )
     description = models.TextField(blank=True)
+    parent_product = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="child_products",
+        help_text=(
+            "Products only: the product this one rolls up into in the product P&L (a "
+            "reporting tree; cost itself flows only along edges)."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -287,3 +298,6 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} entry {self.entry} {self.kind} {self.account}"
+
+
+from .revenue_models import Revenue  # noqa: E402,F401

@@ -2,16 +2,41 @@
 
 from datetime import date
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from costs.serializers import AmountField
 from costtrack.core.exceptions import ValidationError as AppValidationError
-from costtrack.core.money import quantum
+from costtrack.core.money import reporting_currency, round_money
 
 from . import selectors
 from .models import CostNode, Revenue
-from .serializers import _money
 from .services import parse_revenue_date
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class DecimalText(serializers.Field):
+    """A figure the selector already rounded (money in the currency's minor unit, a
+    percentage, a unit cost), written as the exact decimal string it is; ``None`` stays."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return None if value is None else str(value)
+
+
+def _money(**kwargs) -> DecimalText:
+    return DecimalText(**kwargs)
+
+
+class QuantityText(DecimalText):
+    """A quantity of usage without trailing zeros: ``400000``, ``12.5``."""
+
+    def to_representation(self, value):
+        return None if value is None else f"{value.normalize():f}"
 
 
 class RevenueDateField(serializers.CharField):
@@ -88,7 +113,8 @@ class RevenueSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        data["amount"] = str(instance.amount.quantize(quantum(instance.currency)))
+        data["amount"] = str(round_money(instance.amount, instance.currency))
+        data["amount_reporting"] = str(round_money(instance.amount_reporting, reporting_currency()))
         return data
 
 
@@ -111,9 +137,7 @@ class _FiguresSerializer(serializers.Serializer):
     allocated_cost = _money()
     holistic_cost = _money()
     gross_margin = _money()
-    margin_pct = serializers.DecimalField(
-        max_digits=None, decimal_places=2, coerce_to_string=True, read_only=True, allow_null=True
-    )
+    margin_pct = DecimalText(allow_null=True)
 
 
 class _ProductLineSerializer(serializers.Serializer):
@@ -141,12 +165,8 @@ class _UnitCostRowSerializer(serializers.Serializer):
     node = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
     cost = _money()
-    quantity = serializers.DecimalField(
-        max_digits=None, decimal_places=6, coerce_to_string=True, read_only=True
-    )
-    cost_per_unit = serializers.DecimalField(
-        max_digits=None, decimal_places=4, coerce_to_string=True, read_only=True, allow_null=True
-    )
+    quantity = QuantityText()
+    cost_per_unit = DecimalText(allow_null=True)
 
 
 class UnitCostsSerializer(serializers.Serializer):
@@ -167,12 +187,8 @@ class _MonthCostSerializer(serializers.Serializer):
 
 
 class _UnitCostPointSerializer(_MonthCostSerializer):
-    quantity = serializers.DecimalField(
-        max_digits=None, decimal_places=6, coerce_to_string=True, read_only=True
-    )
-    cost_per_unit = serializers.DecimalField(
-        max_digits=None, decimal_places=4, coerce_to_string=True, read_only=True, allow_null=True
-    )
+    quantity = QuantityText()
+    cost_per_unit = DecimalText(allow_null=True)
 
 
 class _UnitCostSeriesSerializer(serializers.Serializer):

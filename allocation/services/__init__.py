@@ -21,6 +21,7 @@ from .graph import (
     node_create,
     node_delete,
     node_update,
+    product_parent_validate,
     usage_record_create,
     usage_record_delete,
     usage_record_update,
@@ -42,6 +43,7 @@ from .revenue import (
     revenue_reconvert,
     revenue_set,
     revenue_update,
+    revenue_validate,
     schedule_revenue_reconvert,
 )
 from .runs import (
@@ -64,6 +66,7 @@ __all__ = [
     "node_create",
     "node_update",
     "node_delete",
+    "product_parent_validate",
     "edge_validate",
     "edge_create",
     "edge_update",
@@ -91,6 +94,7 @@ __all__ = [
     "parse_revenue_date",
     "revenue_set",
     "revenue_update",
+    "revenue_validate",
     "revenue_delete",
     "revenue_load_csv",
     "revenue_reconvert",

@@ -113,6 +113,12 @@ def _check_parent_product(node: CostNode) -> None:
         current = parents.get(current)
 
 
+def product_parent_validate(*, node: CostNode) -> None:
+    """Check ``node.parent_product`` (saved node or not) without writing, as
+    ``node_create``/``node_update`` do; raises ``ValidationError`` on ``parent_product``."""
+    _check_parent_product(node)
+
+
 @transaction.atomic
 def node_create(
     *,

@@ -97,6 +97,21 @@ def _clean(
     return value, currency, convert(amount=value, currency=currency, on=day)
 
 
+def revenue_validate(
+    *, node: CostNode, date: date, grain: str, amount: Any, currency: str | None
+) -> None:
+    """Check a figure as ``revenue_set`` would, writing nothing (forms call it first).
+    Raises ``ValidationError`` naming the field."""
+    _clean(
+        node=node,
+        day=date,
+        grain=grain,
+        amount=amount,
+        currency=currency or reporting_currency(),
+        rates=None,
+    )
+
+
 @transaction.atomic
 def revenue_set(
     *,
@@ -210,22 +225,22 @@ class _Row:
 @dataclass
 class _Errors:
     messages: list[str] = field(default_factory=list)
-    total: int = 0
 
     def add(self, line: int, message: str) -> None:
-        self.total += 1
-        if len(self.messages) < MAX_REPORTED_ERRORS:
-            self.messages.append(f"line {line}: {message}")
+        self.messages.append(f"Line {line}: {message}")
 
     def raise_if_any(self) -> None:
-        if not self.total:
+        if not self.messages:
             return
-        more = self.total - len(self.messages)
-        tail = f" (and {more} more)" if more > 0 else ""
+        shown = self.messages[:MAX_REPORTED_ERRORS]
+        more = len(self.messages) - len(shown)
         raise ValidationError(
-            f"{self.total} row(s) refused, nothing was loaded{tail}: " + "; ".join(self.messages),
+            f"{len(self.messages)} row(s) refused, nothing was loaded. "
+            + " ".join(shown)
+            + (f" … and {more} more." if more else ""),
             field="file",
             code="invalid_rows",
+            extra={"errors": self.messages},
         )
 
 
@@ -248,9 +263,7 @@ def _read_rows(handle) -> tuple[list[_Row], _Errors]:
             field="file",
         )
     reader.fieldnames = header
-    raw = [(reader.line_num, row) for row in reader]
-    # line_num counts physical lines; rows are numbered as a spreadsheet shows them
-    raw = [(index + 2, row) for index, (_, row) in enumerate(raw)]
+    raw = [(reader.line_num, row) for row in reader]  # the header is line 1
     nodes = _resolve_nodes({(row.get("node") or "").strip() for _, row in raw})
     currencies = {(row.get("currency") or "").strip() for _, row in raw}
     rates = RateTable({c for c in currencies if is_known_currency(c)}, until=LAST_DAY)
@@ -293,10 +306,11 @@ def revenue_load_csv(source: str | Path | io.TextIOBase, *, acting_user=None) ->
 
     ``date`` is a day (``2025-03-14``) or a month (``2025-03``); ``node`` a product node's
     name or id. All or nothing: any bad row refuses the whole file with a
-    ``ValidationError`` (code ``invalid_rows``) listing the rows by line number (the header
-    is line 1) and writes nothing. Each row replaces the figure of its (node, date, grain);
-    rows of the file that change nothing are counted ``unchanged``. Runs a fixed number of
-    queries whatever the file's size. Finance only when ``acting_user`` is given.
+    ``ValidationError`` (code ``invalid_rows``, every message in ``extra["errors"]``) naming
+    each bad row by its line (the header is line 1) and writes nothing. Each row replaces
+    the figure of its (node, date, grain); rows of the file that change nothing are counted
+    ``unchanged``. Runs a fixed number of queries whatever the file's size. Finance only
+    when ``acting_user`` is given.
     """
     check_can_write_revenue(acting_user)
     if isinstance(source, str | Path):
@@ -305,9 +319,9 @@ def revenue_load_csv(source: str | Path | io.TextIOBase, *, acting_user=None) ->
     else:
         rows, errors = _read_rows(source)
     errors.raise_if_any()
-    result = RevenueLoad(rows=len(rows))
     if not rows:
-        return result
+        raise ValidationError("The file has no revenue rows.", field="file")
+    result = RevenueLoad(rows=len(rows))
     days = [r.day for r in rows]
     existing = {
         (r.node_id, r.date, r.grain): r

@@ -93,16 +93,27 @@ def pnl_page(request: HttpRequest) -> HttpResponse:
                 labels=[p["name"] for p in leaves],
                 values=[p["own"]["gross_margin"] for p in leaves],
                 currency=currency,
+                colour_by_sign=True,
             ),
         )
     return render(request, "allocation/pnl.html", context)
+
+
+def _from_first_run(points: list[dict]) -> list[dict]:
+    """The months from the first one an allocation ran for (earlier ones say nothing)."""
+    for index, point in enumerate(points):
+        if point["run"] is not None:
+            return points[index:]
+    return []
 
 
 def _unit_cost_charts(trend: dict) -> list[dict]:
     currency = trend["currency"] or ""
     charts = []
     for series in trend["metrics"]:
-        points = series["points"]
+        points = _from_first_run(series["points"])
+        if not points:
+            continue
         charts.append(
             {
                 "series": series,
@@ -151,6 +162,10 @@ def product_page(request: HttpRequest, pk: int) -> HttpResponse:
                 **line,
                 "own_shown": _display(line["own"], currency),
                 "rolled_shown": _display(line["rolled_up"], currency),
+                "before_passing_on": format_money(
+                    line["own"]["holistic_cost"] + line["passed_on"], currency
+                ),
+                "passed_on_shown": format_money(line["passed_on"], currency),
             }
             children = [
                 {**by_node[c], "shown": _display(by_node[c]["rolled_up"], currency)}
@@ -164,10 +179,11 @@ def product_page(request: HttpRequest, pk: int) -> HttpResponse:
         node=node, months=TREND_MONTHS, end=run.period_start if run else None
     )
     currency = trend["currency"] or (run.currency if run else "")
+    months = _from_first_run(trend["months"])
     cost_chart = column_chart(
-        title=f"{node.name}: holistic cost per month",
-        labels=[m["month"] for m in trend["months"]],
-        values=[m["cost"] or Decimal(0) for m in trend["months"]],
+        title=f"{node.name}: holistic cost per month, before passing any on",
+        labels=[m["month"] for m in months],
+        values=[m["cost"] or Decimal(0) for m in months],
         currency=currency,
     )
     return render(

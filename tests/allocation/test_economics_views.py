@@ -76,7 +76,7 @@ def test_the_product_page_shows_its_pnl_children_and_unit_costs(econ, client):
     assert '<td class="num">2.6000</td>' in html  # March: 1,040.00 over 400,000 requests
     assert f"/allocation/products/{econ['suite'].pk}/" in html  # breadcrumb to its parent
     html = page(client, finance_user(), product_url(econ, "reporting")).content.decode()
-    assert "passed on to other products 140.00" in html
+    assert "what it keeps of 350.00 after passing 140.00 on to other products" in html
     assert "No usage is recorded for reporting" in html
 
 

@@ -174,10 +174,13 @@ class UsageRecordAdmin(LargeListAdminMixin, FinanceWritesMixin, admin.ModelAdmin
             services.usage_record_delete(record=record, acting_user=request.user)
 
 
+REVENUE_FORM_FIELDS = ["node", "date", "grain", "amount", "currency"]
+
+
 class RevenueForm(forms.ModelForm):
     class Meta:
         model = Revenue
-        fields = ["node", "date", "grain", "amount", "currency"]
+        fields = REVENUE_FORM_FIELDS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -189,7 +192,7 @@ class RevenueForm(forms.ModelForm):
         if self.errors:
             return data
         try:
-            services.revenue_validate(**{f: data.get(f) for f in self.Meta.fields})
+            services.revenue_validate(**{f: data.get(f) for f in REVENUE_FORM_FIELDS})
         except ApplicationError as exc:
             field = exc.field if exc.field in self.fields else None
             raise forms.ValidationError({field: exc.message} if field else exc.message) from None
@@ -215,10 +218,11 @@ class RevenueAdmin(LargeListAdminMixin, FinanceWritesMixin, admin.ModelAdmin):
     search_fields = ["node__name"]
     date_hierarchy = "date"
     raw_id_fields = ["node"]
+    fields = [*REVENUE_FORM_FIELDS, "amount_reporting", "exchange_rate", "created_by"]
     readonly_fields = ["amount_reporting", "exchange_rate", "created_by"]
 
     def save_model(self, request, obj, form, change):
-        data = {f: form.cleaned_data.get(f) for f in RevenueForm.Meta.fields}
+        data = {f: form.cleaned_data.get(f) for f in REVENUE_FORM_FIELDS}
         if change:
             services.revenue_update(revenue=obj, **data, acting_user=request.user)
         else:

@@ -3,6 +3,7 @@ other units' ids), bad input, bounded queries. The data is the worked example (`
 
 import csv
 import io
+import json
 
 import pytest
 
@@ -260,3 +261,20 @@ def test_the_new_endpoints_run_a_bounded_number_of_queries(
                 r = client.get(url, params)
             assert r.status_code == 200, url
     assert len(shopper.get(f"{BASE}/allocation/runs/{run.pk}/pnl/").json()["products"]) == 27
+
+
+def test_the_schema_documents_the_new_endpoints_and_residual_to_max(client):
+    client.force_login(UserFactory())
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for path in (
+        "/api/v1/revenue/",
+        "/api/v1/revenue/{id}/",
+        "/api/v1/allocation/runs/{id}/pnl/",
+        "/api/v1/allocation/runs/{id}/unit-economics/",
+        "/api/v1/allocation/nodes/{id}/unit-economics/",
+    ):
+        assert path in schema["paths"], path
+    strategy = schema["components"]["schemas"]["AllocationEdge"]["properties"]["strategy"]
+    text = json.dumps(strategy) + json.dumps(schema["components"]["schemas"])
+    assert "residual_to_max: all that the fixed shares leave goes to the child with the" in text
+    assert "300.00, 0.00 and 700.00" in text

@@ -17,6 +17,7 @@ from .models import (
     AllocationRun,
     CostNode,
     LedgerEntry,
+    Revenue,
     UsageRecord,
 )
 
@@ -24,23 +25,49 @@ from .models import (
 class CostNodeForm(forms.ModelForm):
     class Meta:
         model = CostNode
-        fields = ["name", "kind", "resource", "entity", "organization_unit", "description"]
+        fields = [
+            "name",
+            "kind",
+            "resource",
+            "entity",
+            "organization_unit",
+            "parent_product",
+            "description",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "parent_product" in self.fields:
+            self.fields["parent_product"].queryset = CostNode.objects.filter(
+                kind=CostNode.Kind.PRODUCT
+            ).exclude(pk=self.instance.pk)
 
     def clean(self):
         data = super().clean()
         links = [n for n in ("resource", "entity", "organization_unit") if data.get(n)]
         if len(links) > 1:
             raise forms.ValidationError("Link a node to one resource, entity or unit at most.")
+        node = CostNode(
+            pk=self.instance.pk,
+            name=data.get("name") or "",
+            kind=data.get("kind") or "",
+            parent_product=data.get("parent_product"),
+        )
+        try:
+            services.product_parent_validate(node=node)
+        except ApplicationError as exc:
+            raise forms.ValidationError({"parent_product": exc.message}) from None
         return data
 
 
 @admin.register(CostNode)
 class CostNodeAdmin(FinanceWritesMixin, admin.ModelAdmin):
     form = CostNodeForm
-    list_display = ["name", "kind", "resource", "entity", "organization_unit"]
+    list_display = ["name", "kind", "parent_product", "resource", "entity", "organization_unit"]
     list_filter = ["kind"]
+    list_select_related = ["parent_product", "resource", "entity", "organization_unit"]
     search_fields = ["name", "description"]
-    raw_id_fields = ["resource", "entity", "organization_unit"]
+    raw_id_fields = ["resource", "entity", "organization_unit", "parent_product"]
 
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data.get(name) for name in CostNodeForm.Meta.fields}
@@ -145,6 +172,69 @@ class UsageRecordAdmin(LargeListAdminMixin, FinanceWritesMixin, admin.ModelAdmin
     def delete_queryset(self, request, queryset):
         for record in queryset:
             services.usage_record_delete(record=record, acting_user=request.user)
+
+
+REVENUE_FORM_FIELDS = ["node", "date", "grain", "amount", "currency"]
+
+
+class RevenueForm(forms.ModelForm):
+    class Meta:
+        model = Revenue
+        fields = REVENUE_FORM_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "node" in self.fields:
+            self.fields["node"].queryset = CostNode.objects.filter(kind=CostNode.Kind.PRODUCT)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            services.revenue_validate(**{f: data.get(f) for f in REVENUE_FORM_FIELDS})
+        except ApplicationError as exc:
+            field = exc.field if exc.field in self.fields else None
+            raise forms.ValidationError({field: exc.message} if field else exc.message) from None
+        clash = Revenue.objects.filter(
+            node=data["node"], date=data["date"], grain=data["grain"]
+        ).exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError(
+                {"date": "This product has revenue for that date and grain already; edit it."}
+            )
+        return data
+
+
+@admin.register(Revenue)
+class RevenueAdmin(LargeListAdminMixin, FinanceWritesMixin, admin.ModelAdmin):
+    """Product revenue, written through ``allocation.services`` (converted like costs);
+    ``costtrack revenue load FILE.csv`` loads many rows at once."""
+
+    form = RevenueForm
+    list_display = ["date", "grain", "node", "amount", "currency", "amount_reporting"]
+    list_filter = ["grain", "currency"]
+    list_select_related = ["node"]
+    search_fields = ["node__name"]
+    date_hierarchy = "date"
+    raw_id_fields = ["node"]
+    fields = [*REVENUE_FORM_FIELDS, "amount_reporting", "exchange_rate", "created_by"]
+    readonly_fields = ["amount_reporting", "exchange_rate", "created_by"]
+
+    def save_model(self, request, obj, form, change):
+        data = {f: form.cleaned_data.get(f) for f in REVENUE_FORM_FIELDS}
+        if change:
+            services.revenue_update(revenue=obj, **data, acting_user=request.user)
+        else:
+            form.instance = services.revenue_set(**data, acting_user=request.user)
+            obj.pk = form.instance.pk
+
+    def delete_model(self, request, obj):
+        services.revenue_delete(revenue=obj, acting_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for row in queryset:
+            services.revenue_delete(revenue=row, acting_user=request.user)
 
 
 @admin.register(AllocationRun)

@@ -9,12 +9,21 @@ from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from costtrack.core.exceptions import NotFound, ValidationError
+from costs.report_api import CSVRenderer
+from costtrack.core.exceptions import Conflict, NotFound, ValidationError
 from costtrack.core.permissions import FinanceManagesOthersRead
 
-from . import selectors, services
+from . import economics, selectors, services
+from .economics_serializers import (
+    ProductPnlSerializer,
+    UnitCostParamsSerializer,
+    UnitCostsSerializer,
+    UnitCostTrendSerializer,
+)
+from .models import CostNode
 from .serializers import (
     AllocationEdgeSerializer,
     AllocationFlowSerializer,
@@ -71,6 +80,33 @@ class CostNodeViewSet(viewsets.ModelViewSet):
         node = self.get_object()
         run = _run_from_query(request)
         return Response(ExplanationSerializer(selectors.explain_node(run=run, node=node)).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("metric", str, description="A usage metric (default: every one)."),
+            OpenApiParameter("per", int, description="Units per figure (default 1,000 for "
+                             "requests, queries and api_calls, else 1)."),
+            OpenApiParameter("months", int, description="Months in the trend (1-36, 12)."),
+            OpenApiParameter("end", str, description="Last month, YYYY-MM (default: the latest "
+                             "run's)."),
+        ],
+        responses={200: UnitCostTrendSerializer},
+    )  # fmt: skip
+    @action(detail=True, methods=["get"], url_path="unit-economics")
+    def unit_economics(self, request, pk=None):
+        """A product's cost and cost per unit of usage month by month (its holistic cost in
+        the latest successful run of each calendar month over its usage of the metric)."""
+        node = self.get_object()
+        if node.kind != CostNode.Kind.PRODUCT:
+            raise ValidationError("Unit economics are figures of products.", field="node")
+        params = UnitCostParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        d = params.validated_data
+        trend = economics.unit_cost_trend(
+            node=node, metric=d.get("metric"), per=d.get("per"), months=d["months"],
+            end=d.get("end"),
+        )  # fmt: skip
+        return Response(UnitCostTrendSerializer(trend).data)
 
 
 class AllocationEdgeViewSet(viewsets.ModelViewSet):
@@ -203,6 +239,72 @@ class AllocationRunViewSet(
         return Response(ReconciliationSerializer(report).data)
 
     @staticmethod
+    def _succeeded(run):
+        if run.status != run.Status.SUCCEEDED:
+            raise Conflict(
+                f"Run #{run.pk} is {run.status}: only a successful run has figures.",
+                code="run_not_succeeded",
+            )
+        return run
+
+    @extend_schema(responses={200: ProductPnlSerializer})
+    @action(
+        detail=True,
+        methods=["get"],
+        renderer_classes=[JSONRenderer, BrowsableAPIRenderer, CSVRenderer],
+    )
+    def pnl(self, request, pk=None):
+        """The product P&L of the run's period: revenue, direct, allocated and holistic
+        cost, gross margin and margin % per product and rolled up the product tree, in the
+        run's currency; ``?format=csv`` (or ``Accept: text/csv``) for one row per product
+        and a total. Only the products you see."""
+        run = self._succeeded(self.get_object())
+        report = ProductPnlSerializer(economics.product_pnl(run=run, user=request.user)).data
+        if getattr(request.accepted_renderer, "format", None) == "csv":
+            return Response(economics.product_pnl_rows(report))
+        return Response(report)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("metric", str, required=True, description="A usage metric."),
+            OpenApiParameter("per", int, description="Units per figure (default 1,000 for "
+                             "requests, queries and api_calls, else 1)."),
+        ],
+        responses={200: UnitCostsSerializer},
+    )  # fmt: skip
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="unit-economics",
+        renderer_classes=[JSONRenderer, BrowsableAPIRenderer, CSVRenderer],
+    )
+    def unit_economics(self, request, pk=None):
+        """Each product's holistic cost in the run, its usage of ``metric`` in the period and
+        the cost per ``per`` units (CSV too). Only the products you see."""
+        run = self._succeeded(self.get_object())
+        params = UnitCostParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        if not params.validated_data.get("metric"):
+            raise ValidationError("Give the usage metric, e.g. ?metric=requests.", field="metric")
+        report = UnitCostsSerializer(
+            economics.unit_costs(
+                run=run,
+                metric=params.validated_data["metric"],
+                per=params.validated_data.get("per"),
+                user=request.user,
+            )
+        ).data
+        if getattr(request.accepted_renderer, "format", None) == "csv":
+            return Response(
+                [
+                    {**row, "metric": report["metric"], "per": report["per"],
+                     "currency": report["currency"]}
+                    for row in report["results"]
+                ]
+            )  # fmt: skip
+        return Response(report)
+
+    @staticmethod
     def _int(value, name):
         try:
             return int(value)
@@ -219,6 +321,6 @@ class AllocationRunViewSet(
         return qs
 
     def filter_queryset(self, queryset):
-        if self.action in ("results", "flows"):
+        if self.action in ("results", "flows", "pnl", "unit_economics"):
             return queryset
         return super().filter_queryset(queryset)

@@ -5,13 +5,14 @@ class AllocationConfig(AppConfig):
     name = "allocation"
 
     def ready(self) -> None:
-        from costs.extensions import register_period_close_step
+        from costs.extensions import register_period_close_step, register_rate_change_hook
         from costtrack.core.jobs import register_reaper
 
-        from .services import allocation_runs_reap
+        from .services import allocation_runs_reap, schedule_revenue_reconvert
 
         register_period_close_step("allocation", allocate_closing_period)
         register_reaper("allocation_runs", allocation_runs_reap)
+        register_rate_change_hook(schedule_revenue_reconvert)
 
 
 def allocate_closing_period(*, period, acting_user) -> dict:

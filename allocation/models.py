@@ -47,6 +47,17 @@ class CostNode(models.Model):
         related_name="cost_nodes",
     )
     description = models.TextField(blank=True)
+    parent_product = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="child_products",
+        help_text=(
+            "Products only: the product this one rolls up into in the product P&L (a "
+            "reporting tree; cost itself flows only along edges)."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -78,7 +89,20 @@ class AllocationEdge(models.Model):
 
     parent = models.ForeignKey(CostNode, on_delete=models.CASCADE, related_name="out_edges")
     child = models.ForeignKey(CostNode, on_delete=models.CASCADE, related_name="in_edges")
-    strategy = models.CharField(max_length=32, choices=STRATEGY_CHOICES, default=engine.EQUAL)
+    strategy = models.CharField(
+        max_length=32,
+        choices=STRATEGY_CHOICES,
+        default=engine.EQUAL,
+        help_text=(
+            "equal: evenly among active children; proportional: by usage of a metric; "
+            "fixed_percent: a set share; capped_proportional: proportional up to a cap; "
+            "residual_to_max: all that the fixed shares leave goes to the child with the "
+            "highest usage (ties: lowest node id), e.g. 1,000.00 with one child at 30 % and "
+            "two residual_to_max children using 100 and 400 gives 300.00, 0.00 and 700.00; "
+            "weighted_average: proportional over a window; hybrid_fixed_proportional; "
+            "min_floor_proportional. See docs/allocation.md."
+        ),
+    )
     parameters = models.JSONField(default=dict, blank=True)
     overrides = models.JSONField(
         default=dict,
@@ -274,3 +298,6 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} entry {self.entry} {self.kind} {self.account}"
+
+
+from .revenue_models import Revenue  # noqa: E402,F401

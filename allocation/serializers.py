@@ -28,6 +28,12 @@ class CostNodeSerializer(serializers.ModelSerializer):
     organization_unit = serializers.PrimaryKeyRelatedField(
         queryset=OrganizationUnit.objects.all(), required=False, allow_null=True
     )
+    parent_product = serializers.PrimaryKeyRelatedField(
+        queryset=CostNode.objects.filter(kind=CostNode.Kind.PRODUCT),
+        required=False,
+        allow_null=True,
+        help_text="Products only: the product this one rolls up into in the product P&L.",
+    )
 
     class Meta:
         model = CostNode
@@ -38,6 +44,7 @@ class CostNodeSerializer(serializers.ModelSerializer):
             "resource",
             "entity",
             "organization_unit",
+            "parent_product",
             "description",
             "created_at",
             "updated_at",

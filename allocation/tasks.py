@@ -36,3 +36,20 @@ def run_allocation(self, run_id: int) -> str:
             factor=5, retries=self.request.retries, maximum=300, full_jitter=True
         )
         raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(
+    name="allocation.reconvert_revenue",
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=5,
+    acks_late=True,
+)
+def reconvert_revenue(currency: str | None = None, since: str | None = None) -> int:
+    """Recompute revenue's reporting amounts after exchange rates changed (``since``: ISO)."""
+    from datetime import date
+
+    return services.revenue_reconvert(
+        currency=currency, since=date.fromisoformat(since) if since else None
+    )

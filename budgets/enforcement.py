@@ -112,6 +112,26 @@ def _verdicts(
     return verdicts
 
 
+def spend_verdicts(
+    budgets: list[Budget], *, amount: Decimal, currency: str, day: date | None = None
+) -> list[Verdict]:
+    """Whether ``amount`` in ``currency`` would pass each budget in its period containing
+    ``day`` (default today), without locking. A budget with no period on that day, or a
+    non-blocking budget whose spend cannot be converted, gives no verdict; a ``block``
+    budget that cannot be converted raises ``ValidationError`` (code ``no_exchange_rate``).
+    """
+    day = day or timezone.localdate()
+    return _verdicts(
+        budgets,
+        amount=amount,
+        currency=currency,
+        day=day,
+        amount_reporting=None,
+        moment=timezone.now(),
+        exclude_cost_id=None,
+    )
+
+
 class BudgetBlocked(PermissionDenied):
     """A ``block`` budget refused a cost (answered 403 ``budget_exceeded``).
 

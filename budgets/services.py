@@ -377,6 +377,24 @@ def budget_check_alerts(
     return written
 
 
+@transaction.atomic
+def budget_alerts_reset(
+    *, budgets: Iterable[Budget], on: date | datetime | None = None, acting_user=None
+) -> int:
+    """Forget the threshold alerts the given budgets fired in their period containing ``on``
+    (default now), so each threshold can fire again in that period (seed 001's
+    ``reset_period_alerts``). Alerts of other periods stay. Finance only (``PermissionDenied``
+    otherwise). Returns the number of alerts removed.
+    """
+    _require_finance(acting_user)
+    condition = Q(pk__in=[])
+    for budget in budgets:
+        period = selectors.display_period(budget, on)
+        condition |= Q(budget_id=budget.pk, period_start=period.start)
+    deleted, _ = BudgetAlert.objects.filter(condition).delete()
+    return deleted
+
+
 def _notify_blocked(alert: BudgetAlert, verdict, error) -> None:
     budget, item = verdict.budget, verdict.as_dict()
     cost, user = error.cost, error.acting_user

@@ -175,3 +175,20 @@ def register_period_close_step(name: str, step: Callable[..., dict[str, Any]]) -
 
 def period_close_steps() -> tuple[tuple[str, Callable[..., dict[str, Any]]], ...]:
     return tuple(_period_close_steps.items())
+
+
+# --- exchange rates --------------------------------------------------------------------
+# ``hook(*, currency, since)`` runs inside the transaction that changes a rate of
+# ``currency`` from ``since`` on, beside the costs' own reconversion job: a higher app that
+# stores amounts converted by ``costs.services.rates.convert`` (allocation's revenue) records
+# its own reconversion job there.
+_rate_change_hooks: list[Callable[..., None]] = []
+
+
+def register_rate_change_hook(hook: Callable[..., None]) -> None:
+    if hook not in _rate_change_hooks:
+        _rate_change_hooks.append(hook)
+
+
+def rate_change_hooks() -> tuple[Callable[..., None], ...]:
+    return tuple(_rate_change_hooks)

@@ -19,6 +19,7 @@ from costtrack.core.money import round_money
 _ids = count(1)
 ZERO = Decimal(0)
 COLOURS = ("#1f6feb", "#2f9e44", "#e8a317", "#845ef7", "#d63939", "#0c8599")
+POSITIVE, NEGATIVE = "#2f9e44", "#d63939"
 
 
 def format_money(value: Decimal, currency: str) -> str:
@@ -141,9 +142,17 @@ def column_chart(
 
 
 def bar_chart(
-    *, title: str, labels: Sequence[str], values: Sequence[Decimal], currency: str
+    *,
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[Decimal],
+    currency: str,
+    colour_by_sign: bool = False,
 ) -> Chart:
-    """Horizontal bars with their labels and figures, largest first as given."""
+    """Horizontal bars with their labels and figures, largest first as given.
+
+    ``colour_by_sign`` draws positive bars green and negative ones red (margins), instead
+    of one colour per bar."""
     chart = _chart(title, labels, values, currency)
     width, row_h, label_w, value_w = 720, 26, 220, 130
     height = max(row_h * len(chart.values), row_h) + 8
@@ -164,7 +173,8 @@ def bar_chart(
                 '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>'
                 '<text x="{}" y="{}" font-size="12" fill="#1d2733">{}</text>',
                 label_w - 8, _n(y + row_h * 0.65), short,
-                _n(x), y + 3, _n(bar_w), row_h - 8, COLOURS[i % len(COLOURS)],
+                _n(x), y + 3, _n(bar_w), row_h - 8,
+                (POSITIVE if v >= 0 else NEGATIVE) if colour_by_sign else COLOURS[i % len(COLOURS)],
                 f"{label}: {chart.rows[i][1]} {currency}",
                 width - value_w + 8, _n(y + row_h * 0.65), chart.rows[i][1],
             )

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from costtrack import views
+from costtrack import economics_views, views
 from costtrack.budget_variance import BudgetVarianceView
 
 api_v1 = [
@@ -29,6 +29,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("budgets/", include("budgets.urls")),
     path("notifications/", include("notifications.urls")),
+    path("allocation/pnl/", economics_views.pnl_page, name="allocation-pnl"),
+    path("allocation/products/<int:pk>/", economics_views.product_page, name="allocation-product"),
     path("allocation/", include("allocation.urls")),
     path("", include("costs.urls")),
     path("api/v1/", include(api_v1)),

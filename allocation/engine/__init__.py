@@ -20,8 +20,11 @@ Strategies (parameters in brackets):
   unless it has other children, which then share the rest by their own strategy.
 - ``capped_proportional`` [metric, cap]: proportional, each child's part capped at ``cap``
   (major units); the excess stays unallocated at the parent.
-- ``residual_to_max`` [metric]: every child gets the floor of its proportional share; the
-  rounding residual goes to the largest consumer.
+- ``residual_to_max`` [metric]: the remainder (the amount left after the parent's
+  ``fixed_percent`` shares) goes, all of it, to the child with the highest usage of the metric
+  in the period; the other children get nothing. A tie goes to the lowest node id; no usage
+  at all falls back to ``equal``. Parent 1,000.00, one child at ``fixed_percent`` 30 % and two
+  ``residual_to_max`` children with usage 100 and 400: 300.00, 0.00 and 700.00.
 - ``weighted_average`` [metric, window_days, decay?]: proportional on the usage of the
   ``window_days`` days ending with the period, each day weighted by ``decay ** age_in_days``.
 - ``hybrid_fixed_proportional`` [metric, fixed_percent]: ``fixed_percent`` of the amount is

@@ -153,15 +153,17 @@ class _Allocator:
     def residual_to_max(
         self, amount: int, edges: Sequence[Edge], params: Mapping[str, Any], dim: str
     ) -> _Split:
+        """The whole ``amount`` (what is left after the parent's ``fixed_percent`` shares) goes
+        to the child with the highest usage; the others get nothing. ``edges`` are sorted by
+        child id, so a tie goes to the lowest node id. No usage at all: split equally, as
+        every usage-based strategy does."""
         weights = self._weights(edges, params, dim)
-        total_weight = sum(weights)
-        if not total_weight:
+        if not any(weights):
             return self.equal(amount, edges)
-        magnitude, sign = abs(amount), (-1 if amount < 0 else 1)
-        parts = [magnitude * w // total_weight for w in weights]
         largest = max(range(len(weights)), key=lambda i: (weights[i], -i))
-        parts[largest] += magnitude - sum(parts)
-        return _Split([sign * p for p in parts])
+        parts = [0] * len(edges)
+        parts[largest] = amount
+        return _Split(parts)
 
     def hybrid(
         self, amount: int, edges: Sequence[Edge], params: Mapping[str, Any], dim: str

@@ -22,7 +22,15 @@ from ..models import (
 )
 
 GRAPH_LOCK = "allocation.graph"
-NODE_FIELDS = {"name", "kind", "resource", "entity", "organization_unit", "description"}
+NODE_FIELDS = {
+    "name",
+    "kind",
+    "resource",
+    "entity",
+    "organization_unit",
+    "description",
+    "parent_product",
+}
 EDGE_FIELDS = {"strategy", "parameters", "overrides", "active_from", "active_to"}
 USAGE_FIELDS = {"node", "metric", "date", "quantity", "dimension"}
 
@@ -75,6 +83,42 @@ def _check_node_links(node: CostNode) -> None:
             )
 
 
+def _check_parent_product(node: CostNode) -> None:
+    """The product tree of the P&L: a product's parent is another product, and following
+    parents never comes back to the node. Called under ``GRAPH_LOCK`` (one query)."""
+    if node.parent_product_id is None:
+        return
+    if node.kind != CostNode.Kind.PRODUCT:
+        raise ValidationError(
+            "Only a product rolls up into a parent product.", field="parent_product"
+        )
+    parents = dict(
+        CostNode.objects.filter(kind=CostNode.Kind.PRODUCT).values_list("id", "parent_product_id")
+    )
+    if node.parent_product_id not in parents:
+        raise ValidationError(
+            "The parent product must be a node of kind product.", field="parent_product"
+        )
+    seen, current = set(), node.parent_product_id
+    while current is not None and current not in seen:
+        if current == node.pk:
+            names = dict(CostNode.objects.filter(pk__in=seen | {current}).values_list("id", "name"))
+            loop = " → ".join(sorted(names.values()))
+            raise ValidationError(
+                f"'{node.name}' cannot roll up into '{node.parent_product}': the products "
+                f"would roll up into each other ({loop}).",
+                field="parent_product",
+            )
+        seen.add(current)
+        current = parents.get(current)
+
+
+def product_parent_validate(*, node: CostNode) -> None:
+    """Check ``node.parent_product`` (saved node or not) without writing, as
+    ``node_create``/``node_update`` do; raises ``ValidationError`` on ``parent_product``."""
+    _check_parent_product(node)
+
+
 @transaction.atomic
 def node_create(
     *,
@@ -84,12 +128,14 @@ def node_create(
     entity=None,
     organization_unit=None,
     description: str = "",
+    parent_product: CostNode | None = None,
     acting_user=None,
 ) -> CostNode:
     """Create a node. Its direct cost will be the approved cost of the linked object.
 
     Raises ``ValidationError`` naming the field when the node links more than one object or
-    an object another node already links.
+    an object another node already links, or when ``parent_product`` (the product a product
+    rolls up into in the P&L) is not a product.
     """
     check_can_change(acting_user)
     advisory_xact_lock(GRAPH_LOCK)
@@ -100,8 +146,10 @@ def node_create(
         entity=entity,
         organization_unit=organization_unit,
         description=description,
+        parent_product=parent_product,
     )
     _check_node_links(node)
+    _check_parent_product(node)
     node.full_clean()
     node.save()
     return node
@@ -117,6 +165,12 @@ def node_update(*, node: CostNode, acting_user=None, **fields: Any) -> CostNode:
     for name, value in fields.items():
         setattr(node, name, value)
     _check_node_links(node)
+    if node.kind != CostNode.Kind.PRODUCT and node.child_products.exists():
+        raise ValidationError(
+            "Other products roll up into this one: it stays a product until they move.",
+            field="kind",
+        )
+    _check_parent_product(node)
     node.full_clean()
     node.save()
     return node

@@ -23,6 +23,7 @@ from costtrack.core.jobs import job_enqueue
 from costtrack.core.money import is_known_currency, reporting_currency, round_money
 from costtrack.core.roles import is_finance, refuse_read_only
 
+from ..extensions import rate_change_hooks
 from ..models import Cost, CostEvent, ExchangeRate
 from ..summary.maintain import summary_moving
 
@@ -63,12 +64,52 @@ def convert(*, amount: Decimal, currency: str, on: date) -> Conversion:
     return Conversion(amount_reporting=round_money(amount * rate, reporting_currency()), rate=rate)
 
 
+class RateTable:
+    """``convert`` for many amounts with one query: the rates of ``currencies`` up to
+    ``until`` loaded at once, the same rule (latest rate on or before the day, half-even to
+    the reporting currency's minor unit) and the same error as ``convert``."""
+
+    def __init__(self, currencies, *, until: date) -> None:
+        self.reporting = reporting_currency()
+        wanted = {c.upper() for c in currencies if c and c.upper() != self.reporting}
+        self.rates: dict[str, tuple[list[date], list[Decimal]]] = defaultdict(lambda: ([], []))
+        if wanted:
+            for cur, day, rate in (
+                ExchangeRate.objects.filter(currency__in=wanted, date__lte=until)
+                .order_by("currency", "date")
+                .values_list("currency", "date", "rate")
+            ):
+                self.rates[cur][0].append(day)
+                self.rates[cur][1].append(rate)
+
+    def rate(self, currency: str, on: date) -> Decimal:
+        currency = currency.upper()
+        if currency == self.reporting:
+            return Decimal(1)
+        days, values = self.rates.get(currency, ([], []))
+        index = bisect.bisect_right(days, on) - 1
+        if index < 0:
+            raise ValidationError(
+                f"No exchange rate for {currency} on or before {on.isoformat()}; "
+                f"load one before recording amounts in {currency}.",
+                field="currency",
+                code="no_exchange_rate",
+            )
+        return values[index]
+
+    def convert(self, *, amount: Decimal, currency: str, on: date) -> Conversion:
+        rate = self.rate(currency, on)
+        return Conversion(amount_reporting=round_money(amount * rate, self.reporting), rate=rate)
+
+
 def _schedule_reconvert(*, currency: str, since: date) -> None:
     job_enqueue(
         task="costs.reconvert_costs",
         kwargs={"currency": currency, "since": since.isoformat()},
         key=f"costs.reconvert:{currency}:{since.isoformat()}",
     )
+    for hook in rate_change_hooks():
+        hook(currency=currency, since=since)
 
 
 def _check_finance(acting_user) -> None:

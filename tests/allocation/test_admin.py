@@ -185,3 +185,50 @@ def test_staff_outside_finance_only_view_the_graph_whatever_their_permissions(cl
     response = client.post(f"/admin/allocation/costnode/{n.pk}/change/", {"name": "x"})
     assert response.status_code == 403
     assert CostNode.objects.get(pk=n.pk).name == "app"
+
+
+# --- revenue and the product tree -----------------------------------------------------
+
+
+def test_revenue_added_in_the_admin_goes_through_the_service(admin_client):
+    from allocation.models import Revenue
+
+    web = node("web")
+    form = {"node": web.pk, "date": "2025-03-01", "grain": "month", "amount": "120.50"}
+    with mock.patch("allocation.admin.services.revenue_set", wraps=services.revenue_set) as create:
+        r = admin_client.post(f"{ADMIN}/revenue/add/", {**form, "currency": "USD"})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    create.assert_called_once()
+    row = Revenue.objects.get()
+    assert (row.node, row.grain, row.amount_reporting) == (web, "month", Decimal("120.50"))
+    assert admin_client.get(f"{ADMIN}/revenue/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"date": "2025-03-02"}, "date"),  # a month on another day than the first
+        ({"currency": "XXQ"}, "currency"),
+        ({"amount": "1.001"}, "amount"),
+    ],
+)
+def test_bad_revenue_in_the_admin_writes_nothing(admin_client, change, field):
+    from allocation.models import Revenue
+
+    web = node("web")
+    form = {"node": web.pk, "date": "2025-03-01", "grain": "month", "amount": "1.00"}
+    r = admin_client.post(f"{ADMIN}/revenue/add/", {**form, "currency": "USD", **change})
+    assert r.status_code == 200
+    assert field in r.context["adminform"].form.errors
+    assert Revenue.objects.count() == 0
+
+
+def test_a_product_tree_loop_is_a_form_error_in_the_admin(admin_client):
+    suite = node("suite")
+    part = node("part", parent_product=suite)
+    form = {"name": "suite", "kind": "product", "parent_product": part.pk, "description": ""}
+    r = admin_client.post(f"{ADMIN}/costnode/{suite.pk}/change/", form)
+    assert r.status_code == 200
+    assert "parent_product" in r.context["adminform"].form.errors
+    suite.refresh_from_db()
+    assert suite.parent_product is None

@@ -186,16 +186,52 @@ def test_capped_proportional_leaves_the_excess_unallocated():
     assert outcome.invariants.coverage == pytest.approx(0.75)
 
 
-def test_residual_to_max_gives_the_rounding_residual_to_the_largest_consumer():
+def test_residual_to_max_gives_the_whole_remainder_to_the_highest_consumer():
+    # The worked example of the strategy (docs/allocation.md): 1,000.00, one child at a fixed
+    # 30 %, two residual_to_max children using 100 and 400. The 700.00 left after the fixed
+    # share goes, all of it, to the child using 400.
+    parent, fixed, small, large = 1, 2, 3, 4
+    rule = {"metric": "requests"}
+    outcome = run(
+        [Node(parent, "shared_service"), Node(fixed), Node(small), Node(large)],
+        [
+            Edge(parent, fixed, "fixed_percent", {"percent": "30"}),
+            Edge(parent, small, "residual_to_max", rule),
+            Edge(parent, large, "residual_to_max", rule),
+        ],
+        {(parent, "compute"): 1000_00},
+        [usage(small, "requests", 100), usage(large, "requests", 400)],
+    )
+    assert [holistic(outcome, n) for n in (fixed, small, large)] == [300_00, 0, 700_00]
+    assert outcome.retained(parent) == 0
+    assert [(f.child, f.amount) for f in outcome.flows] == [(fixed, 300_00), (large, 700_00)]
+    assert outcome.invariants.violations == []
+
+
+def test_residual_to_max_is_not_proportional():
+    # Before the correction the strategy split in proportion to usage and only gave the
+    # rounding cents to the largest consumer ([16, 16, 68] here), the same as proportional.
+    # Now the largest consumer takes the whole amount.
     usages = [usage(2, "req", 1), usage(3, "req", 1), usage(4, "req", 4)]
     rule = {"metric": "req"}
     _, parts, kept = fan("residual_to_max", [rule, rule, rule], direct=1_00, usages=usages)
-    # floors 16, 16, 66 = 98; both residual cents go to child 4 (the largest usage)
-    assert parts == [16, 16, 68]
-    assert kept == 0
-    # largest remainder (proportional) would hand them to the two smaller consumers
+    assert (parts, kept) == ([0, 0, 1_00], 0)
     _, proportional, _ = fan("proportional", [rule, rule, rule], direct=1_00, usages=usages)
     assert proportional == [17, 17, 66]
+
+
+def test_residual_to_max_tie_goes_to_the_lowest_node_id():
+    usages = [usage(2, "req", 5), usage(3, "req", 9), usage(4, "req", 9)]
+    rule = {"metric": "req"}
+    _, parts, _ = fan("residual_to_max", [rule, rule, rule], direct=10_00, usages=usages)
+    assert parts == [0, 10_00, 0]  # nodes 3 and 4 tie at 9: node 3 has the lower id
+
+
+def test_residual_to_max_passes_a_credit_whole_to_the_highest_consumer():
+    usages = [usage(2, "req", 3), usage(3, "req", 1)]
+    rule = {"metric": "req"}
+    _, parts, kept = fan("residual_to_max", [rule, rule], direct=-50_01, usages=usages)
+    assert (parts, kept) == ([-50_01, 0], 0)
 
 
 # --- all-zero usage falls back to equal, for every usage-based strategy ----------------

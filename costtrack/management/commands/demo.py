@@ -28,6 +28,7 @@ DEMO_STEPS = [
     "costs.demo.seed_costs",
     "budgets.demo.seed_budgets",
     "allocation.demo.seed_allocation",
+    "allocation.demo_economics.seed_economics",
 ]
 
 

@@ -1,9 +1,10 @@
-"""``costtrack reports cost-summary|cost-trends|budget-variance|export`` (seed 004).
+"""``costtrack reports cost-summary|cost-trends|budget-variance|export|pnl`` (seed 004).
 
 cost-summary --period 2025-03          approved spend of a month (or 2025, 2025-Q1, a day)
 cost-trends --start 2025-01 --end 2025-03   month by month, with the change
 budget-variance [--on 2025-03-31] [--periods 3]   budget vs actual vs forecast
 export --format csv|json --output FILE [--period|--start/--end] [--status approved|all]
+pnl --period 2025-03 [--run ID]        the product P&L of the month's allocation run
 
 Every subcommand reads everything (an operator's command), takes ``--unit CODE`` to limit it
 to a unit's subtree, prints readable tables (or ``--format json``/``csv``, money as plain
@@ -22,6 +23,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from allocation import economics
+from allocation.models import AllocationRun
 from costs import reports
 from costs.export import COST_CSV_FIELDS, cost_csv_lines, cost_csv_records
 from costs.models import CostStatus
@@ -102,6 +105,10 @@ class Command(BaseCommand):
         export.add_argument("--period", help="YYYY-MM, YYYY-Qn, YYYY (default: everything).")
         export.add_argument("--status", choices=["approved", "pending", "all"], default="approved")
         self._range_args(export, with_format=False)
+        pnl = sub.add_parser("pnl", help="Product P&L of a month's allocation run.")
+        pnl.add_argument("--period", help="The run's month, YYYY-MM (its latest successful run).")
+        pnl.add_argument("--run", type=int, help="A run id instead of --period.")
+        pnl.add_argument("--format", dest="fmt", choices=["table", "json", "csv"], default="table")
 
     def _common(self, parser, *, with_format: bool = True):
         parser.add_argument("--unit", help="Limit to this unit's subtree (unit code).")
@@ -130,6 +137,7 @@ class Command(BaseCommand):
             "cost-trends": self.cost_trends,
             "budget-variance": self.budget_variance,
             "export": self.export,
+            "pnl": self.pnl,
         }[report]
         try:
             handler(**options)
@@ -311,6 +319,39 @@ class Command(BaseCommand):
             raise CommandError(f"--output: cannot write {target}: {exc.strerror}.") from None
         self.stdout.write(f"Wrote {count} costs to {target}.")
 
+    def pnl(self, **options):
+        run = _pnl_run(period=options.get("period"), run_id=options.get("run"))
+        report = economics.product_pnl(run=run)
+        currency = report["currency"]
+        rows = economics.product_pnl_rows(report)
+
+        def cells(figures: dict) -> list[str]:
+            pct = figures["margin_pct"]
+            return [
+                *(format_money(figures[k], currency) for k in economics.PNL_FIGURES),
+                f"{pct} %" if pct is not None else "–",
+            ]
+
+        def rolled(p: dict) -> list[str]:
+            return ["  " * p["depth"] + f"Total {p['name']}", *cells(p["rolled_up"])]
+
+        body, parents = [], []
+        for p in report["products"]:
+            while parents and parents[-1]["depth"] >= p["depth"]:
+                body.append(rolled(parents.pop()))
+            body.append(["  " * p["depth"] + p["name"], *cells(p["own"])])
+            if p["children"]:
+                parents.append(p)
+        body.extend(rolled(p) for p in reversed(parents))
+        body.append(["Total", *cells(report["totals"])])
+        headers = ["Product", "Revenue", "Direct", "Allocated", "Holistic", "Margin", "Margin %"]
+        text = (
+            f"Product P&L, run #{run.pk} {run.period_start} – {run.period_end} ({currency})\n\n"
+            + table(headers, body, numeric={1, 2, 3, 4, 5, 6})
+        )
+        data = json.loads(json.dumps(report, default=str))
+        self._emit(options["fmt"], data, text, rows)
+
     def _write_export(self, out, fmt: str, costs) -> int:
         count = 0
         if fmt == "csv":
@@ -325,6 +366,27 @@ class Command(BaseCommand):
             out.write(("," if count > 1 else "") + "\n  " + json.dumps(row, default=str))
         out.write("\n]\n")
         return count
+
+
+def _pnl_run(*, period: str | None, run_id: int | None) -> AllocationRun:
+    succeeded = AllocationRun.objects.filter(status=AllocationRun.Status.SUCCEEDED)
+    if run_id is not None:
+        if period:
+            raise CommandError("Give either --period or --run, not both.")
+        run = succeeded.filter(pk=run_id).first()
+        if run is None:
+            raise CommandError(f"--run: no successful allocation run #{run_id}.")
+        return run
+    if not period or not MONTH.match(period):
+        raise CommandError("Give --period YYYY-MM (a month) or --run ID.")
+    first, last = parse_period(period)
+    run = succeeded.filter(period_start=first, period_end=last).order_by("-id").first()
+    if run is None:
+        raise CommandError(
+            f"No successful allocation run of {period}: run `costtrack allocation run "
+            f"--period {period}` first."
+        )
+    return run
 
 
 def _or_unknown(value) -> str:

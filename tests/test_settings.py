@@ -112,3 +112,31 @@ def test_the_suite_refuses_sqlite():
     assert result.returncode != 0
     assert "costtrack's tests run on PostgreSQL" in result.stdout + result.stderr
     assert not (ROOT / "ignored.sqlite3").exists()
+
+
+def test_production_settings_keep_the_session_options_and_the_replica():
+    """Production reads the same database set-up as the base settings: JIT off for every
+    PostgreSQL connection, the read replica and its router, persistent connections."""
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "d = s.DATABASES; print(sorted(d), d['default']['OPTIONS']['options'], "
+        "d['replica']['CONN_MAX_AGE'], s.DATABASE_ROUTERS)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "costtrack.settings.production",
+            "SECRET_KEY": "x7#kq2!vLm9@pZ4$wR8^tY6&nB3*hJ5(dF1)gS0-aQ+eC_uI=oP~zX%cV",
+            "ALLOWED_HOSTS": "costtrack.example.com",
+            "DATABASE_URL": "postgres://costtrack@db.example.com:5432/costtrack",
+            "DATABASE_REPLICA_URL": "postgres://costtrack@replica.example.com:5432/costtrack",
+            "REDIS_URL": "redis://cache.example.com:6379/0",
+            "EMAIL_URL": "smtp://mail.example.com:587",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == ["['default',", "'replica']"]
+    assert "-c jit=off 60 ['costtrack.core.db.ReplicaRouter']" in result.stdout

@@ -6,9 +6,12 @@ from .base import env
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
-DATABASES = {"default": env.db("DATABASE_URL")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# base.py reads DATABASE_URL (with the replica and the PostgreSQL session options); in
+# production it must be set: no SQLite fallback
+env.str("DATABASE_URL")
+for _alias in DATABASES.values():  # noqa: F405
+    _alias["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    _alias["CONN_HEALTH_CHECKS"] = True
 
 REDIS_URL = env.str("REDIS_URL")
 CELERY_BROKER_URL = REDIS_URL

@@ -7,13 +7,14 @@ not sit in memory; one query for the rows.
 
 import csv
 from collections.abc import Iterator
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from costtrack.core.money import CurrencyError, reporting_currency, round_money
+from costtrack.core.money import CurrencyError, quantum, reporting_currency, round_money
 
 from .models import Cost
 from .report_api import CSVRenderer
@@ -99,7 +100,7 @@ ROW_COLUMNS = (
 )
 
 
-def _row(values: tuple, reporting: str) -> list[Any]:
+def _row(values: tuple, reporting: str, _money=_money) -> list[Any]:
     (pk, status, incurred_on, period_start, period_end, amount, currency, amount_reporting,
      rate, kind, category, description, unit, entity, resource, provider, source, submitter,
      submitted_at, approver, decider, decided_at, comment, tags) = values  # fmt: skip
@@ -137,8 +138,22 @@ def cost_csv_records(costs: QuerySet[Cost]) -> Iterator[list[Any]]:
     """One list of ``COST_CSV_FIELDS`` values per cost of ``costs``, in its order, read in
     one streamed query."""
     reporting = reporting_currency()
+    quanta: dict[str, Decimal | None] = {}
+
+    def money(amount, currency: str) -> str:
+        # each currency's minor unit looked up once per export, not twice per cost
+        if currency not in quanta:
+            try:
+                quanta[currency] = quantum(currency)
+            except CurrencyError:
+                quanta[currency] = None
+        unit = quanta[currency]
+        if unit is None:
+            return str(amount)
+        return str(amount.quantize(unit, rounding=ROUND_HALF_EVEN))
+
     for values in costs.values_list(*ROW_COLUMNS).iterator(chunk_size=2000):
-        yield _row(values, reporting)
+        yield _row(values, reporting, money)
 
 
 def cost_csv_lines(costs: QuerySet[Cost]) -> Iterator[str]:

@@ -153,7 +153,7 @@ class AllocationRunSummarySerializer(serializers.ModelSerializer):
 class AllocationRunSerializer(serializers.ModelSerializer):
     """A run as finance and auditors see it, with its totals, invariants and error."""
 
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
 
     class Meta:
         model = AllocationRun

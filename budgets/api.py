@@ -16,6 +16,7 @@ from .serializers import (
     BudgetRevisionSerializer,
     BudgetSerializer,
     UtilizationQuerySerializer,
+    UtilizationSerializer,
 )
 
 
@@ -88,7 +89,8 @@ class BudgetViewSet(viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        parameters=[OpenApiParameter("on", str, description="A day (YYYY-MM-DD) in the period.")]
+        parameters=[OpenApiParameter("on", str, description="A day (YYYY-MM-DD) in the period.")],
+        responses={200: UtilizationSerializer},
     )
     @action(detail=True, methods=["get"])
     def utilization(self, request, pk=None):

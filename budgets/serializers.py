@@ -152,3 +152,35 @@ class BudgetCheckSerializer(serializers.Serializer):
         if not is_known_currency(value):
             raise serializers.ValidationError(f"Unknown currency '{value}'.")
         return value.upper()
+
+
+class _ConversionErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    currency = serializers.CharField()
+    first_day = serializers.DateField()
+    message = serializers.CharField()
+
+
+def _figure(help_text: str):
+    return serializers.CharField(allow_null=True, help_text=help_text + " A plain decimal.")
+
+
+class UtilizationSerializer(serializers.Serializer):
+    """The answer of ``GET /budgets/{id}/utilization/`` (documentation only): the figures of
+    one period in the budget's currency, ``null`` when some spend cannot be converted."""
+
+    budget_id = serializers.IntegerField()
+    name = serializers.CharField()
+    period_start = serializers.CharField(help_text="The period's first day (or hour).")
+    period_end = serializers.CharField(help_text="The period's last day (or hour).")
+    currency = serializers.CharField()
+    amount = serializers.CharField(help_text="A plain decimal.")
+    actual = _figure("Approved spend.")
+    committed = _figure("Pending spend.")
+    spent = _figure("What counts against the budget.")
+    remaining = _figure("Amount minus spent.")
+    utilization_pct = _figure("Spent as a percentage of the amount.")
+    forecast = _figure("Spent extrapolated to the period's end, null when too early.")
+    forecast_pct = _figure("The forecast as a percentage of the amount.")
+    elapsed_pct = serializers.CharField(help_text="Share of the period elapsed, in %.")
+    conversion_error = _ConversionErrorSerializer(allow_null=True)

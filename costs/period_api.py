@@ -88,7 +88,7 @@ class GenerateSerializer(serializers.Serializer):
 
 class PeriodSerializer(serializers.ModelSerializer):
     period = serializers.CharField(source="label", read_only=True)
-    closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = AccountingPeriod

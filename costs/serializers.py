@@ -232,7 +232,7 @@ class CostPatchActionSerializer(CostActionSerializer):
 
 
 class CostEventSerializer(serializers.ModelSerializer):
-    actor = UserSummarySerializer(read_only=True)
+    actor = UserSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = CostEvent
@@ -248,8 +248,10 @@ class CostSerializer(serializers.ModelSerializer):
     organization_unit_code = serializers.CharField(source="organization_unit.code", read_only=True)
     reporting_currency = serializers.SerializerMethodField()
     submitted_by = UserSummarySerializer(read_only=True)
-    approver = UserSummarySerializer(read_only=True)
-    decided_by = UserSummarySerializer(read_only=True)
+    approver = UserSummarySerializer(read_only=True, allow_null=True)
+    # an http(s) link or "" (a URLField would document every value as a URI)
+    url = serializers.CharField(read_only=True, help_text="An http(s) link, or empty.")
+    decided_by = UserSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Cost

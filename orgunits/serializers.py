@@ -58,7 +58,7 @@ class OrganizationUnitSerializer(ScopedRelationsMixin, serializers.ModelSerializ
     owner = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), required=False, allow_null=True
     )
-    owner_detail = UserSummarySerializer(source="owner", read_only=True)
+    owner_detail = UserSummarySerializer(source="owner", read_only=True, allow_null=True)
 
     class Meta:
         model = OrganizationUnit

@@ -32,15 +32,19 @@ class ImportListCreateApi(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
     permission_classes = [IsAuthenticated]
+    pagination_class = LimitOffsetPagination  # the list's pages (and their schema)
 
     @property
     def upload_max_bytes(self) -> int:
         """``COSTTRACK_IMPORT_MAX_MB``: larger billing files are refused with 413."""
         return max_upload_bytes()
 
-    @extend_schema(operation_id="imports_list", responses={200: ImportBatchSerializer(many=True)})
+    @extend_schema(
+        operation_id="imports_list",
+        responses={200: ImportBatchSerializer(many=True)},
+    )
     def get(self, request):
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.import_list(user=request.user), request)
         return paginator.get_paginated_response(ImportBatchSerializer(page, many=True).data)
 

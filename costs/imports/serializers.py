@@ -20,7 +20,9 @@ class ImportUploadSerializer(serializers.Serializer):
 
 class ImportBatchSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", read_only=True)
-    default_unit = serializers.CharField(source="default_unit.code", read_only=True, default=None)
+    default_unit = serializers.CharField(
+        source="default_unit.code", read_only=True, default=None, allow_null=True
+    )
     superseded_by = serializers.SerializerMethodField()
     counts = serializers.SerializerMethodField()
     status = serializers.CharField(

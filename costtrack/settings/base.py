@@ -237,6 +237,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "costtrack.core.schema.add_error_responses",
+    ],
     # Choice sets used by several serializers under the same field name get explicit names.
     "ENUM_NAME_OVERRIDES": {
         "CostStatusEnum": "costs.models.CostStatus",

@@ -10,6 +10,14 @@ class OrgunitsConfig(AppConfig):
         # The role groups come from a data migration; re-ensuring them after every migrate
         # (and after a test-database flush, which replays post_migrate) keeps them present.
         post_migrate.connect(_ensure_role_groups, sender=self)
+        # every app's post_migrate (not only this one's): later apps' permissions exist only
+        # once their own signal has run
+        post_migrate.connect(_ensure_role_permissions, dispatch_uid="costtrack_role_permissions")
+        from django.core import checks
+
+        from .permissions import check_role_permissions
+
+        checks.register(check_role_permissions)
 
 
 def _ensure_role_groups(sender, using="default", **kwargs) -> None:
@@ -19,3 +27,10 @@ def _ensure_role_groups(sender, using="default", **kwargs) -> None:
 
     for name in (FINANCE, AUDITOR):
         Group.objects.using(using).get_or_create(name=name)
+
+
+def _ensure_role_permissions(sender, using="default", **kwargs) -> None:
+    from .permissions import ROLE_APPS, ensure_role_permissions
+
+    if sender.label in (*ROLE_APPS, "auth"):
+        ensure_role_permissions(using=using)

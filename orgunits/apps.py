@@ -17,7 +17,7 @@ class OrgunitsConfig(AppConfig):
 
         from .permissions import check_role_permissions
 
-        checks.register(check_role_permissions)
+        checks.register(check_role_permissions, checks.Tags.database)
 
 
 def _ensure_role_groups(sender, using="default", **kwargs) -> None:

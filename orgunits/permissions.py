@@ -4,8 +4,10 @@
 through the services) and may view users and groups; ``auditor`` may view every model and
 change nothing. Granted after every ``migrate`` (``post_migrate``, once Django has created
 each app's permissions; also after a test database's flush) rather than by a data migration,
-which would run before the permissions of later apps exist. A system check (``orgunits.E001``)
-fails loudly when a group has lost any of them.
+which would run before the permissions of later apps exist. A database system check
+(``orgunits.W001``, run by ``costtrack check --database default`` and before every
+``migrate``) says loudly when a group has lost any of them; a warning, not an error, so the
+``migrate`` that grants them back is not itself refused.
 """
 
 from django.contrib.auth.models import Group, Permission
@@ -47,19 +49,22 @@ def missing_role_permissions(*, using: str = "default") -> dict[str, list[str]]:
     return missing
 
 
-def check_role_permissions(app_configs=None, **kwargs):
-    """System check: the role groups hold their permissions (skipped before ``migrate``)."""
-    from django.core.checks import Error
+def check_role_permissions(app_configs=None, databases=None, **kwargs):
+    """System check: the role groups hold their permissions, in each of ``databases`` (none
+    unless the caller asks for database checks; skipped before ``migrate``)."""
+    from django.core.checks import Warning as CheckWarning
 
+    if not databases or "default" not in databases:
+        return []
     try:
         missing = missing_role_permissions()
     except DatabaseError:  # no database yet, or not migrated: migrate grants them
         return []
     return [
-        Error(
+        CheckWarning(
             f"The '{role}' group lacks {len(names)} permission(s), e.g. {', '.join(names[:3])}.",
             hint="Run `costtrack migrate` (it grants the role groups their permissions).",
-            id="orgunits.E001",
+            id="orgunits.W001",
         )
         for role, names in missing.items()
     ]

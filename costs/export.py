@@ -6,7 +6,7 @@ not sit in memory; one query for the rows.
 """
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from costtrack.core.money import CurrencyError, quantum, reporting_currency, round_money
+from costtrack.core.money import CurrencyError, quantum, reporting_currency
 
 from .models import Cost
 from .report_api import CSVRenderer
@@ -55,11 +55,21 @@ class _Echo:
         return value
 
 
-def _money(amount, currency: str) -> str:
-    try:
-        return str(round_money(amount, currency))
-    except (CurrencyError, ArithmeticError):
-        return str(amount)
+def _money_formatter() -> Callable[[Decimal, str], str]:
+    """``money(amount, currency)``: the amount rounded to the currency's minor unit as plain
+    text (unknown currencies as they are), each currency's unit looked up once."""
+    quanta: dict[str, Decimal | None] = {}
+
+    def money(amount: Decimal, currency: str) -> str:
+        if currency not in quanta:
+            try:
+                quanta[currency] = quantum(currency)
+            except CurrencyError:
+                quanta[currency] = None
+        unit = quanta[currency]
+        return str(amount) if unit is None else str(amount.quantize(unit, ROUND_HALF_EVEN))
+
+    return money
 
 
 def _text(value: str) -> str:
@@ -100,7 +110,7 @@ ROW_COLUMNS = (
 )
 
 
-def _row(values: tuple, reporting: str, _money=_money) -> list[Any]:
+def _row(values: tuple, reporting: str, money: Callable[[Decimal, str], str]) -> list[Any]:
     (pk, status, incurred_on, period_start, period_end, amount, currency, amount_reporting,
      rate, kind, category, description, unit, entity, resource, provider, source, submitter,
      submitted_at, approver, decider, decided_at, comment, tags) = values  # fmt: skip
@@ -111,9 +121,9 @@ def _row(values: tuple, reporting: str, _money=_money) -> list[Any]:
         incurred_on.isoformat(),
         period_start.isoformat() if period_start else "",
         period_end.isoformat() if period_end else "",
-        _money(amount, currency),
+        money(amount, currency),
         currency,
-        _money(amount_reporting, reporting),
+        money(amount_reporting, reporting),
         reporting,
         format(rate.normalize(), "f"),
         kind,
@@ -138,20 +148,7 @@ def cost_csv_records(costs: QuerySet[Cost]) -> Iterator[list[Any]]:
     """One list of ``COST_CSV_FIELDS`` values per cost of ``costs``, in its order, read in
     one streamed query."""
     reporting = reporting_currency()
-    quanta: dict[str, Decimal | None] = {}
-
-    def money(amount, currency: str) -> str:
-        # each currency's minor unit looked up once per export, not twice per cost
-        if currency not in quanta:
-            try:
-                quanta[currency] = quantum(currency)
-            except CurrencyError:
-                quanta[currency] = None
-        unit = quanta[currency]
-        if unit is None:
-            return str(amount)
-        return str(amount.quantize(unit, rounding=ROUND_HALF_EVEN))
-
+    money = _money_formatter()
     for values in costs.values_list(*ROW_COLUMNS).iterator(chunk_size=2000):
         yield _row(values, reporting, money)
 

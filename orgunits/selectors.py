@@ -110,34 +110,26 @@ def unit_is_visible(*, user, unit: OrganizationUnit) -> bool:
     )
 
 
-def approver_members(unit: OrganizationUnit) -> QuerySet:
-    """The ``user_id`` of each approver-role membership of the unit or an ancestor (a
-    subquery, or ``approver_member_ids`` for the set)."""
-    return Membership.objects.filter(
-        role=Membership.Role.APPROVER,
-        unit__tree_id=unit.tree_id,
-        unit__lft__lte=unit.lft,
-        unit__rght__gte=unit.rght,
-    ).values_list("user_id", flat=True)
-
-
 def approver_member_ids(unit: OrganizationUnit) -> set[int]:
     """Users with the approver role on the unit or any of its ancestors."""
-    return set(approver_members(unit))
-
-
-def active_delegates(*, delegator_ids: Iterable[int], on: date | None = None) -> QuerySet:
-    """The ``delegate_id`` of each delegation by ``delegator_ids`` active on the day (a
-    subquery, or ``active_delegate_ids`` for the set)."""
-    on = on or timezone.localdate()
-    return Delegation.objects.filter(
-        delegator_id__in=list(delegator_ids), start_date__lte=on, end_date__gte=on
-    ).values_list("delegate_id", flat=True)
+    return set(
+        Membership.objects.filter(
+            role=Membership.Role.APPROVER,
+            unit__tree_id=unit.tree_id,
+            unit__lft__lte=unit.lft,
+            unit__rght__gte=unit.rght,
+        ).values_list("user_id", flat=True)
+    )
 
 
 def active_delegate_ids(*, delegator_ids: Iterable[int], on: date | None = None) -> set[int]:
     """Users to whom any of ``delegator_ids`` has delegated approval on the given day."""
-    return set(active_delegates(delegator_ids=delegator_ids, on=on))
+    on = on or timezone.localdate()
+    return set(
+        Delegation.objects.filter(
+            delegator_id__in=list(delegator_ids), start_date__lte=on, end_date__gte=on
+        ).values_list("delegate_id", flat=True)
+    )
 
 
 def active_delegators_of(*, user, on: date | None = None) -> set[int]:

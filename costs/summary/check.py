@@ -1,10 +1,11 @@
 """Rebuilding the spend summary from raw costs, and checking it against them to the cent.
 
-``summary_rebuild`` recomputes a range of whole months (every table, both grains) inside one
-transaction that holds writers of ``costs_cost`` off (``LOCK … IN SHARE MODE`` on PostgreSQL),
-so the rebuilt rows equal the costs as committed. ``summary_differences`` compares every
-table with the same aggregate computed from ``costs_cost`` (a full outer join on the key) and
-returns the first rows that differ.
+``summary_rebuild`` recomputes a range of whole months (every table, both grains, a month at a
+time) inside one transaction that holds writers of ``costs_cost`` off (``LOCK … IN SHARE
+MODE`` on PostgreSQL), so the rebuilt rows equal the costs as committed.
+``summary_differences`` compares every table with the same aggregate computed from
+``costs_cost`` (a full outer join on the key), month by month, and returns the first rows that
+differ.
 """
 
 # ruff: noqa: S608 -- SQL built from model metadata; every value is a bound parameter.
@@ -66,24 +67,60 @@ def _range_sql(column: str, first: date | None, last: date | None) -> tuple[str,
     return (" AND ".join(parts) or "TRUE"), params
 
 
+def _months(cursor, first: date | None, last: date | None) -> list[tuple[date, date]]:
+    """The whole months of [first, last] that hold costs or summary rows, oldest first: the
+    rebuild and the check work one month at a time, so a statement's memory is bounded by a
+    month of costs whatever the history (one statement over ten million costs and eight
+    tables outgrew the server's memory)."""
+    spans = []
+    for table, column in ((COST, "incurred_on"), *((g.table, g.time) for g in GRAINS[:2])):
+        where, params = _range_sql(column, first, last)
+        cursor.execute(
+            f"SELECT MIN({column}), MAX({column}) FROM {table} WHERE {where}",  # nosec B608
+            params,
+        )
+        low, high = cursor.fetchone()
+        if low is not None:
+            spans.append((_as_date(low), _as_date(high)))
+    if not spans:
+        return []
+    low = min(s[0] for s in spans).replace(day=1)
+    high = max(s[1] for s in spans)
+    months = []
+    while low <= high:
+        _, month_last = month_bounds(None, low)
+        months.append((low, month_last))
+        low = month_last + timedelta(days=1)
+    return months
+
+
+def _as_date(value) -> date:
+    # SQLite answers MIN/MAX of a date column as text
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
 @transaction.atomic
 def summary_rebuild(*, start: date | None = None, end: date | None = None) -> int:
     """Recompute the summary for the whole months covering [start, end] (everything when
-    both are open) from ``costs_cost``; return the number of costs summarised."""
+    both are open) from ``costs_cost``, a month and a table at a time; return the number of
+    costs summarised."""
     first, last = month_bounds(start, end)
+    count = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"LOCK TABLE {COST} IN SHARE MODE")
         for grain in GRAINS:
             where, params = _range_sql(grain.time, first, last)
             cursor.execute(f"DELETE FROM {grain.table} WHERE {where}", params)  # nosec B608
-        where, params = _range_sql("c.incurred_on", first, last)
-        summary_add(where=where, params=params)
-        cursor.execute(
-            f"SELECT COUNT(*) FROM {COST} c WHERE c.status IN (%s, %s) AND {where}",  # nosec B608
-            [*TRACKED, *params],
-        )
-        (count,) = cursor.fetchone()
+        for month_first, month_last in _months(cursor, first, last):
+            where, params = _range_sql("c.incurred_on", month_first, month_last)
+            for grain in GRAINS:
+                summary_add(where=where, params=params, grains=[grain])
+            cursor.execute(
+                f"SELECT COUNT(*) FROM {COST} c WHERE c.status IN (%s, %s) AND {where}",  # nosec B608
+                [*TRACKED, *params],
+            )
+            count += cursor.fetchone()[0]
     summary_purge(start=first, end=last)
     return count
 
@@ -124,13 +161,19 @@ def summary_differences(
     first, last = month_bounds(start, end)
     found: list[Difference] = []
     with connection.cursor() as cursor:
+        months = _months(cursor, first, last)
         for grain in GRAINS:
-            sql, params = _difference_sql(grain, first, last)
-            cursor.execute(sql, [*params, limit])
-            n = len(grain.key_columns)
-            for row in cursor.fetchall():
-                stored = None if row[n + 2] is None else tuple(row[n : n + 3])
-                computed = None if row[n + 5] is None else tuple(row[n + 3 : n + 6])
-                key = dict(zip(grain.key_columns, row[:n], strict=True))
-                found.append(Difference(grain.table, key, stored, computed))
+            wanted = limit
+            for month_first, month_last in months:
+                if wanted <= 0:
+                    break
+                sql, params = _difference_sql(grain, month_first, month_last)
+                cursor.execute(sql, [*params, wanted])
+                n = len(grain.key_columns)
+                for row in cursor.fetchall():
+                    stored = None if row[n + 2] is None else tuple(row[n : n + 3])
+                    computed = None if row[n + 5] is None else tuple(row[n + 3 : n + 6])
+                    key = dict(zip(grain.key_columns, row[:n], strict=True))
+                    found.append(Difference(grain.table, key, stored, computed))
+                    wanted -= 1
     return found

@@ -150,10 +150,12 @@ class BudgetAdmin(FinanceManagesMixin, admin.ModelAdmin):
         util = getattr(obj, "_utilisation", None) or selectors.budget_utilization(obj)
         if util.conversion_gap is not None:
             return f"unknown: {util.conversion_gap.message}"
-        return (
-            f"{util.utilization_pct} % ({util.spent} of {util.amount}), "
-            f"forecast {util.forecast_pct} %"
+        forecast = (
+            "too early to forecast"
+            if util.forecast_pct is None
+            else f"forecast {util.forecast_pct} %"
         )
+        return f"{util.utilization_pct} % ({util.spent} of {util.amount}), {forecast}"
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)

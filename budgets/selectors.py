@@ -333,14 +333,20 @@ class ConversionGap:
         }
 
 
+# Before a tenth of the period has passed a run-rate says little; forecasts wait until then.
+FORECAST_MIN_ELAPSED = Decimal("0.1")
+
+
 @dataclass(frozen=True)
 class Utilisation:
     """A budget's use of one period, in the budget's currency.
 
     ``spent`` is what counts against the budget: actual, plus committed when the budget
     counts pending costs. ``forecast`` extrapolates ``spent`` to the end of the period at
-    the run-rate so far. With a ``conversion_gap`` the figures leave out the costs that could
-    not be converted: ``as_dict`` and the pages show the spend as unknown instead.
+    the run-rate so far; it is ``None`` ("too early to forecast") until a tenth of the period
+    has passed (``FORECAST_MIN_ELAPSED``): two days of a month say little about its end.
+    With a ``conversion_gap`` the figures leave out the costs that could not be converted:
+    ``as_dict`` and the pages show the spend as unknown instead.
     """
 
     budget: Budget
@@ -351,8 +357,8 @@ class Utilisation:
     spent: Decimal
     remaining: Decimal
     utilization_pct: Decimal
-    forecast: Decimal
-    forecast_pct: Decimal
+    forecast: Decimal | None
+    forecast_pct: Decimal | None
     elapsed_pct: Decimal
     conversion_gap: ConversionGap | None = None
 
@@ -371,8 +377,8 @@ class Utilisation:
         return min(self.utilization_pct, HUNDRED)
 
     @property
-    def forecast_marker(self) -> Decimal:
-        return min(self.forecast_pct, HUNDRED)
+    def forecast_marker(self) -> Decimal | None:
+        return None if self.forecast_pct is None else min(self.forecast_pct, HUNDRED)
 
     def as_dict(self) -> dict:
         """JSON shape; the spend figures are ``null`` when some spend cannot be converted
@@ -380,7 +386,7 @@ class Utilisation:
         start, end = self.period.as_labels()
         gap = self.conversion_gap
         figures = {
-            name: None if gap is not None else str(getattr(self, name))
+            name: None if gap is not None or (value := getattr(self, name)) is None else str(value)
             for name in (
                 "actual",
                 "committed",
@@ -413,9 +419,11 @@ def build_utilisation(
 ) -> Utilisation:
     spent = actual + committed if budget.include_pending else actual
     fraction = period.elapsed_fraction(now)
-    forecast = spent / fraction if fraction > 0 else spent
-    forecast = round_money(forecast, budget.currency)
     amount = round_money(budget.amount, budget.currency)
+    forecast = forecast_pct = None
+    if fraction >= FORECAST_MIN_ELAPSED:
+        forecast = round_money(spent / fraction, budget.currency)
+        forecast_pct = percent(forecast, amount)
     return Utilisation(
         budget=budget,
         period=period,
@@ -426,7 +434,7 @@ def build_utilisation(
         remaining=amount - spent,
         utilization_pct=percent(spent, amount),
         forecast=forecast,
-        forecast_pct=percent(forecast, amount),
+        forecast_pct=forecast_pct,
         elapsed_pct=(fraction * HUNDRED).quantize(Decimal("0.01")),
         conversion_gap=(
             ConversionGap(currency=budget.currency, first_day=unconverted_from)

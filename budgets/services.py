@@ -50,8 +50,6 @@ BUDGET_FIELDS = {
     "active",
 }
 MAX_THRESHOLD = Decimal(2)
-# Before a tenth of the period has passed a run-rate says little; forecasts wait until then.
-FORECAST_MIN_ELAPSED = Decimal("0.1")
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -288,8 +286,12 @@ def _notify_alert(budget: Budget, alert: BudgetAlert, util: selectors.Utilisatio
         body=(
             f"{alert.message}\n\nBudget: {budget.name} ({util.amount} {budget.currency}, "
             f"{budget.get_period_display().lower()} {start} to {end}).\n"
-            f"Actual {util.actual}, committed {util.committed}, forecast {util.forecast} "
-            f"{budget.currency}."
+            f"Actual {util.actual}, committed {util.committed}, "
+            + (
+                "too early to forecast."
+                if util.forecast is None
+                else f"forecast {util.forecast} {budget.currency}."
+            )
         ),
         link=f"/budgets/#budget-{budget.pk}",
         payload={
@@ -330,7 +332,7 @@ def alerts_for(util: selectors.Utilisation, *, now: datetime) -> list[BudgetAler
         limit = budget.amount * threshold
         # Actual alerts count approved spend only: pending costs are commitments, not spend.
         candidates = [(BudgetAlert.Kind.ACTUAL, util.actual)]
-        if FORECAST_MIN_ELAPSED <= fraction < 1:
+        if util.forecast is not None and fraction < 1:
             candidates.append((BudgetAlert.Kind.FORECAST, util.forecast))
         for kind, spend in candidates:
             if spend >= limit:

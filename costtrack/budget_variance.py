@@ -26,10 +26,10 @@ from orgunits.selectors import subtree_q, unit_is_visible, unit_range
 MAX_PERIODS = 24
 
 
-def _status(spent: Decimal, forecast: Decimal, amount: Decimal) -> str:
+def _status(spent: Decimal, forecast: Decimal | None, amount: Decimal) -> str:
     if spent > amount:
         return "over"
-    if forecast > amount:
+    if forecast is not None and forecast > amount:
         return "at_risk"
     return "under"
 
@@ -74,7 +74,7 @@ def _row(budget, u) -> dict[str, Any]:
         "forecast": u.forecast,
         "variance": u.amount - u.spent,
         "variance_pct": percent(u.amount - u.spent, u.amount),
-        "forecast_variance": u.amount - u.forecast,
+        "forecast_variance": None if u.forecast is None else u.amount - u.forecast,
         "utilization_pct": u.utilization_pct,
         "status": _status(u.spent, u.forecast, u.amount),
         "conversion_error": None,
@@ -93,7 +93,8 @@ def budget_variance(
     periods before it (oldest first per budget); optionally only budgets on ``unit``'s subtree.
 
     Amounts are Decimals in each budget's currency; ``variance`` = amount − spent (negative
-    when over), ``forecast_variance`` = amount − forecast. One query for the budgets and one
+    when over), ``forecast_variance`` = amount − forecast (both ``None`` until a tenth of the
+    current period has passed). One query for the budgets and one
     per period step and kind of period (monthly, quarterly …).
     """
     if user is None:

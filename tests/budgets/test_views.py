@@ -331,3 +331,35 @@ def test_forecast_marker_sits_at_the_run_rate_forecast(org, client):
     assert 'title="Forecast to period end: 206.67 %"' in tight_bar
     assert "left:calc(100.0% - 2px)" in tight_bar
     assert 'style="width:66.7%"' in tight_bar and 'class="bar"' in tight_bar
+
+
+def test_no_forecast_before_a_tenth_of_the_period(org, client):
+    """On 2 March a monthly budget shows "too early to forecast", not a run-rate of two days;
+    from the fourth day (a tenth of 31) the forecast and its marker appear."""
+    from datetime import datetime
+    from unittest import mock
+    from zoneinfo import ZoneInfo
+
+    budget = BudgetFactory(name="Early", organization_unit=org.eng, amount=Decimal("1000.00"))
+    make_cost(
+        submitted_by=org.member,
+        organization_unit=org.platform,
+        amount="300.00",
+        incurred_on=date(2025, 3, 1),
+    )
+    client.force_login(org.member)
+    with mock.patch(
+        "django.utils.timezone.now", return_value=datetime(2025, 3, 2, 12, tzinfo=ZoneInfo("UTC"))
+    ):
+        bar = _bar(client.get("/budgets/").content.decode(), budget)
+        api = client.get(f"/api/v1/budgets/{budget.pk}/utilization/").json()
+    assert "too early to forecast" in bar
+    assert 'class="forecast-marker"' not in bar
+    assert (api["spent"], api["forecast"], api["forecast_pct"]) == ("300.00", None, None)
+    with mock.patch(
+        "django.utils.timezone.now", return_value=datetime(2025, 3, 4, 12, tzinfo=ZoneInfo("UTC"))
+    ):
+        bar = _bar(client.get("/budgets/").content.decode(), budget)
+    # the day in progress counts: 4 of 31 days, 300.00 * 31 / 4 = 2325.00
+    assert "forecast 2,325.00 (232.50 %)" in bar
+    assert 'class="forecast-marker"' in bar

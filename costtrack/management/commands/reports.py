@@ -290,7 +290,9 @@ class Command(BaseCommand):
                 f"{r['amount']} {r['currency']}",
                 _or_unknown(r["actual"]),
                 _or_unknown(r["committed"]),
-                _or_unknown(r["forecast"]),
+                "too early"
+                if r["forecast"] is None and r["conversion_error"] is None
+                else _or_unknown(r["forecast"]),
                 f"{_or_unknown(r['variance'])} ({r['status']})",
             ]
             for r in rows

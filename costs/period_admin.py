@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from costtrack.core.exceptions import ApplicationError
 
 from . import periods, recurring
-from .admin import ServiceAdminMixin, ServiceFormMixin, _changed, _given
+from .admin.service_forms import ServiceAdminMixin, ServiceFormMixin, _changed, _given
 from .period_models import AccountingPeriod, RecurringCost, RecurringCostOccurrence
 
 RECURRING_FIELDS = (

@@ -427,3 +427,47 @@ def test_change_page_with_a_long_trail_runs_a_bounded_number_of_queries(
         response = fin_admin.get(reverse("admin:costs_cost_change", args=[cost.pk]))
     assert response.status_code == 200
     assert response.content.decode().count("Edited") >= 20
+
+
+# --- finance's period filter and CSV ------------------------------------------------------
+
+
+def test_cost_changelist_filters_by_accounting_period(fin_admin, org):
+    from costs.period_models import AccountingPeriod
+
+    AccountingPeriod.objects.create(label="2025-03", start=date(2025, 3, 1), end=date(2025, 3, 31))
+    AccountingPeriod.objects.create(label="2025-04", start=date(2025, 4, 1), end=date(2025, 4, 30))
+    march = _pending(org, amount="3.00", incurred_on=date(2025, 3, 31))
+    april = _pending(org, amount="4.00", incurred_on=date(2025, 4, 1))
+    url = reverse("admin:costs_cost_changelist")
+    response = fin_admin.get(url)
+    assert b"2025-04 (open)" in response.content
+    response = fin_admin.get(url, {"period": "2025-03"})
+    assert [c.pk for c in response.context["cl"].result_list] == [march.pk]
+    response = fin_admin.get(url, {"period": "2025-04"})
+    assert [c.pk for c in response.context["cl"].result_list] == [april.pk]
+    response = fin_admin.get(url, {"period": "1999-01"})
+    assert response.context["cl"].result_count == 0
+
+
+def test_selected_costs_download_as_the_api_csv(fin_admin, org):
+    chosen = [_pending(org, amount=f"{n}.25", description=f"c{n}") for n in (1, 2)]
+    _pending(org, amount="9.00", description="not chosen")
+    response = fin_admin.post(
+        reverse("admin:costs_cost_changelist"),
+        {"action": "export_csv", "_selected_action": [c.pk for c in chosen]},
+    )
+    assert response.status_code == 200, _messages(response)
+    assert response["Content-Type"].startswith("text/csv")
+    body = b"".join(response.streaming_content).decode()
+    lines = body.splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("id,")
+    assert {line.split(",")[0] for line in lines[1:]} == {str(c.pk) for c in chosen}
+    assert "not chosen" not in body
+    # the same columns and values as the API's CSV of those costs
+    api = fin_admin.get("/api/v1/costs/", {"format": "csv", "status": "pending"})
+    api_lines = b"".join(api.streaming_content).decode().splitlines()
+    wanted = {str(c.pk) for c in chosen}
+    assert api_lines[0] == lines[0]
+    assert {x for x in api_lines[1:] if x.split(",")[0] in wanted} == set(lines[1:])

@@ -1,9 +1,6 @@
-"""Admin for costs, their audit trail, exchange rates and the category tree.
-
-Every write goes through ``costs.services``, so the admin obeys the same rules as the API
-and the pages (the submitter never approves their own cost, only finance voids, …). A
-service's refusal shows as a form error (create/edit) or an admin message (transitions and
-bulk actions). The audit trail (``CostEvent``) is view-only everywhere.
+"""Admin for costs and their audit trail, for finance's daily work: filters by status, unit and
+category (trees), accounting period and source; search; the transition buttons on a cost's
+page; bulk approve and reject with a comment; the selected or filtered costs as CSV.
 
 The cost and audit-trail lists show what the API would show the same user
 (``costs.selectors``: finance, auditors and superusers see every unit's costs); auditors
@@ -14,101 +11,43 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
-from mptt.admin import MPTTModelAdmin, TreeRelatedFieldListFilter
-from mptt.forms import MPTTAdminForm
+from mptt.admin import TreeRelatedFieldListFilter
 
 from costtrack.core.admin import LargeListAdminMixin, ReadOnlyForAuditorsMixin
 from costtrack.core.exceptions import ApplicationError
 from costtrack.core.roles import is_finance
 
-from . import selectors, services
-from .models import Cost, CostCategory, CostEvent, ExchangeRate
-from .services.categories import CATEGORY_FIELDS
-from .services.costs import EDITABLE_FIELDS
-from .views import ACTION_DONE, available_actions, run_action, warning_texts
+from .. import selectors, services
+from ..export import cost_csv_response
+from ..models import Cost, CostEvent
+from ..period_models import AccountingPeriod
+from ..services.costs import EDITABLE_FIELDS
+from ..views import ACTION_DONE, available_actions, run_action, warning_texts
+from .service_forms import ServiceAdminMixin, ServiceFormMixin, _changed, _given
 
 ADMIN_TRANSITIONS = ("submit", "approve", "reject", "revise", "cancel", "void")
 
 
-# --- writes through services from admin forms ------------------------------------------
+class AccountingPeriodFilter(admin.SimpleListFilter):
+    """The costs incurred in one accounting period (its start and end days, which follow the
+    period start-day setting rather than calendar months)."""
 
+    title = "accounting period"
+    parameter_name = "period"
 
-class ServiceFormMixin:
-    """Runs the admin's service write inside ``clean()`` (in a savepoint), so a refusal
-    becomes a form error and nothing is written; ``save_model`` then adopts the result.
-    The admin's change view runs in one transaction, so a later failure rolls it back."""
+    def lookups(self, request, model_admin):
+        periods = AccountingPeriod.objects.order_by("-start")[:36]
+        return [(p.label, f"{p.label} ({p.get_status_display().lower()})") for p in periods]
 
-    service_write = None  # set by ServiceAdminMixin.get_form
-
-    def clean(self):
-        cleaned = super().clean()
-        if self.errors or self.service_write is None:
-            return cleaned
-        try:
-            with transaction.atomic():
-                self.saved_object = self.service_write(cleaned)
-        except ApplicationError as exc:
-            field = exc.field if exc.field in self.fields else None
-            self.add_error(field, exc.message)
-        except DjangoValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for name, errors in exc.message_dict.items():
-                    self.add_error(name if name in self.fields else None, errors)
-            else:
-                self.add_error(None, exc.messages)
-        return cleaned
-
-    def _post_clean(self):
-        # the service validated and wrote the row; the model form's own checks (e.g. the
-        # uniqueness of what was just written) would now only trip over it
-        if getattr(self, "saved_object", None) is None:
-            super()._post_clean()
-
-
-class ServiceAdminMixin:
-    """``write(request, form, cleaned, change)`` returns the saved object."""
-
-    def write(self, request, form, cleaned, change):
-        raise NotImplementedError
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form_class = super().get_form(request, obj, change=change, **kwargs)
-        model_admin = self
-
-        class BoundServiceForm(form_class):
-            def service_write(self, cleaned):
-                return model_admin.write(request, self, cleaned, change)
-
-        return BoundServiceForm
-
-    def save_model(self, request, obj, form, change):
-        saved = getattr(form, "saved_object", None)
-        if saved is None:
-            raise DjangoPermissionDenied("The form was not written through its service.")
-        obj.pk = saved.pk
-        obj._state.adding = False
-        if not isinstance(obj, Cost):  # Cost.status is protected: no refresh in place
-            obj.refresh_from_db()
-
-    def save_related(self, request, form, formsets, change):
-        # inlines here are read-only; nothing to write besides what the service wrote
-        for formset in formsets:
-            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-
-
-def _changed(form, cleaned, allowed) -> dict:
-    return {name: cleaned[name] for name in form.changed_data if name in allowed}
-
-
-def _given(cleaned, allowed) -> dict:
-    return {name: value for name, value in cleaned.items() if name in allowed}
-
-
-# --- costs -----------------------------------------------------------------------------
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        period = AccountingPeriod.objects.filter(label=self.value()).first()
+        if period is None:
+            return queryset.none()
+        return queryset.filter(incurred_on__gte=period.start, incurred_on__lte=period.end)
 
 
 class CostAdminForm(ServiceFormMixin, forms.ModelForm):
@@ -179,6 +118,7 @@ class CostAdmin(LargeListAdminMixin, ReadOnlyForAuditorsMixin, ServiceAdminMixin
         "status",
         "currency",
         "source",
+        AccountingPeriodFilter,
         ("category", TreeRelatedFieldListFilter),
         ("organization_unit", TreeRelatedFieldListFilter),
     ]
@@ -214,7 +154,7 @@ class CostAdmin(LargeListAdminMixin, ReadOnlyForAuditorsMixin, ServiceAdminMixin
         "updated_at",
     ]
     inlines = [CostEventInline]
-    actions = ["approve_selected", "reject_selected"]
+    actions = ["approve_selected", "reject_selected", "export_csv"]
 
     @admin.display(description="description")
     def short_description(self, obj: Cost) -> str:
@@ -325,6 +265,12 @@ class CostAdmin(LargeListAdminMixin, ReadOnlyForAuditorsMixin, ServiceAdminMixin
     def reject_selected(self, request, queryset):
         self._decide_selected(request, queryset, "reject")
 
+    @admin.action(description="Download selected costs as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        """The selected costs (or, with “select all”, every cost the filters match) in the
+        API's CSV columns, streamed."""
+        return cost_csv_response(queryset.order_by("-incurred_on", "-pk"))
+
 
 @admin.register(CostEvent)
 class CostEventAdmin(LargeListAdminMixin, admin.ModelAdmin):
@@ -347,77 +293,3 @@ class CostEventAdmin(LargeListAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-# --- exchange rates and categories -----------------------------------------------------
-
-
-class ExchangeRateAdminForm(ServiceFormMixin, forms.ModelForm):
-    class Meta:
-        model = ExchangeRate
-        fields = ["currency", "date", "rate"]
-
-
-@admin.register(ExchangeRate)
-class ExchangeRateAdmin(ReadOnlyForAuditorsMixin, ServiceAdminMixin, admin.ModelAdmin):
-    form = ExchangeRateAdminForm
-    list_display = ["currency", "date", "rate", "created_at"]
-    list_filter = ["currency"]
-    date_hierarchy = "date"
-    search_fields = ["currency"]
-
-    def write(self, request, form, cleaned, change):
-        fields = _given(cleaned, {"currency", "date", "rate"})
-        if change:
-            rate = ExchangeRate.objects.get(pk=form.instance.pk)
-            return services.exchange_rate_update(
-                exchange_rate=rate, acting_user=request.user, **fields
-            )
-        return services.exchange_rate_set(acting_user=request.user, **fields)
-
-    def delete_model(self, request, obj):
-        services.exchange_rate_delete(exchange_rate=obj, acting_user=request.user)
-
-    def delete_queryset(self, request, queryset):
-        for rate in queryset:
-            services.exchange_rate_delete(exchange_rate=rate, acting_user=request.user)
-
-
-class CostCategoryAdminForm(ServiceFormMixin, MPTTAdminForm):
-    class Meta:
-        model = CostCategory
-        fields = ["name", "slug", "parent", "dimension", "description"]
-
-
-@admin.register(CostCategory)
-class CostCategoryAdmin(ReadOnlyForAuditorsMixin, ServiceAdminMixin, MPTTModelAdmin):
-    form = CostCategoryAdminForm
-    list_display = ["name", "slug", "dimension"]
-    search_fields = ["name", "slug"]
-    list_filter = ["dimension"]
-    prepopulated_fields = {"slug": ["name"]}
-
-    def write(self, request, form, cleaned, change):
-        if change:
-            category = CostCategory.objects.get(pk=form.instance.pk)
-            return services.category_update(
-                category=category,
-                acting_user=request.user,
-                **_changed(form, cleaned, CATEGORY_FIELDS),
-            )
-        return services.category_create(
-            acting_user=request.user, **_given(cleaned, CATEGORY_FIELDS)
-        )
-
-    def delete_model(self, request, obj):
-        try:
-            services.category_delete(category=obj, acting_user=request.user)
-        except ApplicationError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-
-    def delete_queryset(self, request, queryset):
-        for category in queryset.order_by("-level"):
-            try:
-                services.category_delete(category=category, acting_user=request.user)
-            except ApplicationError as exc:
-                self.message_user(request, f"{category}: {exc.message}", messages.ERROR)

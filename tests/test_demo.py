@@ -35,6 +35,29 @@ def test_the_whole_demo_twice_changes_nothing_the_second_time():
     ):
         assert first[label] > 0, label
     assert "password" in out.getvalue().lower()
+    _every_decider_has_costs_waiting(out.getvalue())
 
     call_command("demo", stdout=io.StringIO())
     assert row_counts() == first
+
+
+def _every_decider_has_costs_waiting(printed: str) -> None:
+    """Each demo owner and approver signs in to a non-empty inbox, and the printed logins
+    say how many costs wait for each."""
+    from django.contrib.auth import get_user_model
+
+    from costs.selectors import costs_awaiting
+
+    users = {u.username: u for u in get_user_model().objects.all()}
+    rows = [
+        line.split()
+        for line in printed.splitlines()
+        if line.startswith("  ") and line.split()[0] in ("owner", "approver", "finance")
+    ]
+    deciders = [r for r in rows if r[0] in ("owner", "approver")]
+    assert len(deciders) > 10
+    for role, username, _password, waiting, *_unit in rows:
+        count = costs_awaiting(users[username]).count()
+        assert int(waiting) == count, username
+        if role in ("owner", "approver"):
+            assert count > 0, f"{role} {username} has an empty inbox"

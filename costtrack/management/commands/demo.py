@@ -26,6 +26,7 @@ from django.utils.module_loading import import_string
 DEMO_STEPS = [
     "orgunits.demo.seed_organisation",
     "costs.demo.seed_costs",
+    "costs.demo_inbox.seed_waiting_costs",
     "budgets.demo.seed_budgets",
     "allocation.demo.seed_allocation",
     "allocation.demo_economics.seed_economics",
@@ -53,17 +54,21 @@ class Command(BaseCommand):
                     context["credentials"] = credentials
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         if not options["no_logins"]:
-            self._print_logins(context["credentials"])
+            self._print_logins(context["credentials"], context.get("waiting", {}))
 
-    def _print_logins(self, credentials: list[dict]) -> None:
+    def _print_logins(self, credentials: list[dict], waiting: dict[str, int]) -> None:
         self.stdout.write("")
-        self.stdout.write("Demo logins (every password is demo-<username>):")
-        self.stdout.write(f"  {'role':<10} {'username':<22} {'password':<27} unit")
+        self.stdout.write(
+            "Demo logins (every password is demo-<username>; waiting = costs in the user's "
+            "approval inbox):"
+        )
+        self.stdout.write(f"  {'role':<10} {'username':<22} {'password':<27} {'waiting':>7}  unit")
         seen = set()
         for row in credentials:
             if row["username"] in seen:
                 continue
             seen.add(row["username"])
             self.stdout.write(
-                f"  {row['role']:<10} {row['username']:<22} {row['password']:<27} {row['unit']}"
+                f"  {row['role']:<10} {row['username']:<22} {row['password']:<27} "
+                f"{waiting.get(row['username'], 0):>7}  {row['unit']}"
             )

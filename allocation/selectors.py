@@ -341,3 +341,53 @@ def explain_node(*, run: AllocationRun, node: CostNode) -> dict[str, Any]:
         ],
         "paths": paths_out,
     }
+
+
+def run_flow_graph(
+    *, run: AllocationRun, user=None
+) -> tuple[dict[int, dict[str, Any]], list[tuple[int, int, Decimal]]]:
+    """The run's flows summed over dimensions, ``(from, to, amount)``, and every node they
+    join with its name, kind, holistic cost and what it keeps (two queries, three for a scoped
+    user). A scoped user gets the flows from or to a node they see (as ``run_flows``); the
+    nodes of other units at their ends show only the amounts of those flows."""
+    flow_rows = AllocationFlow.objects.filter(run_id=run.rows_run_id)
+    if not sees_all_nodes(user):
+        visible = _visible_node_ids(user)
+        flow_rows = flow_rows.filter(Q(from_node_id__in=visible) | Q(to_node_id__in=visible))
+    flows = [
+        (a, b, amount)
+        for a, b, amount in flow_rows.values("from_node_id", "to_node_id")
+        .annotate(amount=Sum("amount"))
+        .values_list("from_node_id", "to_node_id", "amount")
+        .order_by("from_node_id", "to_node_id")
+    ]
+    ids = {n for a, b, _ in flows for n in (a, b)}
+    totals = (
+        AllocationResult.objects.filter(run_id=run.rows_run_id, node_id__in=ids)
+        .values("node_id", "node__name", "node__kind")
+        .annotate(holistic=Sum("holistic"), retained=Sum("retained"))
+        .order_by("node_id")
+    )
+    nodes = {
+        r["node_id"]: {
+            "name": r["node__name"],
+            "kind": r["node__kind"],
+            "holistic": r["holistic"],
+            "retained": r["retained"],
+        }
+        for r in totals
+    }
+    if not sees_all_nodes(user):
+        # a node of another unit shows only what it passes to (or gets from) the user's
+        # nodes, never its own total
+        own = set(
+            CostNode.objects.filter(_visible_node_q(user), pk__in=ids).values_list("id", flat=True)
+        )
+        shown: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+        for a, b, amount in flows:
+            shown[a][1] += amount
+            shown[b][0] += amount
+        for n, info in nodes.items():
+            if n not in own:
+                info["holistic"], info["retained"] = max(shown[n], key=abs), Decimal(0)
+    return nodes, flows

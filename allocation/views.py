@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from costtrack.core.exceptions import NotFound
 
 from . import selectors
+from .diagram import NodeInput, flow_diagram
 from .models import CostNode
 
 CHART_WIDTH = 320
@@ -31,7 +32,7 @@ def explorer(request: HttpRequest) -> HttpResponse:
     except NotFound:
         raise Http404("No such allocation run.") from None
     runs = list(selectors.run_list(user=request.user)[:12])
-    products, explanation = [], None
+    products, explanation, diagram = [], None, None
     if run is not None:
         products = selectors.product_costs(run=run, user=request.user)
         largest = max((abs(p["final"]) for p in products), default=0)
@@ -43,6 +44,7 @@ def explorer(request: HttpRequest) -> HttpResponse:
             if node is None:
                 raise Http404("No such node.")
             explanation = selectors.explain_node(run=run, node=node)
+        diagram = _diagram(run, request.user, explanation["node"] if explanation else None)
     return render(
         request,
         "allocation/explorer.html",
@@ -51,11 +53,19 @@ def explorer(request: HttpRequest) -> HttpResponse:
             "runs": runs,
             "products": products,
             "explanation": explanation,
+            "diagram": diagram,
             "chart_width": CHART_WIDTH,
             "product_kind": CostNode.Kind.PRODUCT,
             "organisation_figures": selectors.sees_all_nodes(request.user),
         },
     )
+
+
+def _diagram(run, user, highlight: int | None):
+    """The run's flow diagram as the user may see it, the explained node's sources marked."""
+    nodes, flows = selectors.run_flow_graph(run=run, user=user)
+    inputs = {n: NodeInput(id=n, **info) for n, info in nodes.items()}
+    return flow_diagram(nodes=inputs, flows=flows, highlight=highlight)
 
 
 def _int_or_404(value: str) -> int:

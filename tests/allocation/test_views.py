@@ -142,7 +142,7 @@ def test_explorer_for_a_member_runs_a_bounded_number_of_queries(
     services.allocation_run(**MARCH)
     client.force_login(shopper)
     mine = CostNode.objects.get(name="storefront")
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(17):
         r = client.get(f"/allocation/?node={mine.pk}")
     assert len(r.context["products"]) == 32
 

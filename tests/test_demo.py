@@ -36,6 +36,7 @@ def test_the_whole_demo_twice_changes_nothing_the_second_time():
         assert first[label] > 0, label
     assert "password" in out.getvalue().lower()
     _every_decider_has_costs_waiting(out.getvalue())
+    _allocation_page_draws_the_demo_run()
 
     call_command("demo", stdout=io.StringIO())
     assert row_counts() == first
@@ -61,3 +62,15 @@ def _every_decider_has_costs_waiting(printed: str) -> None:
         assert int(waiting) == count, username
         if role in ("owner", "approver"):
             assert count > 0, f"{role} {username} has an empty inbox"
+
+
+def _allocation_page_draws_the_demo_run() -> None:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="finance"))
+    html = client.get("/allocation/").content.decode()
+    svg = html[html.index('<svg class="sankey"') : html.index("</svg>", html.index("sankey"))]
+    assert svg.count('class="flow') >= 5
+    assert "database-cluster" in svg

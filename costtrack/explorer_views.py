@@ -115,7 +115,8 @@ def cost_explorer(request: HttpRequest) -> HttpResponse:
     page = CappedCountPaginator(costs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    csv_query = urlencode(params)
+    # the CSV view reads the same form (a first visit's default included)
+    csv_query = query.urlencode() if query else urlencode(form.data)
     return render(
         request,
         "costs/explorer.html",

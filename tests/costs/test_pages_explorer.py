@@ -120,11 +120,8 @@ def test_another_units_ids_are_refused(client, org, spend):
 
 
 def test_group_by_two_keys_with_a_chart_and_totals(client, org, spend):
-    html = (
-        _client(client, org.member)
-        .get(EXPLORER, {"status": "approved", "group_by": "month", "then_by": "tag", "group_tag": "team"})
-        .content.decode()
-    )
+    params = {"status": "approved", "group_by": "month", "then_by": "tag", "group_tag": "team"}
+    html = _client(client, org.member).get(EXPLORER, params).content.decode()
     table = html.split('id="explorer-groups"')[1].split("</table>")[0]
     assert "Mar 2025" in table and "Apr 2025" in table
     assert "<td>data</td>" in table and "<td>web</td>" in table
@@ -143,9 +140,7 @@ def test_group_by_unit_names_the_units(client, org, spend):
 
 
 def test_bad_group_keys_are_shown(client, org, spend):
-    response = _client(client, org.member).get(
-        EXPLORER, {"group_by": "month", "then_by": "month"}
-    )
+    response = _client(client, org.member).get(EXPLORER, {"group_by": "month", "then_by": "month"})
     assert response.status_code == 400
     assert "only once" in response.content.decode()
     response = client.get(EXPLORER, {"group_by": "tag"})

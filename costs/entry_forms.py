@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from costtrack.core.money import CurrencyError, reporting_currency, round_money
 from orgunits import selectors as org_selectors
@@ -175,7 +176,7 @@ class CostEntryForm(forms.Form):
     @staticmethod
     def _initial(instance: Cost | None) -> dict[str, Any]:
         if instance is None:
-            return {"currency": reporting_currency()}
+            return {"currency": reporting_currency(), "incurred_on": timezone.localdate()}
         return {
             "target": cost_target_label(instance),
             "amount": _money_text(instance.amount, instance.currency),

@@ -103,7 +103,9 @@ def cost_explorer(request: HttpRequest) -> HttpResponse:
     rows = reports.list_totals(user=request.user, filters=params, costs=costs, group_by=keys)
     grand = sum((r["total"] or Decimal(0) for r in rows), Decimal(0))
     count = sum(r["count"] for r in rows)
-    labels = reports.group_labels(rows, keys) if keys else {}
+    labels = reports.group_labels(rows, [k for k in keys if k != "category"]) if keys else {}
+    if "category" in keys:
+        labels["category"] = selectors.category_paths()  # names, not slugs
     groups = [
         {
             "labels": [_label(k, r[k], labels) for k in keys],
@@ -124,6 +126,7 @@ def cost_explorer(request: HttpRequest) -> HttpResponse:
             "form": form,
             "currency": currency,
             "keys": [_key_name(k) for k in keys],
+            "single_key": len(keys) == 1,
             "groups": groups,
             "grand_total": format_money(grand, currency),
             "count": count,

@@ -203,43 +203,53 @@ class CostEntryForm(forms.Form):
             target = TARGET_PATTERN.search(cleaned["target"])
             if target is None:
                 self.add_error("target", "Choose a resource, an entity or a unit from the list.")
-        if self.errors:
-            return cleaned
-        payload: dict[str, Any] = {
-            "amount": cleaned["amount"].strip(),
-            "currency": cleaned["currency"].strip(),
-            "incurred_on": cleaned["incurred_on"].isoformat(),
-            "category": cleaned["category"].pk if cleaned.get("category") else None,
-            "description": cleaned.get("description", ""),
-            "url": cleaned.get("url", "").strip(),
-            "tags": tags,
-            "metadata": metadata,
-            # one target; the others cleared (an edit moves the cost to the new target)
-            **dict.fromkeys(TARGET_FIELDS.values()),
-        }
-        kind, pk = target.group(1), int(target.group(2))
-        payload[TARGET_FIELDS[kind]] = pk
-        if self.instance is None:
-            for name in TARGET_FIELDS.values():
-                if payload[name] is None:
-                    del payload[name]
-        elif kind != "unit":
-            # the unit follows the resource or entity (as in the API)
-            del payload["organization_unit"]
+        # the API's checks run even when a field above failed, so that every field's
+        # problem shows at once; a field that already has an error gets no second one
         serializer = CostInputSerializer(
             self.instance,
-            data=payload,
+            data=self._payload(cleaned, target, tags, metadata),
             partial=self.instance is not None,
             context={"request": self.request},
         )
-        if not serializer.is_valid():
-            self.add_service_errors(serializer.errors)
-            return cleaned
-        self.validated = dict(serializer.validated_data)
-        self.validated.pop("draft", None)
-        self.validated.pop("comment", None)
-        self.validated.pop("override_reason", None)
+        valid = serializer.is_valid()
+        if not valid:
+            self.add_service_errors(
+                {
+                    name: messages
+                    for name, messages in serializer.errors.items()
+                    if ERROR_FIELDS.get(name) not in self.errors
+                }
+            )
+        if valid and not self.errors:
+            self.validated = dict(serializer.validated_data)
+            for name in ("draft", "comment", "override_reason"):
+                self.validated.pop(name, None)
         return cleaned
+
+    def _payload(self, cleaned, target, tags, metadata) -> dict[str, Any]:
+        """What the API would be sent for this form (the fields that were understood)."""
+        payload: dict[str, Any] = {
+            "category": cleaned["category"].pk if cleaned.get("category") else None,
+            "description": cleaned.get("description", ""),
+            "url": (cleaned.get("url") or "").strip(),
+            "tags": tags,
+            "metadata": metadata,
+        }
+        for name in ("amount", "currency"):
+            if cleaned.get(name):
+                payload[name] = cleaned[name].strip()
+        if cleaned.get("incurred_on"):
+            payload["incurred_on"] = cleaned["incurred_on"].isoformat()
+        if target is None:
+            return payload
+        kind, pk = target.group(1), int(target.group(2))
+        if self.instance is None:
+            payload[TARGET_FIELDS[kind]] = pk
+        else:
+            # one target, the others cleared (an edit moves the cost); the unit follows a
+            # resource or an entity, as in the API
+            payload.update({"resource": None, "entity": None, TARGET_FIELDS[kind]: pk})
+        return payload
 
     def add_service_errors(self, errors: dict[str, Any]) -> None:
         """Errors keyed by the API's field names, put next to the form's fields."""

@@ -42,7 +42,9 @@ def _status_of(exc: ApplicationError) -> int:
 def _refused(form: CostEntryForm, exc: ApplicationError) -> list[dict[str, Any]]:
     """Put a service's refusal on the form; the blocking budgets' figures, if any."""
     if exc.code == "budget_exceeded":
-        form.add_error(None, exc.message)
+        budgets = exc.extra.get("budgets", [])
+        names = ", ".join(f"'{b['name']}'" for b in budgets)
+        form.add_error(None, f"Refused: this cost would exceed the budget {names} (see above).")
         return list(exc.extra.get("budgets", []))
     form.add_service_errors({exc.field or "__all__": [exc.message]})
     return []

@@ -303,3 +303,15 @@ def test_cancel_a_pending_cost_from_the_edit_page(client, org):
     assert response.status_code == 302 and response["Location"] == "/costs/mine/"
     cost = Cost.objects.get(pk=cost.pk)
     assert cost.status == Cost.Status.CANCELLED
+
+
+def test_every_fields_problem_is_shown_at_once(client, org):
+    response = _client(client, org.member).post(
+        NEW, _form("nothing", amount="1e3", url="ftp://x", currency="XXQ")
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    for field in ("target", "amount", "url", "currency"):
+        assert f'id="{field}-errors"' in html, field
+    assert html.count('id="target-errors"') == 1
+    assert not Cost.objects.exists()

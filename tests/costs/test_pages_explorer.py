@@ -127,6 +127,7 @@ def test_group_by_two_keys_with_a_chart_and_totals(client, org, spend):
     assert "<td>data</td>" in table and "<td>web</td>" in table
     assert "100.00" in table and "60.00" in table and "160.00" in table
     assert "<svg" in html and "Spend by month" in html
+    assert "{#" not in html and "{%" not in html  # no template source leaks into the page
 
 
 def test_group_by_unit_names_the_units(client, org, spend):

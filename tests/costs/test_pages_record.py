@@ -315,3 +315,11 @@ def test_every_fields_problem_is_shown_at_once(client, org):
         assert f'id="{field}-errors"' in html, field
     assert html.count('id="target-errors"') == 1
     assert not Cost.objects.exists()
+
+
+def test_the_detail_page_links_to_the_edit_page_for_its_submitter(client, org):
+    cost = make_cost(submitted_by=org.member, resource=org.resource)
+    html = _client(client, org.member).get(f"/costs/{cost.pk}/").content.decode()
+    assert f'href="/costs/{cost.pk}/edit/"' in html
+    html = _client(client, org.eng_owner).get(f"/costs/{cost.pk}/").content.decode()
+    assert f'href="/costs/{cost.pk}/edit/"' not in html

@@ -29,6 +29,8 @@ from costtrack.core.pagination import CappedCountPaginator
 
 PAGE_SIZE = 50
 CHART_BARS = 15
+# groups listed on the page; the totals above count every group
+GROUP_ROWS = 200
 KEY_NAMES = dict(GROUP_CHOICES)
 
 
@@ -93,6 +95,18 @@ def _chart(keys, rows, labels, currency):
     return bar_chart(title=title, labels=chart_labels, values=values, currency=currency)
 
 
+def _largest_first(keys, rows: list[dict]) -> list[dict]:
+    """Groups of an object key by their first key's total, largest first (then each
+    second-key group the same way); time keys stay in time order."""
+    if not keys or keys[0] in reports.TIME_KEYS:
+        return rows
+    first = keys[0]
+    sums: dict[Any, Decimal] = {}
+    for row in rows:
+        sums[row[first]] = sums.get(row[first], Decimal(0)) + row["total"]
+    return sorted(rows, key=lambda r: (-sums[r[first]], str(r[first]), -r["total"]))
+
+
 @login_required
 @require_GET
 def cost_explorer(request: HttpRequest) -> HttpResponse:
@@ -112,7 +126,7 @@ def cost_explorer(request: HttpRequest) -> HttpResponse:
             "total": format_money(r["total"], currency),
             "count": r["count"],
         }
-        for r in rows
+        for r in _largest_first(keys, rows)[:GROUP_ROWS]
     ]
     page = CappedCountPaginator(costs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -128,6 +142,7 @@ def cost_explorer(request: HttpRequest) -> HttpResponse:
             "keys": [_key_name(k) for k in keys],
             "single_key": len(keys) == 1,
             "groups": groups,
+            "groups_left_out": max(len(rows) - GROUP_ROWS, 0) if keys else 0,
             "grand_total": format_money(grand, currency),
             "count": count,
             "chart": _chart(keys, rows, labels, currency) if keys and rows else None,

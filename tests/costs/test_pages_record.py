@@ -323,3 +323,32 @@ def test_the_detail_page_links_to_the_edit_page_for_its_submitter(client, org):
     assert f'href="/costs/{cost.pk}/edit/"' in html
     html = _client(client, org.eng_owner).get(f"/costs/{cost.pk}/").content.decode()
     assert f'href="/costs/{cost.pk}/edit/"' not in html
+
+
+def test_editing_a_pending_cost_past_a_block_budget_is_refused(client, org):
+    cost = make_cost(
+        submitted_by=org.member,
+        resource=org.resource,
+        amount="50.00",
+        incurred_on=timezone.localdate(),
+    )
+    BudgetFactory(
+        name="Cap",
+        organization_unit=org.platform,
+        amount=Decimal("100.00"),
+        action=Budget.Action.BLOCK,
+        include_pending=False,
+    )
+    response = _client(client, org.member).post(
+        f"/costs/{cost.pk}/edit/", _form(_resource(org), amount="150.00", save="save")
+    )
+    assert response.status_code == 403
+    assert 'id="budget-refusal"' in response.content.decode()
+    cost = Cost.objects.get(pk=cost.pk)
+    assert cost.amount == Decimal("50.00")
+    assert not cost.events.filter(action=CostEvent.Action.EDIT).exists()
+    response = client.post(
+        f"/costs/{cost.pk}/edit/", _form(_resource(org), amount="60.00", save="save")
+    )
+    assert response.status_code == 302
+    assert Cost.objects.get(pk=cost.pk).amount == Decimal("60.00")

@@ -109,3 +109,15 @@ def test_paginated_with_bounded_queries(client, org, django_assert_max_num_queri
 def test_needs_a_login(client, org):
     response = client.get(MINE)
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_output_is_escaped(client, org):
+    make_cost(
+        status=Cost.Status.REJECTED,
+        submitted_by=org.member,
+        resource=org.resource,
+        description="<script>alert(1)</script>",
+    )
+    html = _client(client, org.member).get(MINE).content.decode()
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)" in html

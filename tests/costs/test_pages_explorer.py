@@ -208,3 +208,15 @@ def test_needs_a_login(client, org):
     for url in (EXPLORER, "/costs/csv/"):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_finance_first_visit_reads_the_summary_with_bounded_queries(
+    client, org, spend, django_assert_max_num_queries
+):
+    clone_costs(spend["db"], 30)
+    _client(client, org.fin)
+    with django_assert_max_num_queries(14):
+        response = client.get(EXPLORER, {"status": "approved", "group_by": "organization_unit"})
+    html = response.content.decode()
+    assert _total(html) == "3,167.00 USD"
+    assert "<td>Platform</td>" in html.split('id="explorer-groups"')[1]

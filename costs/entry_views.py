@@ -51,6 +51,7 @@ def _refused(form: CostEntryForm, exc: ApplicationError) -> list[dict[str, Any]]
 
 
 def _render_form(request, form, *, cost=None, refusal=(), status=200) -> HttpResponse:
+    actions = available_actions(request.user, cost) if cost is not None else []
     return render(
         request,
         "costs/record.html",
@@ -63,8 +64,11 @@ def _render_form(request, form, *, cost=None, refusal=(), status=200) -> HttpRes
             "tag_rows": form.rows("tag"),
             "metadata_rows": form.rows("metadata"),
             "reporting_currency": reporting_currency(),
-            "actions": available_actions(request.user, cost) if cost is not None else [],
-            "not_editable": cost is not None and cost.status not in EDITABLE,
+            "actions": actions,
+            # what the page offers; the services decide (the submitter or finance, a draft or
+            # pending cost)
+            "not_editable": cost is not None
+            and (cost.status not in EDITABLE or "cancel" not in actions),
         },
         status=status,
     )

@@ -277,7 +277,9 @@ def test_someone_else_cannot_edit_and_another_units_cost_is_404(client, org):
     url = f"/costs/{cost.pk}/edit/"
     assert _client(client, org.sales_member).get(url).status_code == 404
     # the owner of the unit above sees the cost, but only its submitter or finance may edit it
-    response = _client(client, org.eng_owner).post(url, _form(_resource(org), amount="1.00"))
+    html = _client(client, org.eng_owner).get(url).content.decode()
+    assert "Only the submitter or finance" in html and 'id="save-draft"' not in html
+    response = client.post(url, _form(_resource(org), amount="1.00"))
     assert response.status_code == 403
     assert "Only the submitter or finance" in response.content.decode()
     cost = Cost.objects.get(pk=cost.pk)
@@ -289,6 +291,7 @@ def test_an_approved_cost_cannot_be_edited(client, org):
     url = f"/costs/{cost.pk}/edit/"
     response = _client(client, org.member).get(url)
     assert "cannot be edited" in response.content.decode()
+    assert 'id="save-cost"' not in response.content.decode()
     response = client.post(url, _form(_resource(org), amount="1.00", save="save"))
     assert response.status_code == 409
     cost = Cost.objects.get(pk=cost.pk)

@@ -355,3 +355,15 @@ def test_editing_a_pending_cost_past_a_block_budget_is_refused(client, org):
     )
     assert response.status_code == 302
     assert Cost.objects.get(pk=cost.pk).amount == Decimal("60.00")
+
+
+def test_recording_runs_bounded_queries(client, org, django_assert_max_num_queries):
+    """Whatever the number of units, entities and resources the member may book to."""
+    _client(client, org.member)
+    with django_assert_max_num_queries(25):
+        response = client.post(NEW, _form(_resource(org)))
+    assert response.status_code == 302
+    with django_assert_max_num_queries(12):
+        response = client.post(NEW, _form(_resource(org), amount="1e3"))
+    assert response.status_code == 400
+    assert Cost.objects.count() == 1

@@ -9,14 +9,16 @@ Besides the resolved approver, an active delegate of the approver, any ``approve
 the cost's unit or an ancestor, and finance may decide, but never the submitter.
 """
 
+from collections.abc import Iterable
 from datetime import date
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db.models import Q
 from django.utils import timezone
 
 from costtrack.core.roles import AUDITOR, is_finance, is_read_only
-from orgunits.models import Entity, OrganizationUnit, Resource
+from orgunits.models import Delegation, Entity, Membership, OrganizationUnit, Resource
 from orgunits.selectors import active_delegate_ids, approver_member_ids
 
 from .models import Cost
@@ -122,3 +124,51 @@ def can_decide(user, cost: Cost, *, on: date | None = None) -> bool:
     if is_finance(user) or user.pk == cost.approver_id:
         return True
     return user.pk in decider_ids(cost, on=on or timezone.localdate())
+
+
+def deciders_of(costs: Iterable[Cost], *, on: date | None = None) -> dict[int, list]:
+    """``{cost id: [user, ...]}``: for each cost, who may decide it besides finance (as
+    ``decider_ids``: the resolved approver, their active delegates on ``on`` and the approver
+    members of the unit or an ancestor; never the submitter), resolved approver first, then
+    by name. An empty list means finance decides. Two queries for any number of costs, each
+    cost's ``organization_unit`` and ``approver`` loaded."""
+    costs = list(costs)
+    on = on or timezone.localdate()
+    if not costs:
+        return {}
+    units = {c.organization_unit_id: c.organization_unit for c in costs}
+    ancestors = Q(pk__in=[])
+    for unit in units.values():
+        ancestors |= Q(
+            unit__tree_id=unit.tree_id, unit__lft__lte=unit.lft, unit__rght__gte=unit.rght
+        )
+    members = list(
+        Membership.objects.filter(ancestors, role=Membership.Role.APPROVER).select_related(
+            "user", "unit"
+        )
+    )
+    approver_ids = {c.approver_id for c in costs if c.approver_id}
+    delegations = list(
+        Delegation.objects.filter(
+            delegator_id__in=approver_ids, start_date__lte=on, end_date__gte=on
+        ).select_related("delegate")
+        if approver_ids
+        else []
+    )
+    out: dict[int, list] = {}
+    for cost in costs:
+        unit = units[cost.organization_unit_id]
+        people = {}
+        for m in members:
+            if m.unit.tree_id == unit.tree_id and m.unit.lft <= unit.lft <= m.unit.rght:
+                people[m.user_id] = m.user
+        for d in delegations:
+            if d.delegator_id == cost.approver_id:
+                people[d.delegate_id] = d.delegate
+        people.pop(cost.approver_id, None)
+        people.pop(cost.submitted_by_id, None)
+        ordered = sorted(people.values(), key=lambda u: u.get_full_name() or u.username)
+        if cost.approver_id and cost.approver_id != cost.submitted_by_id:
+            ordered.insert(0, cost.approver)
+        out[cost.pk] = ordered
+    return out

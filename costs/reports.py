@@ -162,7 +162,15 @@ def cost_totals(
             {**{k: r[k] for k in keys}, "total": r["amount_reporting"], "count": r["entries"]}
             for r in summary
         ]
-    qs = report_costs(**filters)
+    return grouped_totals(report_costs(**filters), group_by=keys)
+
+
+def grouped_totals(qs: QuerySet[Cost], *, group_by: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """``cost_totals`` over any queryset of costs, read from the costs themselves (one
+    ``GROUP BY``): the rows of ``cost_totals``, with the same keys and order. For totals the
+    spend summary cannot answer, e.g. of ``cost_list`` with the cost list API's filters."""
+    keys = parse_group_by(group_by)
+    qs = qs.order_by()
     if not keys:
         row = qs.aggregate(total=Sum("amount_reporting"), count=Count("id"))
         return [{"total": row["total"] or ZERO, "count": row["count"]}]
@@ -583,3 +591,54 @@ def visible_unit_q(user) -> Q:
     if user is None or sees_everything(user):
         return Q()
     return subtree_q(user_root_ranges(user))
+
+
+# the cost list API's filters the spend summary can answer (unit subtree, resource, days)
+SUMMARY_LIST_FILTERS = frozenset(
+    {"organization_unit", "include_descendants", "resource", "status"}
+    | {"incurred_after", "incurred_before"}
+)
+
+
+def list_totals(
+    *, user, filters: dict[str, Any], costs: QuerySet[Cost], group_by: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Totals of ``costs`` (``costs.selectors.cost_list(user=user, filters=filters)``), as
+    ``cost_totals`` rows, groups without costs left out.
+
+    Read from the spend summary when it gives exactly the same answer: for a user who sees
+    every cost, approved and/or pending costs and only the filters of ``SUMMARY_LIST_FILTERS``
+    (a subtree when a unit is given); otherwise one ``GROUP BY`` over ``costs``.
+    """
+    keys = parse_group_by(group_by)
+    given = {name for name, value in filters.items() if value not in (None, "", [], ())}
+    statuses = tuple(s for s in str(filters.get("status") or "").split(",") if s)
+    unit_id = filters.get("organization_unit")
+    subtree = str(filters.get("include_descendants", "")).lower() in {"1", "true", "yes"}
+    summary = (
+        sees_everything(user)
+        and given <= SUMMARY_LIST_FILTERS
+        and statuses
+        and set(statuses) <= set(REPORT_STATUSES)
+        and (not unit_id or subtree)
+    )
+    if not summary:
+        rows = grouped_totals(costs, group_by=keys)
+    else:
+        resource_id = filters.get("resource")
+        rows = cost_totals(
+            group_by=keys,
+            user=user,
+            start=_day(filters.get("incurred_after")),
+            end=_day(filters.get("incurred_before")),
+            unit=OrganizationUnit.objects.get(pk=unit_id) if unit_id else None,
+            statuses=statuses,
+            resource=Resource.objects.get(pk=resource_id) if resource_id else None,
+        )
+    return [r for r in rows if r["count"]] if keys else rows
+
+
+def _day(value) -> date | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

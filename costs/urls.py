@@ -1,8 +1,9 @@
-"""Pages of the costs app: the approval inbox and cost detail (included at the site root)."""
+"""Pages of the costs app: the approval inbox, cost detail, recording and editing a cost and
+"My costs" (included at the site root; the explorer at ``/costs/`` is the project's)."""
 
 from django.urls import path
 
-from . import views
+from . import entry_views, views
 
 app_name = "costs"
 urlpatterns = [
@@ -14,6 +15,9 @@ urlpatterns = [
         views.approval_import_decide,
         name="import-decide",
     ),
+    path("costs/new/", entry_views.cost_new, name="new"),
+    path("costs/mine/", entry_views.my_costs, name="mine"),
     path("costs/<int:pk>/", views.cost_detail, name="detail"),
+    path("costs/<int:pk>/edit/", entry_views.cost_edit, name="edit"),
     path("costs/<int:pk>/<slug:action>/", views.cost_action, name="action"),
 ]

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from costtrack import economics_views, views
+from costtrack import economics_views, explorer_views, views
 from costtrack.budget_variance import BudgetVarianceView
 
 api_v1 = [
@@ -32,6 +32,8 @@ urlpatterns = [
     path("allocation/pnl/", economics_views.pnl_page, name="allocation-pnl"),
     path("allocation/products/<int:pk>/", economics_views.product_page, name="allocation-product"),
     path("allocation/", include("allocation.urls")),
+    path("costs/", explorer_views.cost_explorer, name="cost-explorer"),
+    path("costs/csv/", explorer_views.cost_explorer_csv, name="cost-explorer-csv"),
     path("", include("costs.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

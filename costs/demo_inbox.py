@@ -2,9 +2,10 @@
 
 The year of demo costs leaves the recent ones pending, but where they are routed depends on
 the random plan: some deciders would sign in to an empty inbox. This step, run after the
-costs and before the budgets (whose alerts then count these costs too), gives each owner and approver without a waiting cost one pending cost on their own
-unit, recorded by a member of that unit (finance where the unit has no other member), and
-returns each demo user's inbox size for the printed logins.
+costs and before the budgets (whose alerts then count these costs too), gives each owner and
+approver without a waiting cost one pending cost on their own unit, recorded by a member of
+that unit (finance where the unit has no other member), and returns each demo user's inbox
+size for the printed logins.
 """
 
 from datetime import timedelta

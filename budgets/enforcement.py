@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from costtrack.core.exceptions import PermissionDenied, ValidationError
 from costtrack.core.money import round_money
+from costtrack.core.prepared import execute_prepared, numbered, prepared_statements_enabled
 from costtrack.core.roles import is_finance
 
 from . import selectors
@@ -76,7 +77,7 @@ def _verdicts(
         period = selectors.budget_period(budget, moment if budget.period == "hourly" else day)
         if period is not None:
             pairs.append((budget, period))
-    spend = spend_by_budget(pairs, exclude_cost_id=exclude_cost_id, rate_day=day)
+    spend = spend_by_budget(pairs, exclude_cost_id=exclude_cost_id, rate_day=day, prepared=True)
     verdicts = []
     for budget, period in pairs:
         found = spend[budget.pk]
@@ -192,16 +193,18 @@ def _matching(cost) -> list[Budget]:
 def _locked_rows(ids: list[int]) -> dict[int, tuple]:
     """``{id: (amount, include_pending, action, active)}`` of the budgets, locked in id order.
 
-    Hand-written: it runs inside every submission a block budget covers, where the ORM's
-    query building cost more than the query. (SQLite locks the whole database on write.)"""
+    Hand-written and prepared once per session: it runs inside every submission a block
+    budget covers, where the ORM's query building and the planning cost more than the
+    query. (SQLite locks the whole database on write.)"""
     table = Budget._meta.db_table
     columns = "id, amount, include_pending, action, active"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                f"SELECT {columns} FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",  # noqa: S608  # nosec B608
-                [ids],
-            )
+            sql = f"SELECT {columns} FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE"  # noqa: S608  # nosec B608
+            if prepared_statements_enabled():
+                execute_prepared(cursor, numbered(sql), [ids], kind="budget_lock")
+            else:
+                cursor.execute(sql, [ids])
         else:
             marks = ", ".join(["%s"] * len(ids))
             cursor.execute(f"SELECT {columns} FROM {table} WHERE id IN ({marks})", ids)  # noqa: S608  # nosec B608

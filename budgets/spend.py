@@ -45,6 +45,7 @@ from costs.models import (
     SpendMonthTree,
 )
 from costtrack.core.money import reporting_currency, round_money
+from costtrack.core.prepared import execute_prepared, numbered, prepared_statements_enabled
 from orgunits.models import OrganizationUnit
 
 from . import periods
@@ -218,7 +219,7 @@ def _budget_select(
     if code == reporting_currency():
         # The reporting amount of a cost already in the reporting currency is its amount.
         sql = (
-            "SELECT %s AS budget_ref, "  # nosec B608
+            "SELECT CAST(%s AS bigint) AS budget_ref, "  # nosec B608
             "SUM(c.amount_reporting) FILTER (WHERE c.status = %s) AS actual, "
             "SUM(c.amount_reporting) FILTER (WHERE c.status = %s) AS committed, "
             "CAST(NULL AS NUMERIC) AS rate, CAST(NULL AS DATE) AS unconverted_from "
@@ -234,7 +235,8 @@ def _budget_select(
         f"(SELECT 1 FROM {RATE} r WHERE r.currency = %s))"
     )
     sql = (
-        f"SELECT %s AS budget_ref, SUM({converted}) FILTER (WHERE d.status = %s) AS actual, "  # nosec B608
+        "SELECT CAST(%s AS bigint) AS budget_ref, "  # nosec B608
+        f"SUM({converted}) FILTER (WHERE d.status = %s) AS actual, "
         f"SUM({converted}) FILTER (WHERE d.status = %s) AS committed, {rate_column} AS rate, "
         f"{unconverted} AS unconverted_from "
         "FROM (SELECT c.incurred_on AS day, c.status AS status, c.currency = %s AS same, "
@@ -266,8 +268,11 @@ def spend_by_budget(
     *,
     exclude_cost_id: int | None = None,
     rate_day: date | None = None,
+    prepared: bool = False,
 ) -> dict[int, Spend]:
-    """``{budget_id: Spend}`` for each (budget, period), in one query.
+    """``{budget_id: Spend}`` for each (budget, period), in one query; ``prepared`` (for
+    enforcement, inside every submission, whose budgets have few shapes) runs it as a
+    statement prepared once per session.
 
     ``actual`` and ``committed`` are rounded to the budget currency's minor unit.
     ``exclude_cost_id`` leaves one cost out (the one being submitted). With ``rate_day``,
@@ -283,7 +288,11 @@ def spend_by_budget(
     currency = {b.pk: b.currency for b, _ in pairs}
     result = {b.pk: Spend(ZERO, ZERO) for b, _ in pairs}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if prepared and prepared_statements_enabled():
+            # planning this statement costs more than running it
+            execute_prepared(cursor, numbered(sql), params, kind="spend")
+        else:
+            cursor.execute(sql, params)
         rows = cursor.fetchall()
     for budget_id, actual, committed, rate, unconverted_from in rows:
         code = currency[budget_id]

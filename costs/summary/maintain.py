@@ -10,14 +10,13 @@ set-based step. Concurrent writers meet on the summary rows' locks, taken in key
 
 # ruff: noqa: S608 -- SQL built from model metadata; every value is a bound parameter.
 
-import hashlib
-import re
-import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from django.conf import settings
 from django.db import connection
+
+from costtrack.core.prepared import execute_prepared, prepared_statements_enabled
+from costtrack.core.prepared import numbered as number_placeholders
 
 from .grains import GRAINS, TRACKED, Grain
 
@@ -52,41 +51,12 @@ def _upsert(grain: Grain, *, sign: int, where: str) -> str:
     )
 
 
-# the statements prepared on each PostgreSQL session (keyed by the driver's connection)
-_PREPARED: "weakref.WeakKeyDictionary[object, set[str]]" = weakref.WeakKeyDictionary()
-_PLACEHOLDER = re.compile(r"%s|%%")
-
-
-def _numbered(sql: str) -> str:
-    """``sql`` with its ``%s`` as ``$1, $2 …`` (each part of a statement restarts at ``$1``:
-    the parts share one parameter list) and ``%%`` as ``%``."""
-    counter = iter(range(1, 1000))
-    return _PLACEHOLDER.sub(lambda m: f"${next(counter)}" if m.group() == "%s" else "%", sql)
-
-
 def _statement(parts: list[str], *, numbered: bool = False) -> str:
+    # each part restarts at ``$1``: the parts share one parameter list
     if numbered:
-        parts = [_numbered(p) for p in parts]
+        parts = [number_placeholders(p) for p in parts]
     ctes = ", ".join(f"g{i} AS ({sql})" for i, sql in enumerate(parts[:-1]))
     return f"WITH {ctes} {parts[-1]}" if ctes else parts[-1]
-
-
-def _execute_prepared(cursor, parts: list[str], params: list) -> None:
-    """Run the statement as a server-side prepared statement of this session: one cost's
-    submission pays about twice the statement's run time to plan its eight upserts, so the
-    per-cost statements (``cost_save``) are planned once per connection instead.
-    ``COSTTRACK_SUMMARY_PREPARED = False`` turns this off (a pooler in transaction mode
-    shares sessions between clients)."""
-    text = _statement(parts, numbered=True)
-    name = (
-        "costtrack_summary_" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
-    )
-    raw = connection.connection
-    prepared = _PREPARED.setdefault(raw, set())
-    if name not in prepared:
-        cursor.execute(f"PREPARE {name} AS {text}")
-        prepared.add(name)
-    cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})", params)
 
 
 def _apply(*, sign: int, where: str, params: Sequence, grains: Iterable[Grain] = GRAINS) -> None:
@@ -95,8 +65,10 @@ def _apply(*, sign: int, where: str, params: Sequence, grains: Iterable[Grain] =
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             parts = [_upsert(g, sign=sign, where=where) for g in grains]
-            if where == ONE_COST and getattr(settings, "COSTTRACK_SUMMARY_PREPARED", True):
-                _execute_prepared(cursor, parts, one)
+            if where == ONE_COST and prepared_statements_enabled():
+                # one cost's submission would pay about twice the statement's run time to
+                # plan its eight upserts: planned once per session instead
+                execute_prepared(cursor, _statement(parts, numbered=True), one, kind="summary")
             else:
                 cursor.execute(_statement(parts), one * len(parts))
         else:

@@ -214,3 +214,27 @@ def test_finance_approves_past_the_block_with_a_reason(org, approved_only):
 def test_budgets_counting_pending_costs_are_not_held_again_at_approval(org, hard):
     cost = submit(org, "100.00").cost  # fills the budget at submission
     assert cost_services.cost_approve(cost=cost, acting_user=org.eng_owner).status == "approved"
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_enforcement_statements_are_prepared_once_per_session(org, hard, settings, prepared):
+    """Inside a submission the budget lock and the spend aggregate run as statements
+    prepared on the session (planning them cost more than running them); with
+    ``COSTTRACK_SUMMARY_PREPARED = False`` (a transaction pooler) they are sent plainly, and
+    the verdicts are the same either way."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.COSTTRACK_SUMMARY_PREPARED = prepared
+    submit(org, "30.00")
+    with CaptureQueriesContext(connection) as ctx:
+        submit(org, "30.00")
+    statements = [q["sql"] for q in ctx.captured_queries]
+    executed = [s.split("(")[0] for s in statements if s.startswith("EXECUTE costtrack_")]
+    kinds = sorted({name.split("_")[1] for name in executed})
+    assert kinds == (["budget", "spend", "summary"] if prepared else [])
+    assert not any(s.startswith("PREPARE") for s in statements)  # the first submission did
+    with pytest.raises(PermissionDenied) as refused:
+        submit(org, "50.00")
+    assert "spent 60.00 USD, remaining 40.00 USD" in refused.value.message
+    assert Cost.objects.filter(status="pending").count() == 2

@@ -39,7 +39,7 @@ SCHEMA = "bench_import"
 MONTH = datetime(2025, 3, 1, tzinfo=UTC)
 DAYS = 30
 TEAMS = ("web", "orders", "search", "payments", "data", "ml", "platform", "media")
-COLUMNS = [*MANDATORY_COLUMNS, *OPTIONAL_COLUMNS, "x_UsageType"]
+COLUMNS = [*MANDATORY_COLUMNS, *OPTIONAL_COLUMNS, "PricingQuantity", "PricingUnit", "x_UsageType"]
 
 
 def _iso(moment: datetime) -> str:
@@ -58,6 +58,8 @@ def write_file(path: str, *, rows: int) -> int:
         "PublisherName": "AWS",
         "InvoiceIssuerName": "AWS",
         "ChargeClass": "",
+        "PricingQuantity": "1",
+        "PricingUnit": "Hours",
     }
     compute = max(1, rows * 8 // 10 // (DAYS * 24))
     storage = max(1, (rows - compute * DAYS * 24) // (DAYS * 3))

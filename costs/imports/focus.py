@@ -1,6 +1,7 @@
-"""Reading a FinOps FOCUS (v1.0–v1.2) CSV export into PostgreSQL.
+"""Reading a FinOps FOCUS (v1.0–v1.3) export into PostgreSQL.
 
-The file is streamed (plain or gzip) through ``COPY`` into a temporary staging table of text
+The file is streamed (CSV plain or gzip, or Parquet one record batch at a time, its rows
+numbered from line 2 as a CSV file's) through ``COPY`` into a temporary staging table of text
 columns; ``costs.imports.rows`` types and checks them with set-based SQL (row errors with
 line, column and message), ``costs.imports.grouping`` sums them into charge groups and
 ``costs.imports.loader`` turns those into costs. Nothing here writes outside the temporary
@@ -52,6 +53,45 @@ OPTIONAL_COLUMNS = (
     "RegionName",
     "Tags",
 )
+# The columns each FOCUS version makes mandatory that this import checks (beside the ones it
+# reads, ``MANDATORY_COLUMNS``), and the columns that first appear in a version: the newest
+# version whose marker columns the header has is the file's version. 1.3 names the provider
+# ServiceProviderName (ProviderName and PublisherName become optional).
+VERSION_MANDATORY = {
+    "1.0": (
+        "BillingAccountName",
+        "ChargeClass",
+        "ContractedCost",
+        "InvoiceIssuerName",
+        "PricingQuantity",
+        "PricingUnit",
+    ),
+    "1.1": ("BillingAccountName", "ChargeClass", "ContractedCost", "InvoiceIssuerName",
+            "PricingQuantity", "PricingUnit", "ServiceSubcategory"),
+    "1.2": ("BillingAccountName", "BillingAccountType", "ChargeClass", "ContractedCost",
+            "InvoiceIssuerName", "PricingCurrency", "PricingQuantity", "PricingUnit",
+            "ServiceSubcategory"),
+    "1.3": ("BillingAccountName", "BillingAccountType", "ChargeClass", "ContractedCost",
+            "HostProviderName", "InvoiceIssuerName", "PricingCurrency", "PricingQuantity",
+            "PricingUnit", "ServiceProviderName", "ServiceSubcategory"),
+}  # fmt: skip
+VERSION_MARKERS = {
+    "1.3": ("ServiceProviderName", "HostProviderName", "ContractApplied", "AllocatedMethodId"),
+    "1.2": ("BillingAccountType", "SubAccountType", "PricingCurrency", "InvoiceId"),
+    "1.1": (
+        "ServiceSubcategory",
+        "SkuMeter",
+        "SkuPriceDetails",
+        "CapacityReservationId",
+        "CommitmentDiscountQuantity",
+    ),
+}
+VERSIONS = tuple(VERSION_MANDATORY)
+# 1.3 replaces these by ServiceProviderName (and HostProviderName).
+RENAMED_IN_1_3 = {"ProviderName": "ServiceProviderName", "PublisherName": "ServiceProviderName"}
+# x_ columns kept per cost: at most this many, each value at most this long.
+MAX_CUSTOM_COLUMNS = 20
+MAX_CUSTOM_VALUE = 256
 AMOUNT_COLUMNS = ("EffectiveCost", "BilledCost", "ListCost", "ContractedCost")
 CHARGE_CATEGORIES = ("usage", "purchase", "tax", "credit", "adjustment")
 MAX_ROW_ERRORS = 1000
@@ -98,6 +138,8 @@ class StagedFile:
     sha256: str
     size: int
     rows: int = 0
+    version: str = ""
+    format: str = "focus"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def col(self, name: str) -> str:
@@ -155,7 +197,7 @@ class _DigestingStream:
 def content_sha256(content: bytes) -> str:
     """The digest ``stage`` gives the same bytes: of the CSV inside, when they are gzip."""
     digest = hashlib.sha256()
-    if content[:2] != GZIP_MAGIC:
+    if content[:2] != GZIP_MAGIC:  # plain CSV, or Parquet (digest of its bytes)
         digest.update(content)
         return digest.hexdigest()
     try:
@@ -168,9 +210,8 @@ def content_sha256(content: bytes) -> str:
     return digest.hexdigest()
 
 
-def _open_text_stream(reader: _CountingReader) -> _DigestingStream:
+def _open_text_stream(buffered: io.BufferedReader) -> _DigestingStream:
     """The decompressed byte stream: gzip when the file starts with the gzip magic bytes."""
-    buffered = io.BufferedReader(reader, buffer_size=CHUNK_BYTES)
     if buffered.peek(2)[:2] == GZIP_MAGIC:
         return _DigestingStream(gzip.GzipFile(fileobj=buffered, mode="rb"))  # type: ignore[arg-type]
     return _DigestingStream(buffered)
@@ -198,33 +239,61 @@ def _read_header(stream: IO[bytes]) -> list[str]:
     return [name.strip() for name in header]
 
 
-def _check_header(header: list[str], amount_column: str) -> None:
+def detect_version(header: list[str]) -> str:
+    """The newest FOCUS version whose marker columns the header has (1.0 when none)."""
+    names = set(header)
+    for version, markers in VERSION_MARKERS.items():
+        if names.intersection(markers):
+            return version
+    return "1.0"
+
+
+def _check_header(
+    header: list[str], amount_column: str, version: str = "", kind: str = "CSV"
+) -> str:
+    """Check the header against the FOCUS version (declared, else detected); return it."""
     errors = []
     seen: set[str] = set()
     for name in header:
         if name in seen:
             errors.append({"line": 1, "column": name, "message": f"Column '{name}' repeats."})
         seen.add(name)
-    required = list(MANDATORY_COLUMNS)
+    if version and version not in VERSIONS:
+        raise file_error(
+            f"Unknown FOCUS version '{version}': this import reads FOCUS {', '.join(VERSIONS)}.",
+            line=1,
+        )
+    version = version or detect_version(header)
+    base = [
+        RENAMED_IN_1_3.get(name, name) if version == "1.3" else name for name in MANDATORY_COLUMNS
+    ]
+    required = list(dict.fromkeys([*base, *VERSION_MANDATORY[version]]))
     if amount_column not in required:
         required.append(amount_column)
     missing = [name for name in required if name not in seen]
     for name in missing:
         errors.append(
-            {"line": 1, "column": name, "message": f"Mandatory column '{name}' is missing."}
+            {
+                "line": 1,
+                "column": name,
+                "message": f"Mandatory column '{name}' is missing."
+                + ("" if name in MANDATORY_COLUMNS else f" (FOCUS {version})"),
+            }
         )
     if errors:
-        if missing and len(missing) == len(required):
+        core = [name for name in base if name not in seen]
+        if core and len(core) == len(base):
             errors.insert(
                 0,
                 {
                     "line": 1,
                     "column": "",
-                    "message": "This is not a FOCUS CSV file: none of the mandatory columns "
+                    "message": f"This is not a FOCUS {kind} file: none of the mandatory columns "
                     f"({', '.join(MANDATORY_COLUMNS[:4])} …) is in the header.",
                 },
             )
         raise FocusFileError(errors)
+    return version
 
 
 def _copy_error(exc: psycopg.Error) -> FocusFileError:
@@ -245,27 +314,45 @@ def _copy_error(exc: psycopg.Error) -> FocusFileError:
     return file_error(message, line=line)
 
 
-def stage(
-    source: IO[bytes],
-    *,
-    amount_column: str,
-    progress: Callable[[int], None] | None = None,
-) -> StagedFile:
-    """COPY a FOCUS file into the temporary table ``_focus_raw`` (dropped at commit).
+PARQUET_MAGIC = b"PAR1"
+PARQUET_BATCH_ROWS = 65_536
 
-    Must run inside a transaction on PostgreSQL. Raises ``FocusFileError`` for a file that
-    is not a readable CSV with the mandatory columns.
-    """
-    reader = _CountingReader(source, progress)
-    stream = _open_text_stream(reader)
-    header = _read_header(stream)
-    _check_header(header, amount_column)
+
+def _size_limit() -> int:
+    from costtrack.core.uploads import max_upload_bytes
+
+    return max_upload_bytes()
+
+
+def _limited(progress: Callable[[int], None] | None, limit: int) -> Callable[[int], None]:
+    """``progress`` that also refuses a file once more than ``limit`` bytes were read."""
+
+    def seen(size: int) -> None:
+        if size > limit:
+            raise file_error(
+                f"The file is larger than the import limit of {limit / (1 << 20):.0f} MB "
+                "(COSTTRACK_IMPORT_MAX_MB); nothing was imported."
+            )
+        if progress is not None:
+            progress(size)
+
+    return seen
+
+
+def _staging_columns(header: list[str], version: str) -> tuple[dict[str, str], list[str]]:
     staging = {name: f"c{i}" for i, name in enumerate(header)}
     known = set(MANDATORY_COLUMNS) | set(OPTIONAL_COLUMNS)
-    custom = [name for name in header if name.startswith("x_")]
+    custom = [name for name in header if name.startswith("x_")][:MAX_CUSTOM_COLUMNS]
     columns = {name: staging[name] for name in header if name in known or name in custom}
-    column_defs = ", ".join(f"c{i} text" for i in range(len(header)))
-    column_list = ", ".join(f"c{i}" for i in range(len(header)))
+    if version == "1.3":
+        for old, new in RENAMED_IN_1_3.items():
+            if old not in columns and new in staging:
+                columns[old] = staging[new]
+    return columns, custom
+
+
+def _create_raw(width: int) -> None:
+    column_defs = ", ".join(f"c{i} text" for i in range(width))
     _enlarge_temp_buffers()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL TIME ZONE 'UTC'")
@@ -277,6 +364,41 @@ def stage(
             "CREATE TEMP TABLE _focus_raw (line bigint NOT NULL DEFAULT nextval('_focus_line'), "
             f"{column_defs}) ON COMMIT DROP"
         )
+
+
+def _staged_rows() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM _focus_raw")
+        rows = cursor.fetchone()[0]
+    if rows == 0:
+        raise file_error("The file has a header but no data rows.", line=2)
+    return rows
+
+
+def stage(
+    source: IO[bytes],
+    *,
+    amount_column: str,
+    progress: Callable[[int], None] | None = None,
+    version: str = "",
+) -> StagedFile:
+    """COPY a FOCUS file into the temporary table ``_focus_raw`` (dropped at commit).
+
+    Must run inside a transaction on PostgreSQL. Raises ``FocusFileError`` for a file that
+    is not a readable CSV or Parquet file with the mandatory columns of its FOCUS version
+    (``version`` when declared, else detected from the header), or that passes the size
+    limit.
+    """
+    reader = _CountingReader(source, _limited(progress, _size_limit()))
+    buffered = io.BufferedReader(reader, buffer_size=CHUNK_BYTES)
+    if buffered.peek(4)[:4] == PARQUET_MAGIC:
+        return _stage_parquet(source, reader, amount_column=amount_column, version=version)
+    stream = _open_text_stream(buffered)
+    header = _read_header(stream)
+    version = _check_header(header, amount_column, version)
+    columns, custom = _staging_columns(header, version)
+    column_list = ", ".join(f"c{i}" for i in range(len(header)))
+    _create_raw(len(header))
     raw = connection.connection
     try:
         with (
@@ -297,17 +419,60 @@ def stage(
                 copy.write(chunk)
     except psycopg.Error as exc:
         raise _copy_error(exc) from None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM _focus_raw")
-        rows = cursor.fetchone()[0]
-    if rows == 0:
-        raise file_error("The file has a header but no data rows.", line=2)
     return StagedFile(
         columns=columns,
         custom_columns=custom,
         sha256=stream.digest.hexdigest(),
         size=reader.size,
-        rows=rows,
+        rows=_staged_rows(),
+        version=version,
+    )
+
+
+def _stage_parquet(
+    source: IO[bytes], reader: "_CountingReader", *, amount_column: str, version: str
+) -> StagedFile:
+    """COPY a Parquet file one record batch at a time (each row group read on its own).
+
+    Every column is written as CSV text (timestamps as ISO 8601, decimals as written, maps
+    and lists of tags as JSON), so the rows are checked and summed as a CSV file's are.
+    """
+    from . import parquet
+
+    if not hasattr(source, "seek"):
+        raise file_error("A Parquet file must be read from a seekable file.")
+    size = source.seek(0, io.SEEK_END)
+    reader.progress(size)  # refuses a file over the limit before reading it
+    source.seek(0)
+    try:
+        handle = parquet.open_file(source)
+    except parquet.ParquetError as exc:
+        raise file_error(f"The Parquet file cannot be read: {exc}.") from None
+    header = [name.strip() for name in handle.schema_arrow.names]
+    version = _check_header(header, amount_column, version, kind="Parquet")
+    columns, custom = _staging_columns(header, version)
+    column_list = ", ".join(f"c{i}" for i in range(len(header)))
+    _create_raw(len(header))
+    raw = connection.connection
+    try:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY _focus_raw ({column_list}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
+            for chunk in parquet.csv_chunks(handle, batch_rows=PARQUET_BATCH_ROWS):
+                copy.write(chunk)
+    except parquet.ParquetError as exc:
+        raise file_error(f"The Parquet file cannot be read: {exc}.") from None
+    except psycopg.Error as exc:
+        raise _copy_error(exc) from None
+    return StagedFile(
+        columns=columns,
+        custom_columns=custom,
+        sha256=parquet.file_sha256(source),
+        size=size,
+        rows=_staged_rows(),
+        version=version,
+        format="focus-parquet",
     )
 
 

@@ -30,11 +30,11 @@ from costtrack.core.roles import is_finance
 from orgunits.models import OrganizationUnit
 
 from .. import extensions
-from ..models import ImportBatch, ImportFile
-from . import focus, grouping, loader, notices, rows
+from ..models import ImportBatch, ImportFile, ImportScope
+from . import corrections, focus, grouping, loader, notices, rows, scopes
 from .checks import check_budgets, guard_days
 from .decisions import import_batch_decide
-from .replace import replace_import
+from .replace import replace_scopes
 
 # The writes of billing imports, in one place for the API, admin, pages and commands.
 __all__ = ["import_batch_decide", "import_create", "import_file", "import_run"]
@@ -108,6 +108,7 @@ def import_create(
     acting_user,
     unit: OrganizationUnit | None = None,
     override_reason: str = "",
+    focus_version: str = "",
 ) -> tuple[ImportBatch, bool]:
     """Queue an uploaded file for import (finance only); its job is recorded in this
     transaction and a worker runs it (``import_enqueue``).
@@ -130,6 +131,7 @@ def import_create(
         amount_column=amount_column(),
         default_unit=unit or default_unit(),
         override_reason=override_reason,
+        focus_version=focus_version[:8],
     )
     batch.full_clean()
     batch.save()
@@ -156,6 +158,7 @@ def import_file(
     unit: OrganizationUnit | None = None,
     override_reason: str = "",
     progress: Callable[[int], None] | None = None,
+    focus_version: str = "",
 ) -> ImportBatch:
     """Import a file now (the command line): create the batch and run it.
 
@@ -169,6 +172,7 @@ def import_file(
         amount_column=amount_column(),
         default_unit=unit or default_unit(),
         override_reason=override_reason,
+        focus_version=focus_version[:8],
     )
     batch.full_clean()
     batch.save()
@@ -282,7 +286,9 @@ def _raise_errors(errors: list[dict[str, Any]], count: int) -> None:
 
 def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | None:
     column = batch.amount_column
-    staged = focus.stage(source, amount_column=column, progress=progress)
+    staged = focus.stage(
+        source, amount_column=column, progress=progress, version=batch.focus_version
+    )
     duplicate = _succeeded_copy(staged.sha256)
     if duplicate is not None and duplicate.pk != batch.pk:
         # The very same bytes were imported before: change nothing, point at that import.
@@ -290,26 +296,23 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
         return duplicate
     _phase(progress, "checking and summing rows")
     _type_and_group(staged, amount_column=column)
-    scope = grouping.billing_scope()
-    advisory_xact_lock(f"costs.import:{scope.billing_account_id}:{scope.period_start}")
+    per = grain()
+    file_scopes = scopes.find_scopes(
+        salt=f"{column}:{per}",
+        custom_columns=staged.custom_columns,
+    )
+    # One lock per scope, in key order: two files sharing scopes queue, others do not.
+    for scope in sorted(file_scopes, key=lambda s: (s.key[0], s.key[1], s.key[2])):
+        advisory_xact_lock(f"costs.import:{scope.key[0]}:{scope.key[1]}:{scope.key[2]}")
     duplicate = _succeeded_copy(staged.sha256)
     if duplicate is not None:
         duplicate.already_imported = True
         return duplicate
-    previous = (
-        ImportBatch.objects.select_for_update(of=("self",))
-        .filter(
-            status=ImportBatch.Status.SUCCEEDED,
-            duplicate_of__isnull=True,
-            billing_account_id=scope.billing_account_id,
-            billing_period_start=scope.period_start,
-            billing_period_end=scope.period_end,
-            superseded_at__isnull=True,
-        )
-        .exclude(pk=batch.pk)
-        .order_by("-pk")
-        .first()
-    )
+    scopes.active_scopes(file_scopes)
+    unchanged = scopes.drop_unchanged(file_scopes)
+    now = timezone.now()
+    scopes.save_scopes(batch=batch, scopes=file_scopes, unchanged=unchanged, now=now)
+    corrections.book_corrections(acting_user=batch.created_by)
     grouping.prepare_rates()
     _raise_errors(*grouping.rate_errors(focus.MAX_ROW_ERRORS))
     guard_days(grouping.charge_days())
@@ -322,41 +325,73 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
         acting_user=batch.created_by,
         override_reason=batch.override_reason,
     )
-    reversed_count = 0
-    if previous is not None:
-        reversed_count = replace_import(previous=previous, batch=batch)
+    replaced = {
+        s.previous.pk: s.model for s in file_scopes if s.previous is not None and s not in unchanged
+    }
+    reversed_counts = replace_scopes(replaced=replaced, batch=batch)
     _phase(progress, "writing costs and audit events")
     result = loader.insert_costs(
         batch=batch, submitter_id=batch.created_by_id, custom_columns=staged.custom_columns
     )
+    scopes.record_results(file_scopes, reversed_counts=reversed_counts)
+    previous_batches = {s.previous.batch_id for s in file_scopes if s.previous is not None}
+    first = file_scopes[0]
     batch.status = ImportBatch.Status.SUCCEEDED
     batch.sha256 = staged.sha256
     batch.file_size = staged.size
     batch.rows = staged.rows
-    batch.billing_account_id = scope.billing_account_id[:255]
-    batch.billing_account_name = scope.billing_account_name[:255]
-    batch.billing_period_start = scope.period_start
-    batch.billing_period_end = scope.period_end
-    batch.provider = scope.provider[:64]
+    batch.focus_version = staged.version
+    batch.format = staged.format
+    # The batch names its scope when it has one, else the first and how many there are.
+    batch.billing_account_id = first.billing_account_id[:255]
+    batch.billing_account_name = first.account_name[:255]
+    batch.billing_period_start = first.key[2]
+    batch.billing_period_end = first.key[3]
+    batch.provider = (first.provider if len({s.provider for s in file_scopes}) == 1 else "several")[
+        :64
+    ]
     batch.imported_rows = result.imported_rows
-    batch.skipped_rows = result.skipped_rows
+    batch.skipped_rows = result.skipped_rows + sum(s.rows for s in unchanged)
     batch.unmapped_rows = result.unmapped_rows
     batch.costs_created = result.costs_created
     batch.costs_auto_approved = result.costs_auto_approved
-    batch.costs_reversed = reversed_count
+    batch.costs_reversed = sum(reversed_counts.values())
     batch.resources_created = getattr(batch, "_resources_created", 0)
     batch.totals = result.totals
     batch.total_reporting = result.total_reporting
     batch.warnings = warnings + result.warnings
+    if unchanged:
+        batch.warnings.append(
+            {
+                "code": "unchanged",
+                "message": f"{len(unchanged)} of the file's {len(file_scopes)} scopes are "
+                "the same as their current import and were kept: "
+                + "; ".join(f"{s.label} (import #{s.previous.batch_id})" for s in unchanged[:10]),
+            }
+        )
     batch.errors = []
     batch.error_count = 0
     batch.finished_at = timezone.now()
-    batch.supersedes = previous
+    batch.supersedes = _wholly_replaced(previous_batches, batch=batch)
     batch.full_clean(exclude=["created_by", "default_unit", "supersedes"])
     batch.save()
     notices.notify_finished(batch)
     notices.notify_approvers(batch, result)
     return None
+
+
+def _wholly_replaced(batch_ids: set[int], *, batch: ImportBatch) -> ImportBatch | None:
+    """The one earlier import this file replaced every scope of (``supersedes``), if any."""
+    if len(batch_ids) != 1:
+        return None
+    (previous_id,) = batch_ids
+    if ImportScope.objects.filter(
+        batch_id=previous_id, status=ImportScope.Status.IMPORTED, superseded_at__isnull=True
+    ).exists():
+        return None
+    if ImportBatch.objects.filter(supersedes_id=previous_id).exists():
+        return None
+    return ImportBatch.objects.get(pk=previous_id)
 
 
 def _phase(progress, name: str) -> None:

@@ -122,7 +122,7 @@ def find_scopes(*, salt: str, custom_columns: list[str]) -> list[FileScope]:
     # x_ columns by name, not by their place in the header (names reach SQL as parameters)
     order = sorted(range(len(custom_columns)), key=lambda i: custom_columns[i])
     parts = [f"g.{c}" for c in DIGEST_COLUMNS]
-    parts += [f"%s || '=' || coalesce(g.x{i}, '')" for i in order]
+    parts += [f"%s || '=' || g.x{i}" for i in order]  # NULL (skipped) when empty
     row_text = "concat_ws('|', " + ", ".join(parts) + ")"
     # Order-independent: the sum of 64-bit hashes of each group, with the count and sums.
     for key_no, currency, billed, effective, listed, groups, hashes in _fetch(

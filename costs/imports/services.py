@@ -34,10 +34,17 @@ from ..models import ImportBatch, ImportFile, ImportScope
 from . import corrections, focus, grouping, loader, notices, rows, scopes
 from .checks import check_budgets, guard_days
 from .decisions import import_batch_decide
+from .placement import import_rerun_placement
 from .replace import replace_scopes
 
 # The writes of billing imports, in one place for the API, admin, pages and commands.
-__all__ = ["import_batch_decide", "import_create", "import_file", "import_run"]
+__all__ = [
+    "import_batch_decide",
+    "import_create",
+    "import_file",
+    "import_rerun_placement",
+    "import_run",
+]
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -294,6 +301,7 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
         # The very same bytes were imported before: change nothing, point at that import.
         duplicate.already_imported = True
         return duplicate
+    _tell(progress, "staged", staged.rows)
     _phase(progress, "checking and summing rows")
     _type_and_group(staged, amount_column=column)
     per = grain()
@@ -334,6 +342,7 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
         batch=batch, submitter_id=batch.created_by_id, custom_columns=staged.custom_columns
     )
     scopes.record_results(file_scopes, reversed_counts=reversed_counts)
+    _tell(progress, "scopes", len(file_scopes), len(file_scopes))
     previous_batches = {s.previous.batch_id for s in file_scopes if s.previous is not None}
     first = file_scopes[0]
     batch.status = ImportBatch.Status.SUCCEEDED
@@ -392,6 +401,13 @@ def _wholly_replaced(batch_ids: set[int], *, batch: ImportBatch) -> ImportBatch 
     if ImportBatch.objects.filter(supersedes_id=previous_id).exists():
         return None
     return ImportBatch.objects.get(pk=previous_id)
+
+
+def _tell(progress, hook: str, *args) -> None:
+    """Call a progress display's ``hook`` (``staged``, ``scopes``) when it has one."""
+    method = getattr(progress, hook, None)
+    if method is not None:
+        method(*args)
 
 
 def _phase(progress, name: str) -> None:

@@ -315,7 +315,7 @@ def _copy_error(exc: psycopg.Error) -> FocusFileError:
 
 
 PARQUET_MAGIC = b"PAR1"
-PARQUET_BATCH_ROWS = 65_536
+PARQUET_BATCH_ROWS = 32_768
 
 
 def _size_limit() -> int:

@@ -10,7 +10,10 @@ and checked by the same SQL as a CSV file's.
 import hashlib
 import io
 import json
+import os
+import threading
 from collections.abc import Iterator
+from queue import Full, Queue
 from typing import IO
 
 import pyarrow as pa
@@ -24,17 +27,28 @@ DIGEST_CHUNK = 1 << 20
 
 
 def open_file(source: IO[bytes]) -> pq.ParquetFile:
+    """The Parquet file of ``source``: read through Arrow's own file (a path's descriptor,
+    an upload's buffer) rather than Python calls when it can."""
+    if isinstance(source, io.BytesIO):
+        return pq.ParquetFile(pa.BufferReader(source.getbuffer()))
+    name = getattr(source, "name", None)
+    if isinstance(name, str) and os.path.isfile(name):
+        return pq.ParquetFile(pa.OSFile(name))
     return pq.ParquetFile(source)
 
 
 def _as_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     kind = column.type
-    if pa.types.is_timestamp(kind):
-        if kind.tz is None:
-            column = pc.assume_timezone(column, "UTC")
-        return pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ", locale="C")
-    if pa.types.is_date(kind):
-        return pc.strftime(pc.cast(column, pa.timestamp("s")), format="%Y-%m-%d", locale="C")
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        # A month of charges has a few hundred distinct instants: format each once.
+        encoded = pc.dictionary_encode(column)
+        values = encoded.dictionary
+        if pa.types.is_date(kind):
+            values = pc.cast(values, pa.timestamp("s"))
+        elif kind.tz is None:
+            values = pc.assume_timezone(values, "UTC")
+        text = pc.strftime(values, format="%Y-%m-%dT%H:%M:%SZ", locale="C")
+        return pc.take(text, encoded.indices)
     if pa.types.is_map(kind) or pa.types.is_struct(kind) or pa.types.is_list(kind):
         values = []
         for value in column.to_pylist():
@@ -50,10 +64,57 @@ def _as_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.cast(column, pa.string())
 
 
-def csv_chunks(handle: pq.ParquetFile, *, batch_rows: int) -> Iterator[bytes]:
-    """The file's rows as CSV text, one chunk per record batch."""
+def csv_chunks(handle: pq.ParquetFile, *, batch_rows: int, ahead: int = 2) -> Iterator[bytes]:
+    """The file's rows as CSV text, one chunk per record batch.
+
+    The chunks are made on a thread of their own, at most ``ahead`` chunks in advance
+    (Arrow releases the GIL while it decodes and formats), so that the next chunk is being
+    made while the database reads the last one; memory stays bounded by ``ahead`` chunks.
+    """
+    return _prefetched(_csv_chunks(handle, batch_rows=batch_rows), ahead=ahead)
+
+
+_DONE = object()
+
+
+def _prefetched(chunks: Iterator[bytes], *, ahead: int) -> Iterator[bytes]:
+    queue: Queue = Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        queue.put(chunk, timeout=0.5)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(_DONE)
+        except BaseException as exc:  # handed to the reading thread, raised there
+            queue.put(exc)
+
+    worker = threading.Thread(target=produce, name="parquet-chunks", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
+def _csv_chunks(handle: pq.ParquetFile, *, batch_rows: int) -> Iterator[bytes]:
     options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
-    for batch in handle.iter_batches(batch_size=batch_rows):
+    # One thread: the import shares its cores with the database, which does the real work.
+    for batch in handle.iter_batches(batch_size=batch_rows, use_threads=False):
         table = pa.Table.from_arrays(
             [_as_text(column) for column in batch.columns], names=batch.schema.names
         )

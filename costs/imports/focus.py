@@ -448,10 +448,13 @@ def _stage_parquet(
         handle = parquet.open_file(source)
     except parquet.ParquetError as exc:
         raise file_error(f"The Parquet file cannot be read: {exc}.") from None
-    header = [name.strip() for name in handle.schema_arrow.names]
+    names = list(handle.schema_arrow.names)
+    header = [name.strip() for name in names]
     version = _check_header(header, amount_column, version, kind="Parquet")
     columns, custom = _staging_columns(header, version)
-    column_list = ", ".join(f"c{i}" for i in range(len(header)))
+    # Only the columns the import reads are decoded and copied (a CSV's are all parsed).
+    used = sorted({int(name[1:]) for name in columns.values()})
+    column_list = ", ".join(f"c{i}" for i in used)
     _create_raw(len(header))
     raw = connection.connection
     try:
@@ -459,7 +462,9 @@ def _stage_parquet(
             raw.cursor() as cursor,
             cursor.copy(f"COPY _focus_raw ({column_list}) FROM STDIN WITH (FORMAT csv)") as copy,
         ):
-            for chunk in parquet.csv_chunks(handle, batch_rows=PARQUET_BATCH_ROWS):
+            for chunk in parquet.csv_chunks(
+                handle, batch_rows=PARQUET_BATCH_ROWS, columns=[names[i] for i in used]
+            ):
                 copy.write(chunk)
     except parquet.ParquetError as exc:
         raise file_error(f"The Parquet file cannot be read: {exc}.") from None

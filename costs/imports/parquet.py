@@ -64,14 +64,16 @@ def _as_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.cast(column, pa.string())
 
 
-def csv_chunks(handle: pq.ParquetFile, *, batch_rows: int, ahead: int = 2) -> Iterator[bytes]:
-    """The file's rows as CSV text, one chunk per record batch.
+def csv_chunks(
+    handle: pq.ParquetFile, *, batch_rows: int, columns: list[str], ahead: int = 2
+) -> Iterator[bytes]:
+    """The file's rows as CSV text of ``columns`` (in that order), one chunk per batch.
 
     The chunks are made on a thread of their own, at most ``ahead`` chunks in advance
     (Arrow releases the GIL while it decodes and formats), so that the next chunk is being
     made while the database reads the last one; memory stays bounded by ``ahead`` chunks.
     """
-    return _prefetched(_csv_chunks(handle, batch_rows=batch_rows), ahead=ahead)
+    return _prefetched(_csv_chunks(handle, batch_rows=batch_rows, columns=columns), ahead=ahead)
 
 
 _DONE = object()
@@ -111,10 +113,10 @@ def _prefetched(chunks: Iterator[bytes], *, ahead: int) -> Iterator[bytes]:
         worker.join(timeout=5)
 
 
-def _csv_chunks(handle: pq.ParquetFile, *, batch_rows: int) -> Iterator[bytes]:
+def _csv_chunks(handle: pq.ParquetFile, *, batch_rows: int, columns: list[str]) -> Iterator[bytes]:
     options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
     # One thread: the import shares its cores with the database, which does the real work.
-    for batch in handle.iter_batches(batch_size=batch_rows, use_threads=False):
+    for batch in handle.iter_batches(batch_size=batch_rows, columns=columns, use_threads=False):
         table = pa.Table.from_arrays(
             [_as_text(column) for column in batch.columns], names=batch.schema.names
         )

@@ -24,8 +24,11 @@ __all__ = [
 class ImportBatch(models.Model):
     """One billing file import: what it covered, how it went and what it replaced.
 
-    A succeeded batch is *active* until a corrected file for the same billing account and
-    billing period supersedes it (``superseded_by``); its costs are then reversed.
+    A file covers one or more scopes (``ImportScope``: provider, billing account, billing
+    period), each replaced on its own. A succeeded batch is *wholly current* until a later
+    file replaces one of its scopes (``superseded_at``; its other scopes stay active);
+    ``supersedes`` names the one earlier import a file replaced every scope of, if any. The
+    billing account and period fields name the file's first scope.
     """
 
     class Status(models.TextChoices):

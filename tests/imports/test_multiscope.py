@@ -412,3 +412,78 @@ def test_x_columns_are_bounded_in_number_and_size(run):
     custom = Cost.objects.filter(import_link__batch=batch).first().metadata["custom"]
     assert len([k for k in custom if k.startswith("x_C")]) == 20 - 1  # x_ServiceId first
     assert {len(v) for k, v in custom.items() if k.startswith("x_C")} == {256}
+
+
+def test_commitments_and_credits_are_counted_the_finops_way(run):
+    """EffectiveCost is the amount: an upfront purchase (EffectiveCost 0) and the usage it
+    covers (BilledCost 0) count once; a refund is a negative cost."""
+    template = rows_of(sample_bytes("gcp.csv"))[0]
+    purchase = dict(
+        template, ChargeCategory="Purchase", BilledCost="1200.00", EffectiveCost="0",
+        ListCost="1500.00", ResourceId="", ChargeDescription="1-year commitment, upfront",
+    )  # fmt: skip
+    covered = dict(
+        template, ChargeCategory="Usage", BilledCost="0", EffectiveCost="100.00",
+        ListCost="130.00", ChargeDescription="usage under the commitment",
+    )  # fmt: skip
+    refund = dict(
+        template, ChargeCategory="Credit", BilledCost="-25.00", EffectiveCost="-25.00",
+        ListCost="0", ResourceId="", ChargeDescription="refund",
+    )  # fmt: skip
+    batch = run(csv_of([purchase, covered, refund]))
+    assert batch.status == ImportBatch.Status.SUCCEEDED, batch.errors
+    costs = Cost.objects.filter(import_link__batch=batch)
+    assert sorted(costs.values_list("amount", "kind")) == [
+        (Decimal("-25.00"), "credit"),
+        (Decimal("100.00"), "charge"),
+    ]
+    (scope,) = batch.scopes.all()
+    assert scope.cost_totals["USD"] == {
+        "BilledCost": "1175.00",
+        "EffectiveCost": "75.00",
+        "ListCost": "1630.00",
+    }
+    assert scope.totals == {"USD": "75.00"}
+    assert (scope.imported_rows, scope.skipped_rows) == (2, 1)  # the purchase books nothing
+
+
+def test_the_import_api_reads_in_bounded_queries_whatever_the_scopes(
+    client_for, importer, run, eur_rates, django_assert_max_num_queries
+):
+    small = run(sample_bytes("gcp.csv"))
+    large = run(csv_of(multi_cloud_rows()), name="multi.csv")
+    client = client_for(importer)
+    counts = []
+    for batch in (small, large):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            body = client.get(f"/api/v1/imports/{batch.pk}/").json()
+        counts.append(len(queries))
+        assert len(body["scopes"]) == batch.scopes.count()
+    assert counts[0] == counts[1]
+    with django_assert_max_num_queries(8):
+        assert client.get("/api/v1/imports/").status_code == 200
+
+
+def test_a_parquet_upload_runs_through_the_queue_like_a_csv(
+    client_for, importer, landing, eur_rates, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    rows = multi_cloud_rows()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(importer).post(
+            "/api/v1/imports/",
+            {"file": SimpleUploadedFile("focus.parquet", parquet_of(rows)), "unit": "cloud"},
+            format="multipart",
+        )
+    assert response.status_code == 202, response.json()
+    body = client_for(importer).get(f"/api/v1/imports/{response.json()['id']}/").json()
+    assert body["status"] == "succeeded", body["errors"]
+    assert body["format"] == "focus-parquet"
+    assert len(body["scopes"]) == 5
+    assert sum(Decimal(s["totals"].get("USD", "0")) for s in body["scopes"]) == sum(
+        Decimal(r["EffectiveCost"]) for r in rows if r["BillingCurrency"] == "USD"
+    )

@@ -50,6 +50,9 @@ DIGEST_COLUMNS = (
 )
 
 
+NUMERIC_COLUMNS = {"amount_exact", "billed_cost", "list_cost", "effective_cost"}
+
+
 @dataclass
 class FileScope:
     """One scope of the file as the staged groups show it."""
@@ -121,14 +124,17 @@ def find_scopes(*, salt: str, custom_columns: list[str]) -> list[FileScope]:
     )
     # x_ columns by name, not by their place in the header (names reach SQL as parameters)
     order = sorted(range(len(custom_columns)), key=lambda i: custom_columns[i])
-    parts = [f"g.{c}" for c in DIGEST_COLUMNS]
+    # Numbers without their trailing zeros: 0.0500 in a CSV and 0.050000 from a Parquet
+    # decimal are the same charge.
+    parts = [f"trim_scale(g.{c})" if c in NUMERIC_COLUMNS else f"g.{c}" for c in DIGEST_COLUMNS]
     parts += [f"%s || '=' || g.x{i}" for i in order]  # NULL (skipped) when empty
     row_text = "concat_ws('|', " + ", ".join(parts) + ")"
     # Order-independent: the sum of 64-bit hashes of each group, with the count and sums.
     for key_no, currency, billed, effective, listed, groups, hashes in _fetch(
         f"""
-        SELECT m.key_no, g.currency, sum(g.billed_cost), sum(g.effective_cost),
-               sum(g.list_cost), count(*), sum(hashtextextended({row_text}, 7)::numeric)
+        SELECT m.key_no, g.currency, trim_scale(sum(g.billed_cost)),
+               trim_scale(sum(g.effective_cost)), trim_scale(sum(g.list_cost)), count(*),
+               sum(hashtextextended({row_text}, 7)::numeric)
         FROM _focus_groups g JOIN _focus_scope_map m USING (provider_name,
             billing_account_id, billing_start_text, billing_end_text)
         GROUP BY 1, 2 ORDER BY 1, 2
@@ -148,7 +154,11 @@ def find_scopes(*, salt: str, custom_columns: list[str]) -> list[FileScope]:
 
 
 def _money(value: Decimal | None) -> str:
-    return str(value if value is not None else Decimal(0))
+    """The file's sum as written, with at least the two decimals of a cent."""
+    value = value if value is not None else Decimal(0)
+    if value.as_tuple().exponent > -2:
+        value = value.quantize(Decimal("0.01"))
+    return str(value)
 
 
 def active_scopes(scopes: list[FileScope]) -> None:

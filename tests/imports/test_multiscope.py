@@ -487,3 +487,15 @@ def test_a_parquet_upload_runs_through_the_queue_like_a_csv(
     assert sum(Decimal(s["totals"].get("USD", "0")) for s in body["scopes"]) == sum(
         Decimal(r["EffectiveCost"]) for r in rows if r["BillingCurrency"] == "USD"
     )
+
+
+def test_the_same_rows_as_parquet_after_csv_change_nothing(run, eur_rates):
+    rows = multi_cloud_rows()
+    first = run(csv_of(rows))
+    before = state()
+    again = run(parquet_of(rows), name="focus.parquet")
+    assert again.status == ImportBatch.Status.SUCCEEDED, again.errors
+    assert {s.status for s in again.scopes.all()} == {"unchanged"}
+    assert again.costs_created == again.costs_reversed == 0
+    assert state()[:4] == before[:4]
+    assert ImportScope.objects.filter(batch=first, superseded_at=None).count() == 5

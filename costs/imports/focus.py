@@ -315,7 +315,7 @@ def _copy_error(exc: psycopg.Error) -> FocusFileError:
 
 
 PARQUET_MAGIC = b"PAR1"
-PARQUET_BATCH_ROWS = 32_768
+PARQUET_BATCH_ROWS = 16_384
 
 
 def _size_limit() -> int:

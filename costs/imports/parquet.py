@@ -24,17 +24,19 @@ import pyarrow.parquet as pq
 ParquetError = (pa.ArrowException, OSError, ValueError)
 
 DIGEST_CHUNK = 1 << 20
+# Column chunks are read through a buffer of this size, not whole (memory bounded).
+BUFFER = 4 << 20
 
 
 def open_file(source: IO[bytes]) -> pq.ParquetFile:
     """The Parquet file of ``source``: read through Arrow's own file (a path's descriptor,
     an upload's buffer) rather than Python calls when it can."""
     if isinstance(source, io.BytesIO):
-        return pq.ParquetFile(pa.BufferReader(source.getbuffer()))
+        return pq.ParquetFile(pa.BufferReader(source.getbuffer()), buffer_size=BUFFER)
     name = getattr(source, "name", None)
     if isinstance(name, str) and os.path.isfile(name):
-        return pq.ParquetFile(pa.OSFile(name))
-    return pq.ParquetFile(source)
+        return pq.ParquetFile(pa.OSFile(name), buffer_size=BUFFER)
+    return pq.ParquetFile(source, buffer_size=BUFFER)
 
 
 def _as_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -66,7 +68,7 @@ def _as_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 def csv_chunks(
     handle: pq.ParquetFile, *, batch_rows: int, columns: list[str], ahead: int = 2
-) -> Iterator[bytes]:
+) -> Iterator[memoryview]:
     """The file's rows as CSV text of ``columns`` (in that order), one chunk per batch.
 
     The chunks are made on a thread of their own, at most ``ahead`` chunks in advance
@@ -79,7 +81,7 @@ def csv_chunks(
 _DONE = object()
 
 
-def _prefetched(chunks: Iterator[bytes], *, ahead: int) -> Iterator[bytes]:
+def _prefetched(chunks: Iterator[memoryview], *, ahead: int) -> Iterator[memoryview]:
     queue: Queue = Queue(maxsize=ahead)
     stop = threading.Event()
 
@@ -113,7 +115,9 @@ def _prefetched(chunks: Iterator[bytes], *, ahead: int) -> Iterator[bytes]:
         worker.join(timeout=5)
 
 
-def _csv_chunks(handle: pq.ParquetFile, *, batch_rows: int, columns: list[str]) -> Iterator[bytes]:
+def _csv_chunks(
+    handle: pq.ParquetFile, *, batch_rows: int, columns: list[str]
+) -> Iterator[memoryview]:
     options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
     # One thread: the import shares its cores with the database, which does the real work.
     for batch in handle.iter_batches(batch_size=batch_rows, columns=columns, use_threads=False):
@@ -122,7 +126,7 @@ def _csv_chunks(handle: pq.ParquetFile, *, batch_rows: int, columns: list[str]) 
         )
         out = io.BytesIO()
         pa_csv.write_csv(table, out, write_options=options)
-        yield out.getvalue()
+        yield out.getbuffer()  # the written bytes, not a copy of them
 
 
 def file_sha256(source: IO[bytes]) -> str:

@@ -499,3 +499,32 @@ def test_the_same_rows_as_parquet_after_csv_change_nothing(run, eur_rates):
     assert again.costs_created == again.costs_reversed == 0
     assert state()[:4] == before[:4]
     assert ImportScope.objects.filter(batch=first, superseded_at=None).count() == 5
+
+
+def test_imports_from_before_scopes_get_one_and_are_replaced_per_scope(run, eur_rates):
+    """The migration gives every earlier import the scope it covered; a multi-scope file
+    then replaces it like any other."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("costs.migrations.0010_import_scopes")
+    rows = rows_of(sample_bytes("gcp.csv"))
+    legacy = run(csv_of(rows))
+    # as it was before the migration: no scope rows, links without a scope
+    ImportedCost.objects.filter(batch=legacy).update(scope=None)
+    ImportScope.objects.filter(batch=legacy).delete()
+    migration.scopes_of_earlier_imports(apps, None)
+    (scope,) = legacy.scopes.all()
+    assert (scope.provider, scope.billing_account_id, scope.billing_period_start) == (
+        "Google Cloud",
+        "01ABCD-23EF45-67GH89",
+        date(2024, 3, 1),
+    )
+    assert ImportedCost.objects.filter(batch=legacy, scope=scope).count() == legacy.costs_created
+    newer = run(csv_of(multi_cloud_rows()), name="multi.csv")
+    scope.refresh_from_db()
+    replacing = newer.scopes.get(billing_account_id="01ABCD-23EF45-67GH89")
+    assert replacing.supersedes_id == scope.pk and scope.superseded_at is not None
+    assert replacing.costs_reversed == legacy.costs_created
+    assert_summary_exact()

@@ -64,6 +64,7 @@ class ImportListCreateApi(APIView):
             acting_user=request.user,
             unit=serializer.validated_data.get("unit"),
             override_reason=serializer.validated_data.get("override_reason", ""),
+            focus_version=serializer.validated_data.get("focus_version", ""),
         )
         batch = selectors.import_get(user=request.user, pk=batch.pk)
         return Response(

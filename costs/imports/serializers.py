@@ -17,6 +17,13 @@ class ImportUploadSerializer(serializers.Serializer):
         help_text="Code of the unit for rows no rule or known resource places.",
     )
     override_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    focus_version = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=8,
+        help_text="The file's FOCUS version (1.0, 1.1, 1.2 or 1.3); detected when empty.",
+    )
 
 
 class ImportScopeSerializer(serializers.ModelSerializer):

@@ -126,6 +126,12 @@ def import_create(
     _check_can_import(acting_user)
     if not content:
         raise ValidationError("The file is empty.", field="file")
+    if focus_version and focus_version not in focus.VERSIONS:
+        raise ValidationError(
+            f"Unknown FOCUS version '{focus_version}': this import reads FOCUS "
+            f"{', '.join(focus.VERSIONS)}.",
+            field="focus_version",
+        )
     sha256 = focus.content_sha256(content)
     existing = _succeeded_copy(sha256)
     if existing is not None:

@@ -528,3 +528,16 @@ def test_imports_from_before_scopes_get_one_and_are_replaced_per_scope(run, eur_
     assert replacing.supersedes_id == scope.pk and scope.superseded_at is not None
     assert replacing.costs_reversed == legacy.costs_created
     assert_summary_exact()
+
+
+def test_the_api_refuses_an_unknown_declared_version_before_queueing(client_for, importer):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client_for(importer).post(
+        "/api/v1/imports/",
+        {"file": SimpleUploadedFile("gcp.csv", sample_bytes("gcp.csv")), "focus_version": "2.0"},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert "Unknown FOCUS version '2.0'" in str(response.json())
+    assert ImportBatch.objects.count() == 0

@@ -125,10 +125,13 @@ def _refresh_unmapped_counts(batch: ImportBatch) -> None:
         batch=batch, role=ImportedCost.Role.CHARGE, unmapped=True, cost__status__in=LIVE
     )
     per_scope = dict(live.values("scope_id").annotate(n=Sum("lines")).values_list("scope_id", "n"))
+    changed = []
     for scope in ImportScope.objects.filter(batch=batch, status=ImportScope.Status.IMPORTED):
         count = int(per_scope.get(scope.pk) or 0)
         if scope.unmapped_rows != count:
-            ImportScope.objects.filter(pk=scope.pk).update(unmapped_rows=count)
+            scope.unmapped_rows = count
+            changed.append(scope)
+    ImportScope.objects.bulk_update(changed, ["unmapped_rows"])
     ImportBatch.objects.filter(pk=batch.pk).update(
         unmapped_rows=int(sum(v or 0 for v in per_scope.values()))
     )

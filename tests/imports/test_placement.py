@@ -63,7 +63,7 @@ def test_unmapped_keys_list_what_no_rule_placed_with_totals(client_for, importer
 
 
 def test_rerun_placement_applies_a_new_rule_without_reupload(
-    client_for, importer, imported, landing
+    client_for, importer, imported, landing, django_assert_max_num_queries
 ):
     batch, rows = imported
     target = OrganizationUnitFactory(code="bigquery", owner=UserFactory(username="bq-owner"))
@@ -76,7 +76,8 @@ def test_rerun_placement_applies_a_new_rule_without_reupload(
     }
     total = bigquery.aggregate(s=Sum("amount"))["s"]
     before_unmapped = batch.unmapped_rows
-    response = client_for(importer).post(f"/api/v1/imports/{batch.pk}/place/")
+    with django_assert_max_num_queries(60):  # set-based: not one per cost or scope
+        response = client_for(importer).post(f"/api/v1/imports/{batch.pk}/place/")
     assert response.status_code == 200, response.json()
     moved = bigquery.count()
     assert response.json()["placed_costs"] == moved

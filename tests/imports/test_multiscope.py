@@ -541,3 +541,9 @@ def test_the_api_refuses_an_unknown_declared_version_before_queueing(client_for,
     assert response.status_code == 400
     assert "Unknown FOCUS version '2.0'" in str(response.json())
     assert ImportBatch.objects.count() == 0
+
+
+def test_a_damaged_parquet_file_is_refused(run):
+    content = parquet_of(rows_of(sample_bytes("gcp.csv")))
+    batch = _refused(run, content[: len(content) // 2], name="cut.parquet")
+    assert batch.errors[0]["message"].startswith("The Parquet file cannot be read")

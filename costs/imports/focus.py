@@ -53,42 +53,6 @@ OPTIONAL_COLUMNS = (
     "RegionName",
     "Tags",
 )
-# The columns each FOCUS version makes mandatory that this import checks (beside the ones it
-# reads, ``MANDATORY_COLUMNS``), and the columns that first appear in a version: the newest
-# version whose marker columns the header has is the file's version. 1.3 names the provider
-# ServiceProviderName (ProviderName and PublisherName become optional).
-VERSION_MANDATORY = {
-    "1.0": (
-        "BillingAccountName",
-        "ChargeClass",
-        "ContractedCost",
-        "InvoiceIssuerName",
-        "PricingQuantity",
-        "PricingUnit",
-    ),
-    "1.1": ("BillingAccountName", "ChargeClass", "ContractedCost", "InvoiceIssuerName",
-            "PricingQuantity", "PricingUnit", "ServiceSubcategory"),
-    "1.2": ("BillingAccountName", "BillingAccountType", "ChargeClass", "ContractedCost",
-            "InvoiceIssuerName", "PricingCurrency", "PricingQuantity", "PricingUnit",
-            "ServiceSubcategory"),
-    "1.3": ("BillingAccountName", "BillingAccountType", "ChargeClass", "ContractedCost",
-            "HostProviderName", "InvoiceIssuerName", "PricingCurrency", "PricingQuantity",
-            "PricingUnit", "ServiceProviderName", "ServiceSubcategory"),
-}  # fmt: skip
-VERSION_MARKERS = {
-    "1.3": ("ServiceProviderName", "HostProviderName", "ContractApplied", "AllocatedMethodId"),
-    "1.2": ("BillingAccountType", "SubAccountType", "PricingCurrency", "InvoiceId"),
-    "1.1": (
-        "ServiceSubcategory",
-        "SkuMeter",
-        "SkuPriceDetails",
-        "CapacityReservationId",
-        "CommitmentDiscountQuantity",
-    ),
-}
-VERSIONS = tuple(VERSION_MANDATORY)
-# 1.3 replaces these by ServiceProviderName (and HostProviderName).
-RENAMED_IN_1_3 = {"ProviderName": "ServiceProviderName", "PublisherName": "ServiceProviderName"}
 # x_ columns kept per cost: at most this many, each value at most this long.
 MAX_CUSTOM_COLUMNS = 20
 MAX_CUSTOM_VALUE = 256
@@ -239,63 +203,6 @@ def _read_header(stream: IO[bytes]) -> list[str]:
     return [name.strip() for name in header]
 
 
-def detect_version(header: list[str]) -> str:
-    """The newest FOCUS version whose marker columns the header has (1.0 when none)."""
-    names = set(header)
-    for version, markers in VERSION_MARKERS.items():
-        if names.intersection(markers):
-            return version
-    return "1.0"
-
-
-def _check_header(
-    header: list[str], amount_column: str, version: str = "", kind: str = "CSV"
-) -> str:
-    """Check the header against the FOCUS version (declared, else detected); return it."""
-    errors = []
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            errors.append({"line": 1, "column": name, "message": f"Column '{name}' repeats."})
-        seen.add(name)
-    if version and version not in VERSIONS:
-        raise file_error(
-            f"Unknown FOCUS version '{version}': this import reads FOCUS {', '.join(VERSIONS)}.",
-            line=1,
-        )
-    version = version or detect_version(header)
-    base = [
-        RENAMED_IN_1_3.get(name, name) if version == "1.3" else name for name in MANDATORY_COLUMNS
-    ]
-    required = list(dict.fromkeys([*base, *VERSION_MANDATORY[version]]))
-    if amount_column not in required:
-        required.append(amount_column)
-    missing = [name for name in required if name not in seen]
-    for name in missing:
-        errors.append(
-            {
-                "line": 1,
-                "column": name,
-                "message": f"Mandatory column '{name}' is missing."
-                + ("" if name in MANDATORY_COLUMNS else f" (FOCUS {version})"),
-            }
-        )
-    if errors:
-        core = [name for name in base if name not in seen]
-        if core and len(core) == len(base):
-            errors.insert(
-                0,
-                {
-                    "line": 1,
-                    "column": "",
-                    "message": f"This is not a FOCUS {kind} file: none of the mandatory columns "
-                    f"({', '.join(MANDATORY_COLUMNS[:4])} …) is in the header.",
-                },
-            )
-        raise FocusFileError(errors)
-    return version
-
-
 def _copy_error(exc: psycopg.Error) -> FocusFileError:
     """A clear message from a failed COPY, with the file line (the header is line 1)."""
     diag = getattr(exc, "diag", None)
@@ -340,12 +247,14 @@ def _limited(progress: Callable[[int], None] | None, limit: int) -> Callable[[in
 
 
 def _staging_columns(header: list[str], version: str) -> tuple[dict[str, str], list[str]]:
+    from . import versions
+
     staging = {name: f"c{i}" for i, name in enumerate(header)}
     known = set(MANDATORY_COLUMNS) | set(OPTIONAL_COLUMNS)
     custom = [name for name in header if name.startswith("x_")][:MAX_CUSTOM_COLUMNS]
     columns = {name: staging[name] for name in header if name in known or name in custom}
     if version == "1.3":
-        for old, new in RENAMED_IN_1_3.items():
+        for old, new in versions.RENAMED_IN_1_3.items():
             if old not in columns and new in staging:
                 columns[old] = staging[new]
     return columns, custom
@@ -389,13 +298,15 @@ def stage(
     (``version`` when declared, else detected from the header), or that passes the size
     limit.
     """
+    from . import versions  # (which reads this module's column lists)
+
     reader = _CountingReader(source, _limited(progress, _size_limit()))
     buffered = io.BufferedReader(reader, buffer_size=CHUNK_BYTES)
     if buffered.peek(4)[:4] == PARQUET_MAGIC:
         return _stage_parquet(source, reader, amount_column=amount_column, version=version)
     stream = _open_text_stream(buffered)
     header = _read_header(stream)
-    version = _check_header(header, amount_column, version)
+    version = versions.check_header(header, amount_column, version)
     columns, custom = _staging_columns(header, version)
     column_list = ", ".join(f"c{i}" for i in range(len(header)))
     _create_raw(len(header))
@@ -437,7 +348,7 @@ def _stage_parquet(
     Every column is written as CSV text (timestamps as ISO 8601, decimals as written, maps
     and lists of tags as JSON), so the rows are checked and summed as a CSV file's are.
     """
-    from . import parquet
+    from . import parquet, versions
 
     if not hasattr(source, "seek"):
         raise file_error("A Parquet file must be read from a seekable file.")
@@ -450,7 +361,7 @@ def _stage_parquet(
         raise file_error(f"The Parquet file cannot be read: {exc}.") from None
     names = list(handle.schema_arrow.names)
     header = [name.strip() for name in names]
-    version = _check_header(header, amount_column, version, kind="Parquet")
+    version = versions.check_header(header, amount_column, version, kind="Parquet")
     columns, custom = _staging_columns(header, version)
     # Only the columns the import reads are decoded and copied (a CSV's are all parsed).
     used = sorted({int(name[1:]) for name in columns.values()})

@@ -31,7 +31,7 @@ from orgunits.models import OrganizationUnit
 
 from .. import extensions
 from ..models import ImportBatch, ImportFile, ImportScope
-from . import corrections, focus, grouping, loader, notices, rows, scopes
+from . import corrections, focus, grouping, loader, notices, rows, scopes, versions
 from .checks import check_budgets, guard_days
 from .decisions import import_batch_decide
 from .placement import import_rerun_placement
@@ -126,10 +126,10 @@ def import_create(
     _check_can_import(acting_user)
     if not content:
         raise ValidationError("The file is empty.", field="file")
-    if focus_version and focus_version not in focus.VERSIONS:
+    if focus_version and focus_version not in versions.VERSIONS:
         raise ValidationError(
             f"Unknown FOCUS version '{focus_version}': this import reads FOCUS "
-            f"{', '.join(focus.VERSIONS)}.",
+            f"{', '.join(versions.VERSIONS)}.",
             field="focus_version",
         )
     sha256 = focus.content_sha256(content)

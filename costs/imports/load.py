@@ -33,8 +33,9 @@ def grain() -> str:
 def succeeded_copy(sha256: str) -> ImportBatch | None:
     """The active import of the file with this content digest, if any.
 
-    A file whose import a corrected file has since replaced is not "already imported":
-    importing it again is a correction in turn (it replaces the corrected one).
+    A file one of whose scopes a later file has since replaced is not "already imported":
+    importing it again is a correction in turn (it replaces the scopes that changed and
+    keeps the others).
     """
     return (
         ImportBatch.objects.filter(
@@ -54,6 +55,9 @@ def _raise_errors(errors: list[dict[str, Any]], count: int) -> None:
 
 
 def load_file(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | None:
+    """Import ``source`` as ``batch`` in the caller's transaction (``FocusFileError`` or an
+    ``ApplicationError`` for what is refused). Returns None, or the earlier batch of the very
+    same file, which changed nothing."""
     column = batch.amount_column
     staged = focus.stage(
         source, amount_column=column, progress=progress, version=batch.focus_version

@@ -126,7 +126,7 @@ def load_file(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch
         :64
     ]
     batch.imported_rows = result.imported_rows
-    batch.skipped_rows = result.skipped_rows + sum(s.rows for s in unchanged)
+    batch.skipped_rows = result.skipped_rows  # unchanged scopes' rows: on their scopes
     batch.unmapped_rows = result.unmapped_rows
     batch.costs_created = result.costs_created
     batch.costs_auto_approved = result.costs_auto_approved

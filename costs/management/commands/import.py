@@ -232,9 +232,11 @@ class Command(BaseCommand):
         )
         version = f" (FOCUS {batch.focus_version}, {batch.get_format_display()})"
         self.stdout.write(f"Import #{batch.pk} {batch.status}: {batch.file_name}, {where}{version}")
+        kept = sum(s.rows for s in batch.scope_rows if s.status == "unchanged")
         self.stdout.write(
             f"  rows {batch.rows}: imported {batch.imported_rows}, skipped (zero) "
             f"{batch.skipped_rows}, unmapped {batch.unmapped_rows}"
+            + (f", in unchanged scopes {kept}" if kept else "")
         )
         self.stdout.write(
             f"  costs created {batch.costs_created} (auto-approved {batch.costs_auto_approved}),"

@@ -15,6 +15,7 @@ __all__ = [
     "ImportApprovalPolicy",
     "ImportBatch",
     "ImportFile",
+    "ImportScope",
     "ImportedCost",
     "MappingRule",
 ]
@@ -23,8 +24,11 @@ __all__ = [
 class ImportBatch(models.Model):
     """One billing file import: what it covered, how it went and what it replaced.
 
-    A succeeded batch is *active* until a corrected file for the same billing account and
-    billing period supersedes it (``superseded_by``); its costs are then reversed.
+    A file covers one or more scopes (``ImportScope``: provider, billing account, billing
+    period), each replaced on its own. A succeeded batch is *wholly current* until a later
+    file replaces one of its scopes (``superseded_at``; its other scopes stay active);
+    ``supersedes`` names the one earlier import a file replaced every scope of, if any. The
+    billing account and period fields name the file's first scope.
     """
 
     class Status(models.TextChoices):
@@ -35,6 +39,7 @@ class ImportBatch(models.Model):
 
     class Format(models.TextChoices):
         FOCUS = "focus", "FinOps FOCUS CSV"
+        FOCUS_PARQUET = "focus-parquet", "FinOps FOCUS Parquet"
 
     format = models.CharField(max_length=16, choices=Format.choices, default=Format.FOCUS)
     file_name = models.CharField(max_length=255)
@@ -45,6 +50,9 @@ class ImportBatch(models.Model):
     billing_period_start = models.DateField(null=True, blank=True)
     billing_period_end = models.DateField(null=True, blank=True)
     provider = models.CharField(max_length=64, blank=True)
+    focus_version = models.CharField(
+        max_length=8, blank=True, help_text="The FOCUS version the header's columns match."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     amount_column = models.CharField(max_length=32, default="EffectiveCost")
     default_unit = models.ForeignKey(
@@ -127,6 +135,71 @@ class ImportBatch(models.Model):
         return f"Import #{self.pk} {self.file_name} ({self.status})"
 
 
+class ImportScope(models.Model):
+    """One (provider, billing account, billing period) of an import's file.
+
+    A file covers any number of scopes; each is imported, replaced and reported on its own.
+    A scope is *active* until a later file's scope with the same key and other content
+    replaces it (``superseded_at``). A scope whose content equals the active one's is
+    ``unchanged``: it makes no costs and points at the scope it kept (``kept``).
+    """
+
+    class Status(models.TextChoices):
+        IMPORTED = "imported", "Imported"
+        UNCHANGED = "unchanged", "Unchanged (kept the earlier import)"
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="scopes")
+    provider = models.CharField(max_length=64)
+    billing_account_id = models.CharField(max_length=255)
+    billing_account_name = models.CharField(max_length=255, blank=True)
+    billing_period_start = models.DateField()
+    billing_period_end = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IMPORTED)
+    digest = models.CharField(max_length=64, blank=True, help_text="Of the scope's charges.")
+    first_line = models.IntegerField(default=0)
+    rows = models.IntegerField(default=0)
+    imported_rows = models.IntegerField(default=0)
+    skipped_rows = models.IntegerField(default=0)
+    unmapped_rows = models.IntegerField(default=0)
+    corrections = models.IntegerField(
+        default=0, help_text="Costs booked in an open period for a closed one."
+    )
+    costs_created = models.IntegerField(default=0)
+    costs_reversed = models.IntegerField(default=0)
+    totals = models.JSONField(
+        default=dict, blank=True, help_text="Imported amount per billing currency."
+    )
+    cost_totals = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Per billing currency, the file's BilledCost, EffectiveCost and ListCost.",
+    )
+    kept = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    supersedes = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch_id", "provider", "billing_account_id", "billing_period_start", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "billing_account_id", "billing_period_start",
+                        "billing_period_end"],
+                condition=Q(status="imported", superseded_at__isnull=True),
+                name="importscope_unique_active",
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return (
+            f"{self.provider} {self.billing_account_id} {self.billing_period_start}"
+            f" (import #{self.batch_id})"
+        )
+
+
 class ImportFile(models.Model):
     """The uploaded bytes of a queued import, kept in the database so any worker can read them."""
 
@@ -151,8 +224,25 @@ class ImportedCost(models.Model):
     )
     batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="cost_links")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CHARGE)
+    scope = models.ForeignKey(
+        ImportScope, null=True, blank=True, on_delete=models.PROTECT, related_name="cost_links"
+    )
     lines = models.IntegerField(default=0, help_text="File rows summed into this cost.")
     first_line = models.IntegerField(default=0)
+    corrects_period = models.ForeignKey(
+        "costs.AccountingPeriod",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="import_adjustments",
+        help_text="The closed period this cost corrects (booked in the first open one).",
+    )
+    charged_on = models.DateField(
+        null=True, blank=True, help_text="For a correction: the charge day in the file."
+    )
+    unmapped = models.BooleanField(
+        default=False, help_text="No mapping rule or known resource placed it (default unit)."
+    )
     reverses = models.OneToOneField(
         "costs.Cost",
         null=True,

@@ -121,6 +121,7 @@ class AccountingPeriodAdmin(admin.ModelAdmin):
         "closing_started_at",
         "closed_at",
         "closed_by",
+        "corrections",
     )
     actions = ["close_periods"]
 
@@ -129,6 +130,28 @@ class AccountingPeriodAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         return self.fields if obj is not None else ("label",)
+
+    @admin.display(description="Corrections booked in later periods")
+    def corrections(self, obj):
+        """The imported corrections of this period (restatements, reversals), booked later."""
+        from django.utils.html import format_html_join
+
+        from .imports.selectors import period_adjustments
+
+        rows = period_adjustments(period=obj) if obj is not None and obj.pk else []
+        if not rows:
+            return "—"
+        return format_html_join(
+            "\n",
+            "<div>import #{} ({}): {} {} on {} ({} costs, charged {} to {})</div>",
+            (
+                (
+                    r["import_id"], r["role"], r["total"], r["currency"], r["booked_on"],
+                    r["costs"], r["charged_from"], r["charged_to"],
+                )
+                for r in rows
+            ),
+        )  # fmt: skip
 
     def save_model(self, request, obj, form, change):
         created = periods.period_create(label=obj.label, acting_user=request.user)

@@ -14,8 +14,10 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from costtrack.core.exceptions import PermissionDenied
 from costtrack.core.money import round_money
 from costtrack.core.permissions import FinanceManagesOthersRead
+from costtrack.core.roles import sees_everything
 from orgunits.models import Entity, OrganizationUnit, Resource
 
 from . import periods, recurring
@@ -105,6 +107,24 @@ class PeriodSerializer(serializers.ModelSerializer):
             "closed_by",
         ]
         read_only_fields = fields
+
+
+class PeriodAdjustmentSerializer(serializers.Serializer):
+    import_id = serializers.IntegerField()
+    file_name = serializers.CharField()
+    role = serializers.CharField(help_text="charge (a restated row) or reversal.")
+    booked_on = serializers.DateField()
+    currency = serializers.CharField()
+    costs = serializers.IntegerField()
+    total = serializers.CharField()
+    charged_from = serializers.DateField(allow_null=True)
+    charged_to = serializers.DateField(allow_null=True)
+
+
+class PeriodAdjustmentsSerializer(serializers.Serializer):
+    period = serializers.CharField()
+    count = serializers.IntegerField()
+    results = PeriodAdjustmentSerializer(many=True)
 
 
 class PeriodCreateSerializer(serializers.Serializer):
@@ -210,6 +230,18 @@ class PeriodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                 "totals": calc.totals,
             }
         )
+
+    @extend_schema(request=None, responses={200: PeriodAdjustmentsSerializer})
+    @action(detail=True, methods=["get"])
+    def adjustments(self, request, pk=None):
+        """Imported corrections of this (closed) period, booked in a later open one."""
+        if not sees_everything(request.user):
+            raise PermissionDenied("Only finance staff and auditors see a period's corrections.")
+        from .imports.selectors import period_adjustments
+
+        period = self.get_object()
+        rows = period_adjustments(period=period)
+        return Response({"period": period.label, "count": len(rows), "results": rows})
 
     @extend_schema(request=PeriodCloseSerializer, responses={202: PeriodSerializer})
     @action(detail=True, methods=["post"])

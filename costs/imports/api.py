@@ -22,6 +22,7 @@ from .serializers import (
     ImportDecisionSerializer,
     ImportUploadSerializer,
     MappingRuleSerializer,
+    PlacementResultSerializer,
 )
 
 User = get_user_model()
@@ -63,6 +64,7 @@ class ImportListCreateApi(APIView):
             acting_user=request.user,
             unit=serializer.validated_data.get("unit"),
             override_reason=serializer.validated_data.get("override_reason", ""),
+            focus_version=serializer.validated_data.get("focus_version", ""),
         )
         batch = selectors.import_get(user=request.user, pk=batch.pk)
         return Response(
@@ -82,6 +84,22 @@ class ImportDetailApi(APIView):
         if batch is None:
             raise NotFound("No such import.")
         return Response(ImportBatchDetailSerializer(batch).data)
+
+
+class ImportPlaceApi(APIView):
+    """Re-run the placement of the import's unmapped rows with the current mapping rules."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="imports_place", request=None, responses={200: PlacementResultSerializer}
+    )
+    def post(self, request, pk: int):
+        batch = selectors.import_get(user=request.user, pk=pk)
+        if batch is None:
+            raise NotFound("No such import.")
+        result = services.import_rerun_placement(batch=batch, acting_user=request.user)
+        return Response(PlacementResultSerializer(result).data)
 
 
 class ImportDecideApi(APIView):

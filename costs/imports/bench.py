@@ -1,13 +1,19 @@
-"""``costtrack bench import --rows N``: a FOCUS import against a plain COPY of the same file.
+"""``costtrack bench import --rows N [--accounts 4 --providers 3 --formats csv,parquet]``: a
+FOCUS import against a plain COPY of the same file.
 
-Writes a month of AWS-like FOCUS rows to a temporary directory (80 % hourly compute lines,
-20 % daily storage lines of three SKUs, credits and taxes, tags on every resource), then, in
-a throwaway schema, times per repeat (once with one cost per charge group and day, the
-default, as scenario ``import``; once per resource and month, as ``import_month``):
+Writes a month of FOCUS rows to a temporary directory (80 % hourly compute lines, 20 % daily
+storage lines of three SKUs, credits and taxes, tags on every resource), spread over
+``--accounts`` billing accounts of ``--providers`` providers (AWS, Azure, GCP: by default 4
+and 3, so the file has 4 scopes), and the same rows as Parquet; then, in a throwaway schema,
+times per format and repeat (once with one cost per charge group and day, the default, as
+scenario ``import`` / ``import_parquet``; once per resource and month, as ``import_month`` /
+``import_parquet_month``); ``--keep-files DIR`` keeps the files (to time a plain
+``costtrack import focus`` of them under ``/usr/bin/time -v``):
 
 * **ours**: ``import_file`` of the file — COPY into staging, validation, grouping, mapping by
   rules, resource upserts, costs, audit events and import links, committed;
-* **floor**: ``COPY`` of the same file into one unindexed table of text columns, committed.
+* **floor**: ``COPY`` of the same rows' CSV into one unindexed table of text columns,
+  committed (for Parquet too: the ratio of the two imports is the Parquet overhead).
 
 Before each repeat the previous import's rows are truncated (untimed), so every run imports
 a new file into the same state. Notifications are left out of the timing (no-op).
@@ -39,25 +45,45 @@ SCHEMA = "bench_import"
 MONTH = datetime(2025, 3, 1, tzinfo=UTC)
 DAYS = 30
 TEAMS = ("web", "orders", "search", "payments", "data", "ml", "platform", "media")
-COLUMNS = [*MANDATORY_COLUMNS, *OPTIONAL_COLUMNS, "x_UsageType"]
+COLUMNS = [*MANDATORY_COLUMNS, *OPTIONAL_COLUMNS, "PricingQuantity", "PricingUnit", "x_UsageType"]
 
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_file(path: str, *, rows: int) -> int:
-    """Write about ``rows`` FOCUS rows to ``path``; return how many were written."""
+# (ProviderName, billing account prefix, compute service, storage service, region)
+PROVIDERS = (
+    ("AWS", "9999888877", "Amazon Elastic Compute Cloud", "Amazon Simple Storage Service",
+     "eu-west-1"),
+    ("Microsoft", "/providers/Microsoft.Billing/billingAccounts/7777", "Virtual Machines",
+     "Storage", "westeurope"),
+    ("Google Cloud", "01BENCH-0000", "Compute Engine", "Cloud Storage", "europe-west1"),
+)  # fmt: skip
+
+
+def _account(index: int, providers: int) -> tuple[tuple, str]:
+    provider = PROVIDERS[index % providers]
+    return provider, f"{provider[1]}{index:02d}"
+
+
+def write_file(path: str, *, rows: int, accounts: int = 1, providers: int = 1) -> int:
+    """Write about ``rows`` FOCUS rows to ``path``; return how many were written.
+
+    The rows are spread over ``accounts`` billing accounts of ``providers`` providers (the
+    account of a resource is its number modulo ``accounts``; account *i* bills through
+    provider *i* modulo ``providers``), so the file has ``accounts`` scopes.
+    """
+    providers = max(1, min(providers, len(PROVIDERS)))
+    accounts = max(1, accounts)
     base = {
-        "BillingAccountId": "999988887777",
         "BillingAccountName": "Bench Payer",
         "BillingCurrency": "USD",
         "BillingPeriodStart": _iso(MONTH),
         "BillingPeriodEnd": _iso(MONTH + timedelta(days=31)),
-        "ProviderName": "AWS",
-        "PublisherName": "AWS",
-        "InvoiceIssuerName": "AWS",
         "ChargeClass": "",
+        "PricingQuantity": "1",
+        "PricingUnit": "Hours",
     }
     compute = max(1, rows * 8 // 10 // (DAYS * 24))
     storage = max(1, (rows - compute * DAYS * 24) // (DAYS * 3))
@@ -66,13 +92,18 @@ def write_file(path: str, *, rows: int) -> int:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(COLUMNS)
 
-        def emit(**fields) -> None:
+        def emit(n: int, **fields) -> None:
             nonlocal written
-            row = {**base, **fields}
+            (name, _, _, _, region), account = _account(n % accounts, providers)
+            row = {
+                **base, "BillingAccountId": account, "ProviderName": name,
+                "PublisherName": name, "InvoiceIssuerName": name, "RegionId": region, **fields,
+            }  # fmt: skip
             writer.writerow([row.get(c, "") for c in COLUMNS])
             written += 1
 
         for n in range(compute):
+            (_, _, service, _, _), _ = _account(n % accounts, providers)
             account = f"{100000000000 + n % 40}"
             tags = json.dumps({"team": TEAMS[n % len(TEAMS)], "env": ("prod", "dev")[n % 2]})
             arn = f"arn:aws:ec2:eu-west-1:{account}:instance/i-{n:017x}"
@@ -80,16 +111,16 @@ def write_file(path: str, *, rows: int) -> int:
                 start = MONTH + timedelta(hours=hour)
                 cost = f"{0.05 + (n * 7 + hour) % 90 / 1000:.4f}"
                 emit(
-                    BilledCost=cost, EffectiveCost=cost, ListCost=cost, ContractedCost=cost,
+                    n, BilledCost=cost, EffectiveCost=cost, ListCost=cost, ContractedCost=cost,
                     ChargePeriodStart=_iso(start), ChargePeriodEnd=_iso(start + timedelta(hours=1)),
                     ChargeCategory="Usage", ChargeDescription="m6i.large Linux instance hour",
-                    ServiceName="Amazon Elastic Compute Cloud", ServiceCategory="Compute",
+                    ServiceName=service, ServiceCategory="Compute",
                     SubAccountId=account, SubAccountName=f"acct-{account[-2:]}",
                     ResourceId=arn, ResourceName=f"i-{n:017x}", ResourceType="Instance",
-                    RegionId="eu-west-1", RegionName="Europe (Ireland)", Tags=tags,
-                    x_UsageType="BoxUsage:m6i.large",
+                    RegionName="Europe", Tags=tags, x_UsageType="BoxUsage:m6i.large",
                 )  # fmt: skip
         for n in range(storage):
+            (_, _, _, service, _), _ = _account(n % accounts, providers)
             account = f"{100000000000 + n % 40}"
             tags = json.dumps({"team": TEAMS[(n + 3) % len(TEAMS)]})
             bucket = f"bench-bucket-{n}"
@@ -98,32 +129,69 @@ def write_file(path: str, *, rows: int) -> int:
                 for sku, usage in enumerate(("TimedStorage", "Requests-Tier1", "DataTransfer")):
                     cost = f"{0.01 + (n + day * 3 + sku) % 500 / 100:.2f}"
                     emit(
-                        BilledCost=cost, EffectiveCost=cost, ListCost=cost, ContractedCost=cost,
+                        n, BilledCost=cost, EffectiveCost=cost, ListCost=cost, ContractedCost=cost,
                         ChargePeriodStart=_iso(start),
                         ChargePeriodEnd=_iso(start + timedelta(days=1)), ChargeCategory="Usage",
-                        ChargeDescription=f"S3 {usage}",
-                        ServiceName="Amazon Simple Storage Service",
+                        ChargeDescription=f"Storage {usage}", ServiceName=service,
                         ServiceCategory="Storage", SubAccountId=account,
                         SubAccountName=f"acct-{account[-2:]}", ResourceId=f"arn:aws:s3:::{bucket}",
-                        ResourceName=bucket, ResourceType="Bucket", RegionId="eu-west-1",
-                        RegionName="Europe (Ireland)", Tags=tags, x_UsageType=usage,
+                        ResourceName=bucket, ResourceType="Bucket",
+                        RegionName="Europe", Tags=tags, x_UsageType=usage,
                     )  # fmt: skip
         for n in range(40):
+            (_, _, service, _, _), _ = _account(n % accounts, providers)
             account = f"{100000000000 + n}"
             emit(
-                BilledCost="-10.00", EffectiveCost="-10.00", ListCost="0", ContractedCost="-10.00",
-                ChargePeriodStart=_iso(MONTH), ChargePeriodEnd=_iso(MONTH + timedelta(days=31)),
-                ChargeCategory="Credit", ChargeDescription="Promotional credit",
-                ServiceName="Amazon Elastic Compute Cloud", ServiceCategory="Compute",
-                SubAccountId=account,
+                n, BilledCost="-10.00", EffectiveCost="-10.00", ListCost="0",
+                ContractedCost="-10.00", ChargePeriodStart=_iso(MONTH),
+                ChargePeriodEnd=_iso(MONTH + timedelta(days=31)), ChargeCategory="Credit",
+                ChargeDescription="Promotional credit", ServiceName=service,
+                ServiceCategory="Compute", SubAccountId=account,
             )  # fmt: skip
             emit(
-                BilledCost="12.34", EffectiveCost="12.34", ListCost="12.34", ContractedCost="12.34",
-                ChargePeriodStart=_iso(MONTH), ChargePeriodEnd=_iso(MONTH + timedelta(days=31)),
-                ChargeCategory="Tax", ChargeDescription="VAT", ServiceName="Tax",
-                ServiceCategory="Other", SubAccountId=account,
+                n, BilledCost="12.34", EffectiveCost="12.34", ListCost="12.34",
+                ContractedCost="12.34", ChargePeriodStart=_iso(MONTH),
+                ChargePeriodEnd=_iso(MONTH + timedelta(days=31)), ChargeCategory="Tax",
+                ChargeDescription="VAT", ServiceName="Tax", ServiceCategory="Other",
+                SubAccountId=account,
             )  # fmt: skip
     return written
+
+
+PARQUET_ROW_GROUP = 131_072
+
+
+def write_parquet(csv_path: str, path: str) -> None:
+    """The same rows as Parquet, typed as the clouds' exports are (decimal costs, UTC
+    timestamps, text), in row groups of ``PARQUET_ROW_GROUP`` rows; streamed both ways."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    types = {name: pa.string() for name in COLUMNS}
+    for name in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost"):
+        types[name] = pa.decimal128(18, 6)
+    for name in ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart", "BillingPeriodEnd"):
+        types[name] = pa.timestamp("s", tz="UTC")
+    schema = pa.schema([(name, types[name]) for name in COLUMNS])
+    reader = pa_csv.open_csv(
+        csv_path,
+        read_options=pa_csv.ReadOptions(block_size=16 << 20),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False
+        ),
+    )
+    with pq.ParquetWriter(path, schema) as writer:
+        pending = []
+        count = 0
+        for batch in reader:
+            pending.append(batch)
+            count += batch.num_rows
+            if count >= PARQUET_ROW_GROUP:
+                writer.write_table(pa.Table.from_batches(pending, schema=schema))
+                pending, count = [], 0
+        if pending:
+            writer.write_table(pa.Table.from_batches(pending, schema=schema))
 
 
 def _models() -> list:
@@ -159,22 +227,47 @@ def _reset() -> None:
         )
 
 
-def run(*, rows: int | None, repeat: int, log: Callable[[str], None]) -> Iterator[dict]:
+def run(
+    *,
+    rows: int | None,
+    repeat: int,
+    log: Callable[[str], None],
+    accounts: int = 4,
+    providers: int = 3,
+    formats: str = "csv,parquet",
+    keep_files: str | None = None,
+) -> Iterator[dict]:
     rows = rows or DEFAULT_ROWS
+    wanted = [f.strip() for f in formats.split(",") if f.strip()]
+    if not wanted or set(wanted) - {"csv", "parquet"}:
+        raise RuntimeError("--formats is a comma-separated list of csv and parquet.")
     with tempfile.TemporaryDirectory(prefix="costtrack-bench-") as tmp:
-        path = os.path.join(tmp, "focus.csv")
-        log(f"writing about {rows} FOCUS rows to {path} …")
-        written = write_file(path, rows=rows)
-        size = os.path.getsize(path)
-        log(f"{written} rows, {size / 1e6:.0f} MB; importing {repeat} time(s) …")
+        folder = keep_files or tmp
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, "focus.csv")
+        log(
+            f"writing about {rows} FOCUS rows ({accounts} billing accounts, {providers} "
+            f"providers) to {path} …"
+        )
+        written = write_file(path, rows=rows, accounts=accounts, providers=providers)
+        files = {"csv": path}
+        if "parquet" in wanted:
+            files["parquet"] = os.path.join(folder, "focus.parquet")
+            write_parquet(path, files["parquet"])
+        sizes = ", ".join(f"{f} {os.path.getsize(p) / 1e6:.0f} MB" for f, p in files.items())
+        log(f"{written} rows ({sizes}); importing {repeat} time(s) …")
         with bench_schema(SCHEMA, _models()), mock.patch.object(notices, "notify"):
             user, root = _setup()
             with connection.cursor() as cursor:
                 columns = ", ".join(f"c{i} text" for i in range(len(COLUMNS)))
                 cursor.execute(f"CREATE TABLE bench_floor ({columns})")
-            for grain in ("day", "month"):
-                with override_settings(COSTTRACK_IMPORT_GRAIN=grain):
-                    yield _measure(path, grain=grain, user=user, root=root, repeat=repeat, log=log)
+            for fmt in wanted:
+                for grain in ("day", "month"):
+                    with override_settings(COSTTRACK_IMPORT_GRAIN=grain):
+                        yield _measure(
+                            files[fmt], floor_path=path, fmt=fmt, grain=grain, user=user,
+                            root=root, repeat=repeat, log=log,
+                        )  # fmt: skip
 
 
 def _copy_floor(path: str) -> None:
@@ -188,32 +281,38 @@ def _copy_floor(path: str) -> None:
                 copy.write(chunk)
 
 
-def _measure(path: str, *, grain: str, user, root, repeat: int, log) -> dict:
+def _measure(
+    path: str, *, floor_path: str, fmt: str, grain: str, user, root, repeat: int, log
+) -> dict:
     ours_times, floor_times, batch = [], [], None
     for attempt in range(repeat):
         _reset()
         started = time.perf_counter()
         with open(path, "rb") as source:
             batch = services.import_file(
-                source=source, file_name=f"focus-{grain}-{attempt}.csv", acting_user=user,
+                source=source, file_name=f"focus-{grain}-{attempt}.{fmt}", acting_user=user,
                 unit=root,
             )  # fmt: skip
         ours_times.append(time.perf_counter() - started)
         if batch.status != "succeeded":
             raise RuntimeError(f"The bench import failed: {batch.errors[:3]}")
         started = time.perf_counter()
-        _copy_floor(path)
+        _copy_floor(floor_path)
         floor_times.append(time.perf_counter() - started)
         log(
-            f"{grain} run {attempt + 1}: ours {ours_times[-1]:.2f} s, floor {floor_times[-1]:.2f} s"
+            f"{fmt} {grain} run {attempt + 1}: ours {ours_times[-1]:.2f} s, "
+            f"floor {floor_times[-1]:.2f} s"
         )
+    scenario = "import" + ("_parquet" if fmt == "parquet" else "")
     return result_line(
-        "import" if grain == "day" else "import_month",
+        scenario + ("_month" if grain == "month" else ""),
         ours=statistics.median(ours_times),
         floor=statistics.median(floor_times),
         rows=batch.rows,
         file_mb=round(os.path.getsize(path) / 1e6, 1),
+        format=fmt,
         grain=grain,
+        scopes=batch.scopes.count(),
         costs_created=batch.costs_created,
         resources_created=batch.resources_created,
         repeat=repeat,

@@ -1,6 +1,7 @@
-"""Reading a FinOps FOCUS (v1.0–v1.2) CSV export into PostgreSQL.
+"""Reading a FinOps FOCUS (v1.0–v1.3) export into PostgreSQL.
 
-The file is streamed (plain or gzip) through ``COPY`` into a temporary staging table of text
+The file is streamed (CSV plain or gzip, or Parquet one record batch at a time, its rows
+numbered from line 2 as a CSV file's) through ``COPY`` into a temporary staging table of text
 columns; ``costs.imports.rows`` types and checks them with set-based SQL (row errors with
 line, column and message), ``costs.imports.grouping`` sums them into charge groups and
 ``costs.imports.loader`` turns those into costs. Nothing here writes outside the temporary
@@ -52,6 +53,9 @@ OPTIONAL_COLUMNS = (
     "RegionName",
     "Tags",
 )
+# x_ columns kept per cost: at most this many, each value at most this long.
+MAX_CUSTOM_COLUMNS = 20
+MAX_CUSTOM_VALUE = 256
 AMOUNT_COLUMNS = ("EffectiveCost", "BilledCost", "ListCost", "ContractedCost")
 CHARGE_CATEGORIES = ("usage", "purchase", "tax", "credit", "adjustment")
 MAX_ROW_ERRORS = 1000
@@ -98,6 +102,8 @@ class StagedFile:
     sha256: str
     size: int
     rows: int = 0
+    version: str = ""
+    format: str = "focus"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def col(self, name: str) -> str:
@@ -155,7 +161,7 @@ class _DigestingStream:
 def content_sha256(content: bytes) -> str:
     """The digest ``stage`` gives the same bytes: of the CSV inside, when they are gzip."""
     digest = hashlib.sha256()
-    if content[:2] != GZIP_MAGIC:
+    if content[:2] != GZIP_MAGIC:  # plain CSV, or Parquet (digest of its bytes)
         digest.update(content)
         return digest.hexdigest()
     try:
@@ -168,9 +174,8 @@ def content_sha256(content: bytes) -> str:
     return digest.hexdigest()
 
 
-def _open_text_stream(reader: _CountingReader) -> _DigestingStream:
+def _open_text_stream(buffered: io.BufferedReader) -> _DigestingStream:
     """The decompressed byte stream: gzip when the file starts with the gzip magic bytes."""
-    buffered = io.BufferedReader(reader, buffer_size=CHUNK_BYTES)
     if buffered.peek(2)[:2] == GZIP_MAGIC:
         return _DigestingStream(gzip.GzipFile(fileobj=buffered, mode="rb"))  # type: ignore[arg-type]
     return _DigestingStream(buffered)
@@ -198,35 +203,6 @@ def _read_header(stream: IO[bytes]) -> list[str]:
     return [name.strip() for name in header]
 
 
-def _check_header(header: list[str], amount_column: str) -> None:
-    errors = []
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            errors.append({"line": 1, "column": name, "message": f"Column '{name}' repeats."})
-        seen.add(name)
-    required = list(MANDATORY_COLUMNS)
-    if amount_column not in required:
-        required.append(amount_column)
-    missing = [name for name in required if name not in seen]
-    for name in missing:
-        errors.append(
-            {"line": 1, "column": name, "message": f"Mandatory column '{name}' is missing."}
-        )
-    if errors:
-        if missing and len(missing) == len(required):
-            errors.insert(
-                0,
-                {
-                    "line": 1,
-                    "column": "",
-                    "message": "This is not a FOCUS CSV file: none of the mandatory columns "
-                    f"({', '.join(MANDATORY_COLUMNS[:4])} …) is in the header.",
-                },
-            )
-        raise FocusFileError(errors)
-
-
 def _copy_error(exc: psycopg.Error) -> FocusFileError:
     """A clear message from a failed COPY, with the file line (the header is line 1)."""
     diag = getattr(exc, "diag", None)
@@ -245,27 +221,47 @@ def _copy_error(exc: psycopg.Error) -> FocusFileError:
     return file_error(message, line=line)
 
 
-def stage(
-    source: IO[bytes],
-    *,
-    amount_column: str,
-    progress: Callable[[int], None] | None = None,
-) -> StagedFile:
-    """COPY a FOCUS file into the temporary table ``_focus_raw`` (dropped at commit).
+PARQUET_MAGIC = b"PAR1"
+PARQUET_BATCH_ROWS = 16_384
 
-    Must run inside a transaction on PostgreSQL. Raises ``FocusFileError`` for a file that
-    is not a readable CSV with the mandatory columns.
-    """
-    reader = _CountingReader(source, progress)
-    stream = _open_text_stream(reader)
-    header = _read_header(stream)
-    _check_header(header, amount_column)
+
+def _size_limit() -> int:
+    from costtrack.core.uploads import max_upload_bytes
+
+    return max_upload_bytes()
+
+
+def _limited(progress: Callable[[int], None] | None, limit: int) -> Callable[[int], None]:
+    """``progress`` that also refuses a file once more than ``limit`` bytes were read."""
+
+    def seen(size: int) -> None:
+        if size > limit:
+            raise file_error(
+                f"The file is larger than the import limit of {limit / (1 << 20):.0f} MB "
+                "(COSTTRACK_IMPORT_MAX_MB); nothing was imported."
+            )
+        if progress is not None:
+            progress(size)
+
+    return seen
+
+
+def _staging_columns(header: list[str], version: str) -> tuple[dict[str, str], list[str]]:
+    from . import versions
+
     staging = {name: f"c{i}" for i, name in enumerate(header)}
     known = set(MANDATORY_COLUMNS) | set(OPTIONAL_COLUMNS)
-    custom = [name for name in header if name.startswith("x_")]
+    custom = [name for name in header if name.startswith("x_")][:MAX_CUSTOM_COLUMNS]
     columns = {name: staging[name] for name in header if name in known or name in custom}
-    column_defs = ", ".join(f"c{i} text" for i in range(len(header)))
-    column_list = ", ".join(f"c{i}" for i in range(len(header)))
+    if version == "1.3":
+        for old, new in versions.RENAMED_IN_1_3.items():
+            if old not in columns and new in staging:
+                columns[old] = staging[new]
+    return columns, custom
+
+
+def _create_raw(width: int) -> None:
+    column_defs = ", ".join(f"c{i} text" for i in range(width))
     _enlarge_temp_buffers()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL TIME ZONE 'UTC'")
@@ -277,6 +273,43 @@ def stage(
             "CREATE TEMP TABLE _focus_raw (line bigint NOT NULL DEFAULT nextval('_focus_line'), "
             f"{column_defs}) ON COMMIT DROP"
         )
+
+
+def _staged_rows() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM _focus_raw")
+        rows = cursor.fetchone()[0]
+    if rows == 0:
+        raise file_error("The file has a header but no data rows.", line=2)
+    return rows
+
+
+def stage(
+    source: IO[bytes],
+    *,
+    amount_column: str,
+    progress: Callable[[int], None] | None = None,
+    version: str = "",
+) -> StagedFile:
+    """COPY a FOCUS file into the temporary table ``_focus_raw`` (dropped at commit).
+
+    Must run inside a transaction on PostgreSQL. Raises ``FocusFileError`` for a file that
+    is not a readable CSV or Parquet file with the mandatory columns of its FOCUS version
+    (``version`` when declared, else detected from the header), or that passes the size
+    limit.
+    """
+    from . import versions  # (which reads this module's column lists)
+
+    reader = _CountingReader(source, _limited(progress, _size_limit()))
+    buffered = io.BufferedReader(reader, buffer_size=CHUNK_BYTES)
+    if buffered.peek(4)[:4] == PARQUET_MAGIC:
+        return _stage_parquet(source, reader, amount_column=amount_column, version=version)
+    stream = _open_text_stream(buffered)
+    header = _read_header(stream)
+    version = versions.check_header(header, amount_column, version)
+    columns, custom = _staging_columns(header, version)
+    column_list = ", ".join(f"c{i}" for i in range(len(header)))
+    _create_raw(len(header))
     raw = connection.connection
     try:
         with (
@@ -297,17 +330,65 @@ def stage(
                 copy.write(chunk)
     except psycopg.Error as exc:
         raise _copy_error(exc) from None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM _focus_raw")
-        rows = cursor.fetchone()[0]
-    if rows == 0:
-        raise file_error("The file has a header but no data rows.", line=2)
     return StagedFile(
         columns=columns,
         custom_columns=custom,
         sha256=stream.digest.hexdigest(),
         size=reader.size,
-        rows=rows,
+        rows=_staged_rows(),
+        version=version,
+    )
+
+
+def _stage_parquet(
+    source: IO[bytes], reader: "_CountingReader", *, amount_column: str, version: str
+) -> StagedFile:
+    """COPY a Parquet file one record batch at a time (each row group read on its own).
+
+    Every column is written as CSV text (timestamps as ISO 8601, decimals as written, maps
+    and lists of tags as JSON), so the rows are checked and summed as a CSV file's are.
+    """
+    from . import parquet, versions
+
+    if not hasattr(source, "seek"):
+        raise file_error("A Parquet file must be read from a seekable file.")
+    size = source.seek(0, io.SEEK_END)
+    reader.progress(size)  # refuses a file over the limit before reading it
+    source.seek(0)
+    try:
+        handle = parquet.open_file(source)
+    except parquet.ParquetError as exc:
+        raise file_error(f"The Parquet file cannot be read: {exc}.") from None
+    names = list(handle.schema_arrow.names)
+    header = [name.strip() for name in names]
+    version = versions.check_header(header, amount_column, version, kind="Parquet")
+    columns, custom = _staging_columns(header, version)
+    # Only the columns the import reads are decoded and copied (a CSV's are all parsed).
+    used = sorted({int(name[1:]) for name in columns.values()})
+    column_list = ", ".join(f"c{i}" for i in used)
+    _create_raw(len(header))
+    raw = connection.connection
+    try:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY _focus_raw ({column_list}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
+            for chunk in parquet.csv_chunks(
+                handle, batch_rows=PARQUET_BATCH_ROWS, columns=[names[i] for i in used]
+            ):
+                copy.write(chunk)
+    except parquet.ParquetError as exc:
+        raise file_error(f"The Parquet file cannot be read: {exc}.") from None
+    except psycopg.Error as exc:
+        raise _copy_error(exc) from None
+    return StagedFile(
+        columns=columns,
+        custom_columns=custom,
+        sha256=parquet.file_sha256(source),
+        size=size,
+        rows=_staged_rows(),
+        version=version,
+        format="focus-parquet",
     )
 
 

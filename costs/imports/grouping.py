@@ -7,53 +7,15 @@ staged rows into ``_focus_groups``. ``ROUNDED_GROUPS`` gives each group its amou
 currency's minor unit so that every account, service and day keeps its exact total.
 """
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.utils import timezone
-
 from costtrack.core.money import reporting_currency
 
-from .focus import CHARGE_CATEGORIES, file_error
+from .focus import CHARGE_CATEGORIES
 from .rows import valid_datetime
 from .sql import execute as _execute
 from .sql import fetch as _fetch
-
-
-@dataclass
-class BillingScope:
-    billing_account_id: str
-    billing_account_name: str
-    period_start: date
-    period_end: date
-    provider: str
-
-
-def billing_scope() -> BillingScope:
-    """The one billing account and billing period the file covers (else ``FocusFileError``)."""
-    rows = _fetch(
-        """
-        SELECT billing_account_id, max(billing_account_name), billing_start_text::timestamptz,
-               billing_end_text::timestamptz, max(provider_name), min(first_line)
-        FROM _focus_groups GROUP BY billing_account_id, billing_start_text, billing_end_text
-        ORDER BY min(first_line) LIMIT 6
-        """
-    )
-    if len(rows) > 1:
-        listed = "; ".join(
-            f"{r[0]} {r[2]:%Y-%m-%d}…{r[3]:%Y-%m-%d} (from line {r[5]})" for r in rows
-        )
-        raise file_error(
-            "A file must cover one billing account and one billing period; this one covers "
-            f"{'more than 5' if len(rows) > 5 else len(rows)}: {listed}.",
-            line=rows[1][5],
-            column="BillingAccountId",
-        )
-    account, name, start, end, provider, _ = rows[0]
-    # FOCUS periods end exclusively (the next month's first instant): keep the last day.
-    last_day = max(start.date(), (end - timezone.timedelta(microseconds=1)).date())
-    return BillingScope(account, name or "", start.date(), last_day, provider or "")
 
 
 def charge_days() -> list[date]:
@@ -138,8 +100,9 @@ ROUNDED_GROUPS = """
                 FROM _focus_groups g0 WHERE g0.sign <> 0
             ) d
         ) u
-        WINDOW bucket AS (PARTITION BY u.billing_account_id, u.sub_account_id, u.service_name,
-                          u.day, u.currency)
+        WINDOW bucket AS (PARTITION BY u.provider_name, u.billing_account_id,
+                          u.billing_start_text, u.billing_end_text, u.sub_account_id,
+                          u.service_name, u.day, u.currency)
     ) b
 """
 
@@ -198,6 +161,8 @@ def group_rows(
             {day} AS day,
             {day_end} AS day_end,
             btrim(tags_text) AS tags_text, sign(amount) AS sign, sign(amount) < 0 AS negative,
+            coalesce(lower(btrim(charge_class)) = 'correction', false) AS correction,
+            NULL::bigint AS corrects_period_id, NULL::date AS charged_on,
             sum(amount) AS amount_exact, sum(billed_cost) AS billed_cost,
             sum(list_cost) AS list_cost, sum(effective_cost) AS effective_cost,
             {agg("max", "billing_account_name", 255)} AS billing_account_name,
@@ -220,7 +185,8 @@ def group_rows(
         FROM ({source} OFFSET 0) r
         GROUP BY billing_account_id, billing_start_text, billing_end_text, sub_account_id,
             provider_name, publisher_name, service_name, service_category, charge_category,
-            resource_id, region_id, currency, {grouped_days}, tags_text, sign(amount)
+            resource_id, region_id, currency, {grouped_days}, tags_text, sign(amount),
+            coalesce(lower(btrim(charge_class)) = 'correction', false)
         """,  # noqa: S608  # nosec B608 (this package's SQL and staging names only)
         {"currencies": currencies, "charge_categories": list(CHARGE_CATEGORIES)},
     )

@@ -142,7 +142,7 @@ def map_groups(*, batch: ImportBatch, default_unit_id: int | None) -> None:
     _execute(
         f"""
         CREATE TEMP TABLE _focus_mapped ON COMMIT DROP AS
-        SELECT g.*, p.provider_code,
+        SELECT g.*, p.provider_code, sm.scope_id,
             coalesce(t.tags, '{{}}'::jsonb) AS tags,
             x.rate,
             m.id AS rule_id, m.organization_unit_id AS rule_unit_id, m.entity_id AS rule_entity_id,
@@ -150,6 +150,10 @@ def map_groups(*, batch: ImportBatch, default_unit_id: int | None) -> None:
             res.id IS NOT NULL AS known_resource, res.organization_unit_id AS known_unit_id
         FROM ({ROUNDED_GROUPS}) g
         CROSS JOIN LATERAL (SELECT {PROVIDER_SQL} AS provider_code) p
+        JOIN _focus_scope_map sm ON sm.provider_name = g.provider_name
+         AND sm.billing_account_id = g.billing_account_id
+         AND sm.billing_start_text = g.billing_start_text
+         AND sm.billing_end_text = g.billing_end_text
         LEFT JOIN _focus_tags t ON t.tags_text = g.tags_text
         JOIN _focus_rates x ON x.currency = g.currency AND x.day = g.day
         LEFT JOIN orgunits_resource res
@@ -427,8 +431,11 @@ def insert_costs(*, batch: ImportBatch, submitter_id: int, custom_columns: list[
     )
     _execute(
         """
-        INSERT INTO costs_importedcost (cost_id, batch_id, role, lines, first_line)
-        SELECT cost_id, %(batch)s, %(role)s, lines, first_line FROM _focus_costs
+        INSERT INTO costs_importedcost (cost_id, batch_id, role, lines, first_line, scope_id,
+            corrects_period_id, charged_on, unmapped)
+        SELECT cost_id, %(batch)s, %(role)s, lines, first_line, scope_id, corrects_period_id,
+            charged_on, NOT known_resource AND rule_id IS NULL
+        FROM _focus_costs
         """,
         {**params, "role": ImportedCost.Role.CHARGE},
     )

@@ -13,6 +13,7 @@ from django.db import connection
 from .focus import (
     CHARGE_CATEGORIES,
     MANDATORY_COLUMNS,
+    MAX_CUSTOM_VALUE,
     MAX_ROW_ERRORS,
     OPTIONAL_COLUMNS,
     StagedFile,
@@ -105,7 +106,7 @@ def _row_select(staged: StagedFile, *, amount_column: str, precise: bool) -> str
         return f"left(coalesce({c[name]}, ''), {limit})"
 
     customs = ", ".join(
-        f"NULLIF({staged.columns[name]}, '') AS x{i}"
+        f"NULLIF(left({staged.columns[name]}, {MAX_CUSTOM_VALUE}), '') AS x{i}"
         for i, name in enumerate(staged.custom_columns)
     )
     errs = f"array_remove(ARRAY[{', '.join(_checks(staged, c, amount, amount_column))}], NULL)"

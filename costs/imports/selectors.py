@@ -3,11 +3,12 @@
 from typing import Any
 
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models.fields.json import KT
 
 from costtrack.core.roles import is_finance, is_read_only, sees_everything
 from orgunits.selectors import active_delegators_of
 
-from ..models import Cost, ImportBatch, MappingRule
+from ..models import Cost, ImportBatch, ImportedCost, ImportScope, MappingRule
 
 
 def import_list(*, user) -> QuerySet[ImportBatch]:
@@ -23,7 +24,7 @@ def import_list(*, user) -> QuerySet[ImportBatch]:
 def import_get(*, user, pk: int) -> ImportBatch | None:
     qs = ImportBatch.objects.select_related(
         "created_by", "default_unit", "supersedes", "superseded_by"
-    )
+    ).prefetch_related("scopes")
     if not sees_everything(user):
         qs = qs.filter(created_by=user)
     return qs.filter(pk=pk).first()
@@ -79,6 +80,84 @@ def import_groups_awaiting(user) -> list[dict[str, Any]]:
             "total_reporting": r["total_reporting"],
             "first_day": r["first_day"],
             "last_day": r["last_day"],
+        }
+        for r in rows
+    ]
+
+
+def import_scopes(*, batch: ImportBatch) -> QuerySet[ImportScope]:
+    """The scopes of an import's file in file order (one query)."""
+    return ImportScope.objects.filter(batch=batch).order_by("first_line", "id")
+
+
+UNMAPPED_KEYS_LIMIT = 50
+
+
+def import_unmapped_keys(
+    *, batch: ImportBatch, limit: int = UNMAPPED_KEYS_LIMIT
+) -> list[dict[str, Any]]:
+    """The keys (tags, sub-account, service, region) of the import's costs that no rule or
+    known resource placed, with their rows, costs and totals per currency, largest first.
+
+    Cancelled and voided costs are left out (a replaced scope's); one query.
+    """
+    rows = (
+        Cost.objects.filter(
+            import_link__batch=batch,
+            import_link__role=ImportedCost.Role.CHARGE,
+            import_link__unmapped=True,
+        )
+        .exclude(status__in=[Cost.Status.CANCELLED, Cost.Status.VOIDED])
+        .annotate(
+            sub_account_id=KT("metadata__focus__sub_account_id"),
+            service_name=KT("metadata__focus__service_name"),
+            region_id=KT("metadata__focus__region_id"),
+        )
+        .values("tags", "sub_account_id", "service_name", "region_id", "currency")
+        .annotate(costs=Count("id"), lines=Sum("import_link__lines"), total=Sum("amount"))
+        .order_by("-total", "service_name", "sub_account_id", "region_id", "currency")[:limit]
+    )
+    return [
+        {
+            "tags": r["tags"] or {},
+            "sub_account_id": r["sub_account_id"] or "",
+            "service_name": r["service_name"] or "",
+            "region_id": r["region_id"] or "",
+            "currency": r["currency"],
+            "costs": r["costs"],
+            "lines": r["lines"] or 0,
+            "total": str(r["total"]),
+        }
+        for r in rows
+    ]
+
+
+def period_adjustments(*, period) -> list[dict[str, Any]]:
+    """Imported costs booked in later periods that correct ``period`` (a closed month):
+    per import, booked day and currency, their costs and total. One query."""
+    rows = (
+        ImportedCost.objects.filter(corrects_period=period)
+        .exclude(cost__status__in=[Cost.Status.CANCELLED, Cost.Status.VOIDED])
+        .values("batch_id", "batch__file_name", "role", "cost__incurred_on", "cost__currency")
+        .annotate(
+            costs=Count("cost_id"),
+            total=Sum("cost__amount"),
+            first_charged=Min("charged_on"),
+            last_charged=Max("charged_on"),
+        )
+        .order_by("batch_id", "role", "cost__incurred_on", "cost__currency")
+    )
+    return [
+        {
+            "import_id": r["batch_id"],
+            "file_name": r["batch__file_name"],
+            "role": r["role"],
+            "booked_on": r["cost__incurred_on"],
+            "currency": r["cost__currency"],
+            "costs": r["costs"],
+            "total": str(r["total"]),
+            "charged_from": r["first_charged"],
+            "charged_to": r["last_charged"],
         }
         for r in rows
     ]

@@ -1,10 +1,11 @@
 """Input and output shapes of the billing import API."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orgunits.models import Entity, OrganizationUnit
 
-from ..models import CostCategory, ImportBatch, MappingRule
+from ..models import CostCategory, ImportBatch, ImportScope, MappingRule
 
 
 class ImportUploadSerializer(serializers.Serializer):
@@ -16,6 +17,53 @@ class ImportUploadSerializer(serializers.Serializer):
         help_text="Code of the unit for rows no rule or known resource places.",
     )
     override_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    focus_version = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=8,
+        help_text="The file's FOCUS version (1.0, 1.1, 1.2 or 1.3); detected when empty.",
+    )
+
+
+class ImportScopeSerializer(serializers.ModelSerializer):
+    """One (provider, billing account, billing period) of the file, with its own figures."""
+
+    class Meta:
+        model = ImportScope
+        fields = [
+            "id",
+            "provider",
+            "billing_account_id",
+            "billing_account_name",
+            "billing_period_start",
+            "billing_period_end",
+            "status",
+            "rows",
+            "imported_rows",
+            "skipped_rows",
+            "unmapped_rows",
+            "corrections",
+            "costs_created",
+            "costs_reversed",
+            "totals",
+            "cost_totals",
+            "kept",
+            "supersedes",
+            "superseded_at",
+        ]
+        read_only_fields = fields
+
+
+class UnmappedKeySerializer(serializers.Serializer):
+    tags = serializers.DictField()
+    sub_account_id = serializers.CharField()
+    service_name = serializers.CharField()
+    region_id = serializers.CharField()
+    currency = serializers.CharField()
+    costs = serializers.IntegerField()
+    lines = serializers.IntegerField()
+    total = serializers.CharField()
 
 
 class ImportBatchSerializer(serializers.ModelSerializer):
@@ -43,6 +91,7 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "billing_period_start",
             "billing_period_end",
             "provider",
+            "focus_version",
             "amount_column",
             "default_unit",
             "counts",
@@ -77,9 +126,33 @@ class ImportBatchSerializer(serializers.ModelSerializer):
 
 
 class ImportBatchDetailSerializer(ImportBatchSerializer):
+    scopes = ImportScopeSerializer(many=True, read_only=True)
+    unmapped_keys = serializers.SerializerMethodField()
+
     class Meta(ImportBatchSerializer.Meta):
-        fields = [*ImportBatchSerializer.Meta.fields, "errors", "warnings"]
+        fields = [
+            *ImportBatchSerializer.Meta.fields,
+            "scopes",
+            "unmapped_keys",
+            "errors",
+            "warnings",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(UnmappedKeySerializer(many=True))
+    def get_unmapped_keys(self, batch: ImportBatch) -> list[dict]:
+        """The unmapped rows' keys with their totals (largest first, at most 50)."""
+        if not batch.unmapped_rows:
+            return []
+        from .selectors import import_unmapped_keys
+
+        return import_unmapped_keys(batch=batch)
+
+
+class PlacementResultSerializer(serializers.Serializer):
+    placed_costs = serializers.IntegerField()
+    placed_rows = serializers.IntegerField()
+    still_unmapped_rows = serializers.IntegerField()
 
 
 class ImportDecisionSerializer(serializers.Serializer):

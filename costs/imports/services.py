@@ -15,44 +15,39 @@ from typing import IO, Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from costtrack.core.db import advisory_xact_lock
 from costtrack.core.exceptions import (
     ApplicationError,
     PermissionDenied,
     ValidationError,
 )
 from costtrack.core.jobs import job_enqueue
-from costtrack.core.money import currencies
 from costtrack.core.roles import is_finance
 from orgunits.models import OrganizationUnit
 
 from .. import extensions
 from ..models import ImportBatch, ImportFile
-from . import focus, grouping, loader, notices, rows
-from .checks import check_budgets, guard_days
+from . import focus, loader, notices, versions  # noqa: F401 (loader: patched in tests)
 from .decisions import import_batch_decide
-from .replace import replace_import
+from .load import load_file, succeeded_copy
+from .placement import import_rerun_placement
 
 # The writes of billing imports, in one place for the API, admin, pages and commands.
-__all__ = ["import_batch_decide", "import_create", "import_file", "import_run"]
+__all__ = [
+    "import_batch_decide",
+    "import_create",
+    "import_file",
+    "import_rerun_placement",
+    "import_run",
+]
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
 
 AMOUNT_COLUMN_SETTING = "COSTTRACK_IMPORT_AMOUNT_COLUMN"
 DEFAULT_UNIT_SETTING = "COSTTRACK_IMPORT_DEFAULT_UNIT"
-GRAIN_SETTING = "COSTTRACK_IMPORT_GRAIN"
-
-
-def grain() -> str:
-    """One cost per charge group and ``day`` (default) or per ``month`` (setting)."""
-    value = getattr(settings, GRAIN_SETTING, "day") or "day"
-    if value not in ("day", "month"):
-        raise ValidationError(f"{GRAIN_SETTING} must be 'day' or 'month'.", field="grain")
-    return value
 
 
 def amount_column() -> str:
@@ -82,24 +77,6 @@ def _check_can_import(acting_user) -> None:
         raise PermissionDenied("Only finance staff may import billing files.")
 
 
-def _succeeded_copy(sha256: str) -> ImportBatch | None:
-    """The active import of the file with this content digest, if any.
-
-    A file whose import a corrected file has since replaced is not "already imported":
-    importing it again is a correction in turn (it replaces the corrected one).
-    """
-    return (
-        ImportBatch.objects.filter(
-            sha256=sha256,
-            status=ImportBatch.Status.SUCCEEDED,
-            duplicate_of__isnull=True,
-            superseded_at__isnull=True,
-        )
-        .order_by("pk")
-        .first()
-    )
-
-
 @transaction.atomic
 def import_create(
     *,
@@ -108,6 +85,7 @@ def import_create(
     acting_user,
     unit: OrganizationUnit | None = None,
     override_reason: str = "",
+    focus_version: str = "",
 ) -> tuple[ImportBatch, bool]:
     """Queue an uploaded file for import (finance only); its job is recorded in this
     transaction and a worker runs it (``import_enqueue``).
@@ -118,8 +96,14 @@ def import_create(
     _check_can_import(acting_user)
     if not content:
         raise ValidationError("The file is empty.", field="file")
+    if focus_version and focus_version not in versions.VERSIONS:
+        raise ValidationError(
+            f"Unknown FOCUS version '{focus_version}': this import reads FOCUS "
+            f"{', '.join(versions.VERSIONS)}.",
+            field="focus_version",
+        )
     sha256 = focus.content_sha256(content)
-    existing = _succeeded_copy(sha256)
+    existing = succeeded_copy(sha256)
     if existing is not None:
         return existing, False
     batch = ImportBatch(
@@ -130,6 +114,7 @@ def import_create(
         amount_column=amount_column(),
         default_unit=unit or default_unit(),
         override_reason=override_reason,
+        focus_version=focus_version[:8],
     )
     batch.full_clean()
     batch.save()
@@ -156,6 +141,7 @@ def import_file(
     unit: OrganizationUnit | None = None,
     override_reason: str = "",
     progress: Callable[[int], None] | None = None,
+    focus_version: str = "",
 ) -> ImportBatch:
     """Import a file now (the command line): create the batch and run it.
 
@@ -169,6 +155,7 @@ def import_file(
         amount_column=amount_column(),
         default_unit=unit or default_unit(),
         override_reason=override_reason,
+        focus_version=focus_version[:8],
     )
     batch.full_clean()
     batch.save()
@@ -211,7 +198,7 @@ def import_run(
         source = io.BytesIO(bytes(content or b""))
     try:
         with transaction.atomic():
-            result = _load(batch=batch, source=source, progress=progress)
+            result = load_file(batch=batch, source=source, progress=progress)
     except focus.FocusFileError as exc:
         return _fail(batch, exc.errors, exc.error_count)
     except ApplicationError as exc:
@@ -273,129 +260,3 @@ def _fail(batch: ImportBatch, errors: list[dict[str, Any]], count: int) -> Impor
         batch.save(update_fields=["status", "errors", "error_count", "finished_at"])
         notices.notify_finished(batch)
     return batch
-
-
-def _raise_errors(errors: list[dict[str, Any]], count: int) -> None:
-    if errors:
-        raise focus.FocusFileError(errors, count)
-
-
-def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | None:
-    column = batch.amount_column
-    staged = focus.stage(source, amount_column=column, progress=progress)
-    duplicate = _succeeded_copy(staged.sha256)
-    if duplicate is not None and duplicate.pk != batch.pk:
-        # The very same bytes were imported before: change nothing, point at that import.
-        duplicate.already_imported = True
-        return duplicate
-    _phase(progress, "checking and summing rows")
-    _type_and_group(staged, amount_column=column)
-    scope = grouping.billing_scope()
-    advisory_xact_lock(f"costs.import:{scope.billing_account_id}:{scope.period_start}")
-    duplicate = _succeeded_copy(staged.sha256)
-    if duplicate is not None:
-        duplicate.already_imported = True
-        return duplicate
-    previous = (
-        ImportBatch.objects.select_for_update(of=("self",))
-        .filter(
-            status=ImportBatch.Status.SUCCEEDED,
-            duplicate_of__isnull=True,
-            billing_account_id=scope.billing_account_id,
-            billing_period_start=scope.period_start,
-            billing_period_end=scope.period_end,
-            superseded_at__isnull=True,
-        )
-        .exclude(pk=batch.pk)
-        .order_by("-pk")
-        .first()
-    )
-    grouping.prepare_rates()
-    _raise_errors(*grouping.rate_errors(focus.MAX_ROW_ERRORS))
-    guard_days(grouping.charge_days())
-    _phase(progress, "mapping to units, resources and approvers")
-    loader.map_groups(batch=batch, default_unit_id=batch.default_unit_id)
-    loader.finish_mapping(submitter_id=batch.created_by_id, default_unit_id=batch.default_unit_id)
-    warnings = check_budgets(
-        batch=batch,
-        groups=loader.budget_groups(),
-        acting_user=batch.created_by,
-        override_reason=batch.override_reason,
-    )
-    reversed_count = 0
-    if previous is not None:
-        reversed_count = replace_import(previous=previous, batch=batch)
-    _phase(progress, "writing costs and audit events")
-    result = loader.insert_costs(
-        batch=batch, submitter_id=batch.created_by_id, custom_columns=staged.custom_columns
-    )
-    batch.status = ImportBatch.Status.SUCCEEDED
-    batch.sha256 = staged.sha256
-    batch.file_size = staged.size
-    batch.rows = staged.rows
-    batch.billing_account_id = scope.billing_account_id[:255]
-    batch.billing_account_name = scope.billing_account_name[:255]
-    batch.billing_period_start = scope.period_start
-    batch.billing_period_end = scope.period_end
-    batch.provider = scope.provider[:64]
-    batch.imported_rows = result.imported_rows
-    batch.skipped_rows = result.skipped_rows
-    batch.unmapped_rows = result.unmapped_rows
-    batch.costs_created = result.costs_created
-    batch.costs_auto_approved = result.costs_auto_approved
-    batch.costs_reversed = reversed_count
-    batch.resources_created = getattr(batch, "_resources_created", 0)
-    batch.totals = result.totals
-    batch.total_reporting = result.total_reporting
-    batch.warnings = warnings + result.warnings
-    batch.errors = []
-    batch.error_count = 0
-    batch.finished_at = timezone.now()
-    batch.supersedes = previous
-    batch.full_clean(exclude=["created_by", "default_unit", "supersedes"])
-    batch.save()
-    notices.notify_finished(batch)
-    notices.notify_approvers(batch, result)
-    return None
-
-
-def _phase(progress, name: str) -> None:
-    """Tell a progress display (``progress.phase``, when it has one) what runs now."""
-    phase = getattr(progress, "phase", None)
-    if phase is not None:
-        phase(name)
-
-
-class _NeedsPrecisePass(Exception):
-    pass
-
-
-def _type_and_group(staged: focus.StagedFile, *, amount_column: str) -> None:
-    """Sum the staged rows into charge groups, typing them on the way.
-
-    The fast path casts and sums in one pass; if a cast fails or a cheap check flags a
-    group, the precise pass types every row with pattern checks, and either reports the row
-    errors (``FocusFileError``) or sums the typed rows.
-    """
-    codes = sorted(currencies())
-    per = grain()
-    try:
-        with transaction.atomic():
-            source = rows.fast_source(staged, amount_column=amount_column)
-            grouping.group_rows(
-                source, custom_columns=staged.custom_columns, currencies=codes, grain=per
-            )
-            rows.type_tags("_focus_groups")
-            if grouping.groups_have_problems():
-                raise _NeedsPrecisePass
-    except (_NeedsPrecisePass, DatabaseError):
-        rows.type_rows(staged, amount_column=amount_column, currencies=codes)
-        rows.type_tags("_focus_rows")
-        _raise_errors(*rows.row_errors())
-        grouping.group_rows(
-            "SELECT * FROM _focus_rows",
-            custom_columns=staged.custom_columns,
-            currencies=codes,
-            grain=per,
-        )
-    rows.drop_raw()

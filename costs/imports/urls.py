@@ -14,5 +14,6 @@ urlpatterns = [
     path("imports/awaiting/", api.ImportGroupsAwaitingApi.as_view(), name="import-awaiting"),
     path("imports/<int:pk>/", api.ImportDetailApi.as_view(), name="import-detail"),
     path("imports/<int:pk>/decide/", api.ImportDecideApi.as_view(), name="import-decide"),
+    path("imports/<int:pk>/place/", api.ImportPlaceApi.as_view(), name="import-place"),
     *router.urls,
 ]

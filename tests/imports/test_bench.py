@@ -11,14 +11,23 @@ from orgunits.models import Resource
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_bench_import_times_both_grains_against_copy(capsys):
-    call_command("bench", "import", "--rows", "3000", "--repeat", "1")
+def test_bench_import_times_both_grains_and_formats_against_copy(capsys, tmp_path):
+    call_command(
+        "bench", "import", "--rows", "3000", "--repeat", "1", "--keep-files", str(tmp_path)
+    )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [(x["scenario"], x["grain"]) for x in lines] == [
-        ("import", "day"),
-        ("import_month", "month"),
+    assert [(x["scenario"], x["format"], x["grain"]) for x in lines] == [
+        ("import", "csv", "day"),
+        ("import_month", "csv", "month"),
+        ("import_parquet", "parquet", "day"),
+        ("import_parquet_month", "parquet", "month"),
     ]
-    day, month = lines
+    # 4 billing accounts of 3 providers by default: 4 scopes, the same rows in both formats
+    assert {x["scopes"] for x in lines} == {4}
+    assert lines[0]["costs_created"] == lines[2]["costs_created"]
+    assert lines[1]["costs_created"] == lines[3]["costs_created"]
+    assert (tmp_path / "focus.csv").exists() and (tmp_path / "focus.parquet").exists()
+    day, month = lines[:2]
     assert day["rows"] == month["rows"] >= 3000
     assert all(x["ours_s"] > 0 and x["floor_s"] > 0 for x in lines)
     assert day["ratio"] == pytest.approx(day["ours_s"] / day["floor_s"], rel=0.01)
@@ -29,3 +38,12 @@ def test_bench_import_times_both_grains_against_copy(capsys):
     assert Cost.objects.count() == 0
     assert ImportBatch.objects.count() == 0
     assert Resource.objects.count() == 0
+
+
+def test_bench_import_of_one_account_and_csv_only(capsys):
+    call_command(
+        "bench", "import", "--rows", "2000", "--repeat", "1", "--accounts", "1",
+        "--providers", "1", "--formats", "csv",
+    )  # fmt: skip
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(x["scenario"], x["scopes"]) for x in lines] == [("import", 1), ("import_month", 1)]

@@ -298,11 +298,14 @@ def test_a_row_with_too_many_columns_is_refused_with_its_line(run):
     assert "number of columns" in batch.errors[0]["message"]
 
 
-def test_a_file_mixing_billing_periods_is_refused(run):
+def test_a_file_mixing_billing_periods_imports_each_period_as_its_own_scope(run):
+    """Once refused as a whole; a billing period is a scope of its own now."""
     rows = rows_of(sample_bytes("gcp.csv"))
     rows[-1]["BillingPeriodStart"] = "2024-02-01T00:00:00Z"
-    batch = _bad(run, to_csv(rows))
-    assert "one billing account and one billing period" in batch.errors[0]["message"]
+    batch = run(to_csv(rows))
+    assert batch.status == ImportBatch.Status.SUCCEEDED, batch.errors
+    starts = sorted(str(s.billing_period_start) for s in batch.scopes.all())
+    assert starts == ["2024-02-01", "2024-03-01"]
 
 
 # --- idempotency and replacement ------------------------------------------------------
@@ -630,16 +633,18 @@ def test_a_corrected_file_cancels_the_pending_costs_it_replaces(run):
     assert live.aggregate(s=Sum("amount"))["s"] == sum(csv_totals(to_csv(rows)).values())
 
 
-def test_an_import_into_a_closed_accounting_period_is_refused(run):
+def test_an_import_into_a_closing_accounting_period_is_refused(run):
+    """A closed period takes corrections in the next open one (test_multiscope); a period
+    whose close is running refuses the import, as any cost change."""
     from costs.period_models import AccountingPeriod
 
     AccountingPeriod.objects.create(
-        label="2024-03", start=date(2024, 3, 1), end=date(2024, 3, 31), status="closed"
+        label="2024-03", start=date(2024, 3, 1), end=date(2024, 3, 31), status="closing"
     )
     before = counts()
     batch = run(sample_bytes("gcp.csv"))
     assert batch.status == ImportBatch.Status.FAILED
-    assert "The period 2024-03 is closed" in batch.errors[0]["message"]
+    assert "The period 2024-03 is closing" in batch.errors[0]["message"]
     assert counts() == before
 
 

@@ -36,6 +36,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--background", type=int, help="Costs already in the database (enforcement)."
         )
+        parser.add_argument("--accounts", type=int, help="Billing accounts in the file (import).")
+        parser.add_argument("--providers", type=int, help="Providers in the file, 1-3 (import).")
+        parser.add_argument(
+            "--formats", help="Comma-separated file formats to time: csv,parquet (import)."
+        )
+        parser.add_argument(
+            "--keep-files", dest="keep_files", help="Write the generated files here (import)."
+        )
 
     def handle(self, *args, scenario: str, rows: int | None, repeat: int, **options):
         if rows is not None and rows < 1:
@@ -45,7 +53,12 @@ class Command(BaseCommand):
         run = import_string(BENCH_SCENARIOS[scenario])
         sizes = {
             name: options[name]
-            for name in ("nodes", "edges", "dimensions", "background")
+            for name in ("nodes", "edges", "dimensions", "background", "accounts", "providers")
+            if options.get(name) is not None
+        }
+        texts = {
+            name: options[name]
+            for name in ("formats", "keep_files")
             if options.get(name) is not None
         }
         accepted = inspect.signature(run).parameters
@@ -54,6 +67,10 @@ class Command(BaseCommand):
                 raise CommandError(f"--{name} does not apply to the {scenario} scenario.")
             if value < 1:
                 raise CommandError(f"--{name} must be at least 1.")
+        for name in texts:
+            if name not in accepted:
+                raise CommandError(f"--{name.replace('_', '-')} does not apply to {scenario}.")
+        sizes.update(texts)
 
         def log(message: str) -> None:
             self.stderr.write(message)

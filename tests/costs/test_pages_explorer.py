@@ -220,3 +220,40 @@ def test_finance_first_visit_reads_the_summary_with_bounded_queries(
     html = response.content.decode()
     assert _total(html) == "3,167.00 USD"
     assert "<td>Platform</td>" in html.split('id="explorer-groups"')[1]
+
+
+def test_finance_totals_of_every_status_add_the_raw_rest_to_the_summary(
+    client, org, spend, django_assert_max_num_queries
+):
+    """Every status: approved and pending from the summary, drafts, rejected and voided costs
+    read raw, added up per group; the same groups and totals as the raw path."""
+    make_cost(
+        status=Cost.Status.REJECTED,
+        submitted_by=org.member,
+        resource=org.resource,
+        amount="11.00",
+        incurred_on=date(2025, 3, 3),
+    )
+    make_cost(
+        status=Cost.Status.DRAFT,
+        submitted_by=org.member,
+        organization_unit=org.platform,
+        amount="2.50",
+        incurred_on=date(2025, 5, 1),
+    )
+    for keys in ((), ("month",), ("resource",), ("organization_unit", "currency")):
+        params = {"status": "", "incurred_after": "2025-03-01"}
+        costs = selectors.cost_list(user=org.fin, filters=params)
+        merged = reports.list_totals(user=org.fin, filters=params, costs=costs, group_by=keys)
+        raw = [r for r in reports.grouped_totals(costs, group_by=keys) if r["count"] or not keys]
+        assert merged == raw, keys
+    by_month = reports.list_totals(user=org.fin, filters=params, costs=costs, group_by=["month"])
+    assert [(str(r["month"]), r["total"], r["count"]) for r in by_month] == [
+        ("2025-03-01", Decimal("1117.00"), 4),
+        ("2025-04-01", Decimal("60.00"), 1),
+        ("2025-05-01", Decimal("2.50"), 1),
+    ]
+    _client(client, org.fin)
+    with django_assert_max_num_queries(16):
+        html = client.get(EXPLORER, {"status": "", "group_by": "month"}).content.decode()
+    assert _total(html) == "1,179.50 USD"

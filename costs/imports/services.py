@@ -356,6 +356,8 @@ def _load(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch | N
     batch.save()
     notices.notify_finished(batch)
     notices.notify_approvers(batch, result)
+    for hook in extensions.import_finished_hooks():
+        hook(batch=batch)
     return None
 
 

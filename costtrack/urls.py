@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("costs.imports.urls")),
     path("", include("notifications.urls_api")),
     path("", include("allocation.urls_api")),
+    path("", include("recommendations.urls_api")),
 ]
 
 urlpatterns = [
@@ -32,6 +33,7 @@ urlpatterns = [
     path("allocation/pnl/", economics_views.pnl_page, name="allocation-pnl"),
     path("allocation/products/<int:pk>/", economics_views.product_page, name="allocation-product"),
     path("allocation/", include("allocation.urls")),
+    path("recommendations/", include("recommendations.urls")),
     path("", include("costs.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from costtrack.core.db import advisory_xact_lock
 from costtrack.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
-from costtrack.core.money import reporting_currency
+from costtrack.core.money import reporting_currency, round_money
 from costtrack.core.roles import FINANCE, refuse_read_only
 
 from . import compute
@@ -126,7 +126,8 @@ def recommendations_compute(*, now: datetime | None = None, notify: bool = True)
                         actor=None,
                         reason=f"The amount grew from {row.dismissed_amount} to {cand.amount}.",
                         amount=cand.amount,
-                        created_at=now,
+                        # the audit trail tells when it happened, whatever day was computed
+                        created_at=timezone.now(),
                     )
                 )
             row.status, row.opened_at, row.notified_at = Status.OPEN, now, None
@@ -196,10 +197,23 @@ def _json(value) -> str:
 
 
 def _recipients_by_unit(unit_ids: set[int]) -> tuple[dict[int, int | None], list]:
-    """Each unit's owner id (``None``: no owner), and the active finance users."""
+    """Each unit's owner, or its nearest ancestor's (``None``: none up to the root), from one
+    query of the owned units of those trees; and the active finance users."""
     from orgunits.models import OrganizationUnit
 
-    owners = dict(OrganizationUnit.objects.filter(pk__in=unit_ids).values_list("id", "owner_id"))
+    units = list(
+        OrganizationUnit.objects.filter(pk__in=unit_ids).values_list("id", "tree_id", "lft", "rght")
+    )
+    owned = list(
+        OrganizationUnit.objects.filter(
+            tree_id__in={u[1] for u in units}, owner__isnull=False, owner__is_active=True
+        ).values_list("tree_id", "lft", "rght", "owner_id")
+    )
+    owners: dict[int, int | None] = {}
+    for pk, tree_id, lft, rght in units:
+        holders = [o for o in owned if o[0] == tree_id and o[1] <= lft and rght <= o[2]]
+        # the nearest: the ancestor (or the unit) with the largest left value
+        owners[pk] = max(holders, key=lambda o: o[1])[3] if holders else None
     finance = list(User.objects.filter(groups__name=FINANCE, is_active=True).distinct())
     return owners, finance
 
@@ -207,8 +221,9 @@ def _recipients_by_unit(unit_ids: set[int]) -> tuple[dict[int, int | None], list
 @transaction.atomic
 def recommendations_digest(*, now: datetime | None = None) -> int:
     """Tell the owners concerned, in ONE notification each, of the recommendations opened or
-    reopened since they were last told; mark those told. A recommendation goes to its unit's
-    owner; one of a unit without an owner, or organisation-wide, to the finance users.
+    reopened since they were last told; mark those told. A recommendation goes to the owner
+    of its unit (or of the nearest ancestor with one); one without any owner up the tree, or
+    organisation-wide, to the finance users.
     Returns how many users were notified."""
     from notifications.kinds import Kind as NotificationKind
     from notifications.services import notify
@@ -235,9 +250,10 @@ def recommendations_digest(*, now: datetime | None = None) -> int:
             by_user[user_id].append(rec)
     labels = dict(Kind.choices)
     for user_id, recs in by_user.items():
-        total = sum((r["amount"] for r in recs), Decimal(0))
+        total = round_money(sum((r["amount"] for r in recs), Decimal(0)), recs[0]["currency"])
         lines = [
-            f"- {labels[r['kind']]}: {r['title']} ({r['amount']} {r['currency']})"
+            f"- {labels[r['kind']]}: {r['title']} "
+            f"({round_money(r['amount'], r['currency'])} {r['currency']})"
             + (f" {r['link']}" if r["link"] else "")
             for r in recs[:DIGEST_LINES]
         ]

@@ -27,7 +27,7 @@ from allocation.models import CostNode
 from costs import services as cost_services
 from costs.imports import rules as import_rules
 from costs.imports import services as import_services
-from costs.models import Cost, CostCategory, MappingRule
+from costs.models import Cost, CostCategory, ImportBatch, MappingRule
 from costtrack.core.roles import FINANCE
 from orgunits import services as org_services
 from orgunits.models import OrganizationUnit, Resource
@@ -168,6 +168,14 @@ def _seed_untagged(finance, today: date) -> str:
         )
     if connection.vendor != "postgresql":
         return "import skipped (billing imports need PostgreSQL)"
+    period_start = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    done = ImportBatch.objects.filter(
+        billing_account_id=DEMO_ACCOUNT,
+        billing_period_start=period_start,
+        status=ImportBatch.Status.SUCCEEDED,
+    ).first()
+    if done is not None:
+        return f"import #{done.pk} already in place"
     batch = import_services.import_file(
         source=io.BytesIO(_focus_csv(today)),
         file_name="demo-untagged.csv",

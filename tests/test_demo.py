@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 pytestmark = pytest.mark.django_db
 
-APPS = ("auth", "orgunits", "costs", "budgets", "allocation", "notifications")
+APPS = ("auth", "orgunits", "costs", "budgets", "allocation", "notifications", "recommendations")
 
 
 def row_counts() -> dict[str, int]:
@@ -35,6 +35,10 @@ def test_the_whole_demo_twice_changes_nothing_the_second_time():
     ):
         assert first[label] > 0, label
     assert "password" in out.getvalue().lower()
+    from recommendations.models import Kind, Recommendation
+
+    found = set(Recommendation.objects.values_list("kind", flat=True))
+    assert found == set(Kind.values), "the demo shows every kind of recommendation"
 
     call_command("demo", stdout=io.StringIO())
     assert row_counts() == first

@@ -248,6 +248,8 @@ SPECTACULAR_SETTINGS = {
         "CostStatusEnum": "costs.models.CostStatus",
         "CostKindEnum": "costs.models.Cost.Kind",
         "AllocationRunStatusEnum": "allocation.models.AllocationRun.Status",
+        "RecommendationKindEnum": "recommendations.models.Kind",
+        "RecommendationStatusEnum": "recommendations.models.Status",
     },
 }
 

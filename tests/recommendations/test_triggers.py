@@ -78,3 +78,18 @@ def test_the_task_computes_and_reports_counts(org):
     result = tasks.compute()
     assert result["found"]["unallocated_cost"] == 1
     assert tasks.compute.name == TASK and tasks.compute.max_retries == 5
+
+
+def test_the_command_computes_now_or_queues(org, capsys):
+    import json
+
+    from django.core.management import call_command
+
+    _graph(org)
+    allocation_services.allocation_run(period_start=date(2025, 3, 1), period_end=date(2025, 3, 31))
+    call_command("recommendations", "compute", "--no-notify")
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["found"]["unallocated_cost"] == 1 and printed["created"] >= 1
+    call_command("recommendations", "compute", "--queue")
+    assert "Queued job" in capsys.readouterr().out
+    assert Job.objects.filter(task=TASK).count() == 1

@@ -1,9 +1,9 @@
 """Demo step for ``costtrack demo``: the data that makes each kind of recommendation appear,
 then one computation (which also sends the owners their digest).
 
-- a spike: a batch cluster costing about 120.00 a day for four weeks, then 960.00 today;
+- a spike: a resource costing about 120.00 a day for four weeks, then 960.00 today;
 - unallocated cost: a shared VPN node linked to a resource with approved cost last month and
-  no outgoing edge (the last month's allocation is run again to see it);
+  no outgoing edge (the last two months' allocations are run again to see it);
 - untagged spend: a mapping rule that places rows by their ``team`` tag and a small billing
   import (PostgreSQL only: imports use COPY) in which half the cost carries no ``team`` tag.
 
@@ -29,12 +29,10 @@ from costs.imports import rules as import_rules
 from costs.imports import services as import_services
 from costs.models import Cost, CostCategory, ImportBatch, MappingRule
 from costtrack.core.roles import FINANCE
-from orgunits import services as org_services
 from orgunits.models import OrganizationUnit, Resource
 
 from .services import recommendations_compute
 
-SPIKE_RESOURCE = "demo-batch-cluster"
 SPIKE_BASE = Decimal("120.00")
 SPIKE_DAY = Decimal("960.00")
 VPN_NODE = "legacy-vpn (no consumers)"
@@ -68,18 +66,9 @@ def _team_unit() -> OrganizationUnit:
 
 
 def _seed_spike(finance, today: date) -> int:
-    unit = _team_unit()
-    resource = Resource.objects.filter(provider="aws", provider_resource_id=SPIKE_RESOURCE).first()
-    if resource is None:
-        resource = org_services.resource_create(
-            provider="aws",
-            provider_resource_id=SPIKE_RESOURCE,
-            account="demo",
-            service="Amazon EMR",
-            name=SPIKE_RESOURCE,
-            organization_unit=unit,
-            owner=unit.owner,
-        )
+    # An existing resource (the organisation's last): a new one would change the resources
+    # the costs step samples on a second run.
+    resource = Resource.objects.order_by("-pk").first()
     category = CostCategory.objects.filter(slug="compute").first()
     created = 0
     for back in range(28, -1, -1):
@@ -92,7 +81,7 @@ def _seed_spike(finance, today: date) -> int:
             currency="USD",
             incurred_on=day,
             category=category,
-            description=f"{SPIKE_RESOURCE} nightly jobs",
+            description=f"{resource.name} nightly jobs",
             resource=resource,
             source=Cost.Source.API,
             idempotency_key=f"demo-recommendation-spike-{day.isoformat()}",
@@ -130,6 +119,12 @@ def _seed_unallocated(today: date) -> str:
             resource=Resource.objects.get(pk=candidate["resource_id"]),
             description="Demo: a shared service whose cost reaches no product.",
         )
+    # both months the allocation step runs: a new node changes every period's inputs, and a
+    # second demo then finds runs of exactly its inputs
+    previous_last = first - timedelta(days=1)
+    allocation_services.allocation_run(
+        period_start=previous_last.replace(day=1), period_end=previous_last
+    )
     run = allocation_services.allocation_run(period_start=first, period_end=last)
     return f"run #{run.pk} {run.status}, coverage {run.coverage}"
 
@@ -144,13 +139,14 @@ def _focus_csv(today: date) -> bytes:
         ("260.00", "{}", "nat-demo-2", "Amazon Virtual Private Cloud"),
         ("150.00", '{""env"": ""prod""}', "bucket-demo-3", "Amazon Simple Storage Service"),
     ]
-    for i, (cost, tags, res, service) in enumerate(rows):
+    # no resource ids: the import would create resources, which the costs step samples
+    for i, (cost, tags, _res, service) in enumerate(rows):
         day = first + timedelta(days=i)
         lines.append(
             f"{cost},{DEMO_ACCOUNT},Demo Payer,USD,{end}T00:00:00Z,{first}T00:00:00Z,Usage,,"
             f"Demo usage,Usage-Based,{day + timedelta(days=1)}T00:00:00Z,{day}T00:00:00Z,"
             f"{cost},{cost},AWS,{cost},1,Hours,AWS,AWS,eu-west-1,eu-west-1,"
-            f"arn:aws:demo:eu-west-1:{DEMO_ACCOUNT}:{res},{res},Other,Networking,{service},"
+            f",,Other,Networking,{service},"
             f'{DEMO_ACCOUNT},demo-payer,"{tags}",Usage,Run'
         )
     return ("\n".join(lines) + "\n").encode()
@@ -192,8 +188,10 @@ def seed_recommendations(*, stdout=None, context: dict | None = None) -> dict:
     finance = _finance_user()
     today = timezone.localdate()
     spiked = _seed_spike(finance, today)
-    unallocated = _seed_unallocated(today)
+    # the import first: its costs are last month's, which the allocation run then includes
+    # (so that a second demo finds the run's inputs unchanged)
     untagged = _seed_untagged(finance, today)
+    unallocated = _seed_unallocated(today)
     result = recommendations_compute()
     if stdout is not None:
         stdout.write(f"  spike series: {spiked} new costs; unallocated: {unallocated}; {untagged}")

@@ -124,7 +124,8 @@ def recommendations_compute(*, now: datetime | None = None, notify: bool = True)
                         recommendation_id=row.pk,
                         action=RecommendationEvent.Action.REOPENED,
                         actor=None,
-                        reason=f"The amount grew from {row.dismissed_amount} to {cand.amount}.",
+                        reason=f"The amount grew from "
+                        f"{round_money(row.dismissed_amount, currency)} to {cand.amount}.",
                         amount=cand.amount,
                         # the audit trail tells when it happened, whatever day was computed
                         created_at=timezone.now(),

@@ -192,3 +192,20 @@ def register_rate_change_hook(hook: Callable[..., None]) -> None:
 
 def rate_change_hooks() -> tuple[Callable[..., None], ...]:
     return tuple(_rate_change_hooks)
+
+
+# --- billing imports ---------------------------------------------------------------------
+# ``hook(*, batch)`` runs inside the transaction of a billing import that succeeded (after
+# its costs and batch row are written): a higher app that derives figures from imported
+# costs (recommendations) records its own job there, so the job exists only if the import
+# commits.
+_import_finished_hooks: list[Callable[..., None]] = []
+
+
+def register_import_finished_hook(hook: Callable[..., None]) -> None:
+    if hook not in _import_finished_hooks:
+        _import_finished_hooks.append(hook)
+
+
+def import_finished_hooks() -> tuple[Callable[..., None], ...]:
+    return tuple(_import_finished_hooks)

@@ -22,6 +22,7 @@ BENCH_SCENARIOS: dict[str, str] = {
     "allocation": "allocation.bench.run",
     "import": "costs.imports.bench.run",
     "pages": "costtrack.bench_pages.run",
+    "recommendations": "recommendations.bench.run",
 }
 
 

@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("costs.imports.urls")),
     path("", include("notifications.urls_api")),
     path("", include("allocation.urls_api")),
+    path("", include("recommendations.urls_api")),
 ]
 
 urlpatterns = [
@@ -34,6 +35,7 @@ urlpatterns = [
     path("allocation/", include("allocation.urls")),
     path("costs/", explorer_views.cost_explorer, name="cost-explorer"),
     path("costs/csv/", explorer_views.cost_explorer_csv, name="cost-explorer-csv"),
+    path("recommendations/", include("recommendations.urls")),
     path("", include("costs.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

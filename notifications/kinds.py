@@ -14,3 +14,4 @@ class Kind(models.TextChoices):
     PENDING_ESCALATION = "pending_escalation", "Pending approval escalated"
     PERIOD_CLOSED = "period_closed", "Accounting period closed"
     IMPORT_FINISHED = "import_finished", "Billing import finished"
+    RECOMMENDATIONS = "recommendations", "New recommendations (one digest per computation)"

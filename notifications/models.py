@@ -114,6 +114,7 @@ DEFAULT_CHANNELS: dict[str, str] = {
     Kind.PENDING_ESCALATION: Channel.EMAIL,
     Kind.PERIOD_CLOSED: Channel.IN_APP,
     Kind.IMPORT_FINISHED: Channel.IN_APP,
+    Kind.RECOMMENDATIONS: Channel.EMAIL,
 }
 
 

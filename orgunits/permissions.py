@@ -17,7 +17,15 @@ from django.db.models import Q
 from costtrack.core.roles import AUDITOR, FINANCE
 
 # the apps whose models are costtrack's own
-ROLE_APPS = ("core", "orgunits", "costs", "budgets", "allocation", "notifications")
+ROLE_APPS = (
+    "core",
+    "orgunits",
+    "costs",
+    "budgets",
+    "allocation",
+    "notifications",
+    "recommendations",
+)
 
 
 def _role_query(role: str) -> Q:

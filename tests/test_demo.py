@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 pytestmark = pytest.mark.django_db
 
-APPS = ("auth", "orgunits", "costs", "budgets", "allocation", "notifications")
+APPS = ("auth", "orgunits", "costs", "budgets", "allocation", "notifications", "recommendations")
 
 
 def row_counts() -> dict[str, int]:
@@ -37,6 +37,10 @@ def test_the_whole_demo_twice_changes_nothing_the_second_time():
     assert "password" in out.getvalue().lower()
     _every_decider_has_costs_waiting(out.getvalue())
     _allocation_page_draws_the_demo_run()
+    from recommendations.models import Kind, Recommendation
+
+    found = set(Recommendation.objects.values_list("kind", flat=True))
+    assert found == set(Kind.values), "the demo shows every kind of recommendation"
 
     call_command("demo", stdout=io.StringIO())
     assert row_counts() == first

@@ -20,7 +20,7 @@ from costtrack.core.db import advisory_xact_lock
 from costtrack.core.exceptions import ValidationError
 from costtrack.core.money import minor_digits, reporting_currency
 
-from .. import engine
+from .. import engine, extensions
 from ..models import (
     AllocationEdge,
     AllocationFlow,
@@ -432,6 +432,7 @@ def _compute_into(run: AllocationRun, loaded: LoadedPeriod) -> AllocationRun:
     run.finished_at = timezone.now()
     run.error = ""
     run.save()
+    _run_finished(run)
     return run
 
 
@@ -456,7 +457,13 @@ def _reuse_into(run: AllocationRun, existing: AllocationRun) -> AllocationRun:
     run.finished_at = timezone.now()
     run.error = ""
     run.save()
+    _run_finished(run)
     return run
+
+
+def _run_finished(run: AllocationRun) -> None:
+    for hook in extensions.run_finished_hooks():
+        hook(run=run)
 
 
 def _fail(run: AllocationRun, message: str) -> AllocationRun:

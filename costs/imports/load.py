@@ -14,6 +14,7 @@ from costtrack.core.db import advisory_xact_lock
 from costtrack.core.exceptions import ValidationError
 from costtrack.core.money import currencies
 
+from .. import extensions
 from ..models import ImportBatch, ImportScope
 from . import corrections, focus, grouping, loader, notices, rows, scopes
 from .checks import check_budgets, guard_days
@@ -152,6 +153,8 @@ def load_file(*, batch: ImportBatch, source: IO[bytes], progress) -> ImportBatch
     batch.save()
     notices.notify_finished(batch)
     notices.notify_approvers(batch, result)
+    for hook in extensions.import_finished_hooks():
+        hook(batch=batch)
     return None
 
 

@@ -4,6 +4,7 @@ With no environment variables at all, costtrack runs embedded: a SQLite file in 
 project folder, Celery tasks executed in-process and e-mail printed to the console.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "budgets",
     "allocation",
     "notifications",
+    "recommendations",
     "costtrack",
 ]
 
@@ -246,6 +248,8 @@ SPECTACULAR_SETTINGS = {
         "CostStatusEnum": "costs.models.CostStatus",
         "CostKindEnum": "costs.models.Cost.Kind",
         "AllocationRunStatusEnum": "allocation.models.AllocationRun.Status",
+        "RecommendationKindEnum": "recommendations.models.Kind",
+        "RecommendationStatusEnum": "recommendations.models.Status",
     },
 }
 
@@ -286,3 +290,22 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Recommendations (recommendations app). A spike is a day above median + K·MAD of the 28 days
+# before it; MAD is at least MAD_FLOOR × median (a flat series gives none) and the excess at
+# least MIN_EXCESS; a series needs MIN_DAYS days with spend among the 28. A dismissed
+# recommendation reopens once its amount exceeds the dismissed amount by REOPEN_GROWTH.
+# AUTO: compute after each billing import and allocation run (off in the test settings).
+COSTTRACK_RECOMMENDATION_SPIKE_K = Decimal(env.str("COSTTRACK_RECOMMENDATION_SPIKE_K", "3"))
+COSTTRACK_RECOMMENDATION_SPIKE_MAD_FLOOR = Decimal(
+    env.str("COSTTRACK_RECOMMENDATION_SPIKE_MAD_FLOOR", "0.05")
+)
+COSTTRACK_RECOMMENDATION_SPIKE_MIN_EXCESS = Decimal(
+    env.str("COSTTRACK_RECOMMENDATION_SPIKE_MIN_EXCESS", "10")
+)
+COSTTRACK_RECOMMENDATION_SPIKE_MIN_DAYS = env.int("COSTTRACK_RECOMMENDATION_SPIKE_MIN_DAYS", 7)
+COSTTRACK_RECOMMENDATION_IDLE_DAYS = env.int("COSTTRACK_RECOMMENDATION_IDLE_DAYS", 30)
+COSTTRACK_RECOMMENDATION_REOPEN_GROWTH = Decimal(
+    env.str("COSTTRACK_RECOMMENDATION_REOPEN_GROWTH", "0.25")
+)
+COSTTRACK_RECOMMENDATIONS_AUTO = env.bool("COSTTRACK_RECOMMENDATIONS_AUTO", default=True)

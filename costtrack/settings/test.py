@@ -22,3 +22,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Other apps' tests count notifications and queries of imports and runs: the recompute after
+# them is tested in tests/recommendations, which turns it on.
+COSTTRACK_RECOMMENDATIONS_AUTO = False

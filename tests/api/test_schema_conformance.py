@@ -5,8 +5,9 @@ The schema is read from ``/api/schema/`` and every request goes through the proj
 application in this process (no server, no network), on PostgreSQL. Each case runs in a
 savepoint that is rolled back, so every case sees the same seed data: a small organisation
 with costs in each state, a budget, a recurring cost, a period, an allocation graph with a
-run, a billing import with a rule, notifications. Path ids are drawn from the seeded objects'
-ids as well as from schemathesis' own, so detail routes answer real objects, not only 404s.
+run, a billing import with a rule, notifications, recommendations. Path ids are drawn from
+the seeded objects' ids as well as from schemathesis' own, so detail routes answer real
+objects, not only 404s.
 
 Checks: no server error, every response body conforms to the documented schema, and every
 status code is documented. Generation is derandomized: the same cases run on every machine.
@@ -129,7 +130,10 @@ def seed(org) -> dict[str, list[int]]:
         organization_unit=org.platform,
     )
     from notifications.models import Notification
+    from recommendations.models import Recommendation
+    from recommendations.services import recommendations_compute
 
+    recommendations_compute(notify=False)
     return {
         "/api/v1/costs/": [pending.pk, draft.pk, approved.pk, rejected.pk],
         "/api/v1/budgets/": [budget.pk],
@@ -147,6 +151,7 @@ def seed(org) -> dict[str, list[int]]:
         "/api/v1/imports/rules/": [rule.pk],
         "/api/v1/imports/": [batch.pk],
         "/api/v1/notifications/": list(Notification.objects.values_list("pk", flat=True)[:5]),
+        "/api/v1/recommendations/": list(Recommendation.objects.values_list("pk", flat=True)[:5]),
     }
 
 

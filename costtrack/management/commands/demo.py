@@ -30,6 +30,8 @@ DEMO_STEPS = [
     "budgets.demo.seed_budgets",
     "allocation.demo.seed_allocation",
     "allocation.demo_economics.seed_economics",
+    # last: it computes the recommendations over everything the steps before it wrote
+    "recommendations.demo.seed_recommendations",
 ]
 
 

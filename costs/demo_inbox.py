@@ -4,8 +4,7 @@ The year of demo costs leaves the recent ones pending, but where they are routed
 the random plan: some deciders would sign in to an empty inbox. This step, run after the
 costs and before the budgets (whose alerts then count these costs too), gives each owner and
 approver without a waiting cost one pending cost on their own unit, recorded by a member of
-that unit (finance where the unit has no other member), and returns each demo user's inbox
-size for the printed logins.
+that unit (finance where the unit has no other member).
 """
 
 from datetime import timedelta
@@ -33,9 +32,9 @@ WAITING = [
 
 
 def seed_waiting_costs(*, stdout=None, context: dict | None = None) -> dict:
-    """Return ``{"waiting": {username: pending costs awaiting that user}}`` for every demo
-    login, after giving each demo owner and approver with an empty inbox one cost to decide.
-    Idempotent: the costs carry fixed idempotency keys, and a full inbox gets none."""
+    """Give each demo owner and approver with an empty inbox one cost to decide; return
+    ``{"waiting_added": n}``. Idempotent: the costs carry fixed idempotency keys, and a full
+    inbox gets none. (The command prints each login's inbox size once every step ran.)"""
     context = context or {}
     credentials = context.get("credentials", [])
     User = get_user_model()
@@ -84,9 +83,8 @@ def seed_waiting_costs(*, stdout=None, context: dict | None = None) -> dict:
                 continue
             added += 1
             break
-    waiting = {username: costs_awaiting(user).count() for username, user in users.items()}
     if stdout is not None:
         stdout.write(
             f"  inboxes: {added} costs added so every owner and approver has one to decide"
         )
-    return {"waiting": waiting}
+    return {"waiting_added": added}

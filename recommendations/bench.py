@@ -256,8 +256,8 @@ def generate(*, costs: int, nodes: int, seed: int) -> None:
     )
     _copy(
         "costs_importedcost",
-        ["cost_id", "batch_id", "role", "lines", "first_line"],
-        (f"{cost}\t{batch}\tcharge\t1\t1\n" for cost, batch in imported),
+        ["cost_id", "batch_id", "role", "lines", "first_line", "unmapped"],
+        (f"{cost}\t{batch}\tcharge\t1\t1\tf\n" for cost, batch in imported),
     )
     summary_rebuild()
     _allocation(nodes=nodes, resources=resources, rnd=rnd, stamp=stamp)

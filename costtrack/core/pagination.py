@@ -82,6 +82,12 @@ class LimitOffsetPagination(DRFLimitOffsetPagination):
 
     default_limit = 50
     max_limit = 500
+    # past any table's size, and far below PostgreSQL's bigint LIMIT: a larger offset is an
+    # empty page, not an overflow
+    max_offset = 10**12
+
+    def get_offset(self, request) -> int:
+        return min(super().get_offset(request), self.max_offset)
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request

@@ -50,7 +50,7 @@ from tests.periods.factories import recurring
 pytestmark = pytest.mark.django_db
 
 SCHEMA_PATH = "/api/schema/"
-MAX_EXAMPLES = 8  # per operation and user
+MAX_EXAMPLES = 6  # per operation and user
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 
 

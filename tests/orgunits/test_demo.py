@@ -118,7 +118,7 @@ def test_demo_steps_run_in_order_and_receive_earlier_results(monkeypatch):
     output = run_demo()
 
     assert output.index("first step ran") < output.index("Demo data is in place.")
-    assert re.search(r"^  owner\s+a\s+demo-a\s+acme$", output, flags=re.MULTILINE)
+    assert re.search(r"^  owner\s+a\s+demo-a\s+\d+\s+acme$", output, flags=re.MULTILINE)
     assert re.search(r"^  member\s+b\s+demo-b", output, flags=re.MULTILINE)
 
 

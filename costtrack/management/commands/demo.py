@@ -56,7 +56,7 @@ class Command(BaseCommand):
                     context["credentials"] = credentials
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         if not options["no_logins"]:
-            self._print_logins(context["credentials"], context.get("waiting", {}))
+            self._print_logins(context["credentials"], _inbox_sizes(context["credentials"]))
 
     def _print_logins(self, credentials: list[dict], waiting: dict[str, int]) -> None:
         self.stdout.write("")
@@ -74,3 +74,13 @@ class Command(BaseCommand):
                 f"  {row['role']:<10} {row['username']:<22} {row['password']:<27} "
                 f"{waiting.get(row['username'], 0):>7}  {row['unit']}"
             )
+
+
+def _inbox_sizes(credentials: list[dict]) -> dict[str, int]:
+    """How many pending costs wait for each demo user's decision, once every step ran."""
+    from django.contrib.auth import get_user_model
+
+    from costs.selectors import costs_awaiting
+
+    users = get_user_model().objects.filter(username__in={c["username"] for c in credentials})
+    return {user.username: costs_awaiting(user).count() for user in users}

@@ -12,7 +12,18 @@ from tests.orgunits.factories import finance_user
 
 pytestmark = pytest.mark.e2e
 
-PAGES = ["/", "/approvals/", "/budgets/", "/notifications/", "/allocation/", "/allocation/pnl/"]
+PAGES = [
+    "/",
+    "/approvals/",
+    "/budgets/",
+    "/notifications/",
+    "/allocation/",
+    "/allocation/pnl/",
+    "/recommendations/",
+    "/costs/",
+    "/costs/mine/",
+    "/costs/new/",
+]
 
 
 def test_no_page_scrolls_sideways_at_390_px(sign_in, live_server):

@@ -126,30 +126,8 @@ def generate(*, rows: int, seed: int) -> list[OrganizationUnit]:
         for name in ("compute", "storage", "network", "database", "saas", "labor")
     ]
     order = _tree()
-    bounds = _mptt(order)
     stamp = NOW.isoformat()
-    _copy(
-        "orgunits_organizationunit",
-        [
-            "id",
-            "name",
-            "code",
-            "parent_id",
-            "description",
-            "active",
-            "created_at",
-            "updated_at",
-            "lft",
-            "rght",
-            "tree_id",
-            "level",
-        ],  # fmt: skip
-        (
-            f"{uid}\tUnit {uid}\tu{uid}\t{NULL if parent is None else parent}\t\tt\t"
-            f"{stamp}\t{stamp}\t{bounds[uid][0]}\t{bounds[uid][1]}\t1\t{level}\n"
-            for uid, parent, level in order
-        ),
-    )
+    copy_unit_tree(order, stamp)
     leafish = [uid for uid, _, level in order if level >= 2]
     resource_unit = [rnd.choice(leafish) for _ in range(RESOURCES)]
     _copy(
@@ -299,3 +277,31 @@ def _units(*, rows: int, repeat: int) -> dict:
         "rollup_units", ours=ours_s, floor=floor_s, rows=rows, units=len(got),
         month=f"{YEAR}-06", total=str(root_total),
     )  # fmt: skip
+
+
+def copy_unit_tree(order: list[tuple[int, int | None, int]], stamp: str) -> None:
+    """COPY the units of ``_tree`` (id, parent, level) with their MPTT bounds, as one tree
+    (the benchmarks of rollups, pages and recommendations share it)."""
+    bounds = _mptt(order)
+    _copy(
+        "orgunits_organizationunit",
+        [
+            "id",
+            "name",
+            "code",
+            "parent_id",
+            "description",
+            "active",
+            "created_at",
+            "updated_at",
+            "lft",
+            "rght",
+            "tree_id",
+            "level",
+        ],  # fmt: skip
+        (
+            f"{uid}\tUnit {uid}\tu{uid}\t{NULL if parent is None else parent}\t\tt\t"
+            f"{stamp}\t{stamp}\t{bounds[uid][0]}\t{bounds[uid][1]}\t1\t{level}\n"
+            for uid, parent, level in order
+        ),
+    )

@@ -29,7 +29,7 @@ from django.test import Client
 from django.utils import timezone
 
 from budgets.models import Budget
-from costs.bench_rollup import _copy, _mptt, _tree
+from costs.bench_rollup import _tree, copy_unit_tree
 from costs.models import CostCategory, ExchangeRate
 from costs.summary.check import summary_rebuild
 from orgunits.models import OrganizationUnit
@@ -77,30 +77,8 @@ def _generate(costs: int) -> dict:
         CostCategory.objects.get_or_create(slug=n, defaults={"name": n})[0].pk for n in CATEGORIES
     ]
     order = _tree(UNITS_PER_LEVEL)
-    bounds = _mptt(order)
     stamp = datetime.now(UTC).isoformat()
-    _copy(
-        "orgunits_organizationunit",
-        [
-            "id",
-            "name",
-            "code",
-            "parent_id",
-            "description",
-            "active",
-            "created_at",
-            "updated_at",
-            "lft",
-            "rght",
-            "tree_id",
-            "level",
-        ],  # fmt: skip
-        (
-            f"{uid}\tUnit {uid}\tu{uid}\t{NULL if parent is None else parent}\t\tt\t"
-            f"{stamp}\t{stamp}\t{bounds[uid][0]}\t{bounds[uid][1]}\t1\t{level}\n"
-            for uid, parent, level in order
-        ),
-    )
+    copy_unit_tree(order, stamp)
     with connection.cursor() as cursor:
         cursor.execute("SELECT setseed(0.2025)")
         cursor.execute(

@@ -29,7 +29,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from costs.bench_rollup import _copy, _mptt, _tree
+from costs.bench_rollup import _copy, _tree, copy_unit_tree
 from costs.summary.check import summary_rebuild
 from costtrack.bench import bench_schema, compare, result_line
 
@@ -135,29 +135,7 @@ def generate(*, costs: int, nodes: int, seed: int) -> None:
     ]
     stamp = NOW.isoformat()
     order = _tree()
-    bounds = _mptt(order)
-    _copy(
-        "orgunits_organizationunit",
-        [
-            "id",
-            "name",
-            "code",
-            "parent_id",
-            "description",
-            "active",
-            "created_at",
-            "updated_at",
-            "lft",
-            "rght",
-            "tree_id",
-            "level",
-        ],  # fmt: skip
-        (
-            f"{uid}\tUnit {uid}\tu{uid}\t{NULL if parent is None else parent}\t\tt\t"
-            f"{stamp}\t{stamp}\t{bounds[uid][0]}\t{bounds[uid][1]}\t1\t{level}\n"
-            for uid, parent, level in order
-        ),
-    )
+    copy_unit_tree(order, stamp)
     leafish = [uid for uid, _, level in order if level >= 2]
     resources = max(50, costs // 100)
     res_unit = [rnd.choice(leafish) for _ in range(resources)]

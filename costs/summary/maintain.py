@@ -3,9 +3,10 @@
 The services call these inside their own transaction, around the statement that changes the
 costs: ``summary_remove`` with the rows as they were, the change, then ``summary_add`` with
 the rows as they are (``summary_moving`` does both around a block). Each call is one
-statement on PostgreSQL (one ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE`` per table,
-joined as data-modifying CTEs) whatever the number of costs, so a bulk write stays one
-set-based step. Concurrent writers meet on the summary rows' locks, taken in key order.
+statement on PostgreSQL whatever the number of costs (the costs read and summed once into a
+materialised CTE, then one ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE`` per table
+over it, joined as data-modifying CTEs), so a bulk write stays one set-based step.
+Concurrent writers meet on the summary rows' locks, taken in key order.
 """
 
 # ruff: noqa: S608 -- SQL built from model metadata; every value is a bound parameter.
@@ -18,7 +19,7 @@ from django.db import connection
 from costtrack.core.prepared import execute_prepared, prepared_statements_enabled
 from costtrack.core.prepared import numbered as number_placeholders
 
-from .grains import GRAINS, TRACKED, Grain
+from .grains import COST, GRAINS, SOURCE_COLUMNS, TRACKED, Grain
 
 SQLITE_CHUNK = 400
 # the condition of a single cost's change (``cost_save``), run as a prepared statement
@@ -32,18 +33,26 @@ def is_tracked(status: str) -> bool:
     return status in TRACKED
 
 
-def _upsert(grain: Grain, *, sign: int, where: str) -> str:
+def _upsert(grain: Grain, *, sign: int, where: str | None, source: str = COST) -> str:
+    """One grain's ``INSERT … SELECT … ON CONFLICT`` over ``source c``: the costs table
+    filtered by ``where`` (and the tracked statuses), or (``where`` None) costs already
+    chosen and summed per ``SOURCE_COLUMNS``, with their count in ``entries``."""
     keys = grain.key_columns
     sources = [grain.source(k) for k in keys]
     table = grain.table
     key_list = ", ".join(keys)
     source_list = ", ".join(sources)
+    # rows are written (and their locks taken) in key order; byte order is as good an order
+    # as any, and cheaper to sort by than the locale's
+    order = ", ".join(grain.ordered(k, e) for k, e in zip(keys, sources, strict=True))
+    condition = "TRUE" if where is None else f"c.status IN (%s, %s) AND ({where})"
+    entries = "COUNT(*)" if where is not None else "SUM(c.entries)"
     return (
         f"INSERT INTO {table} ({key_list}, amount, amount_reporting, entries) "  # nosec B608
         f"SELECT {source_list}, SUM(c.amount) * {sign}, SUM(c.amount_reporting) * {sign}, "
-        f"COUNT(*) * {sign} FROM {grain.from_clause()} "
-        f"WHERE c.status IN (%s, %s) AND ({where}){grain.extra_where()} "
-        f"GROUP BY {source_list} ORDER BY {source_list} "
+        f"{entries} * {sign} FROM {grain.from_clause(source)} "
+        f"WHERE {condition}{grain.extra_where()} "
+        f"GROUP BY {source_list} ORDER BY {order} "
         f"ON CONFLICT ({key_list}) DO UPDATE SET "
         f"amount = {table}.amount + excluded.amount, "
         f"amount_reporting = {table}.amount_reporting + excluded.amount_reporting, "
@@ -51,12 +60,37 @@ def _upsert(grain: Grain, *, sign: int, where: str) -> str:
     )
 
 
-def _statement(parts: list[str], *, numbered: bool = False) -> str:
-    # each part restarts at ``$1``: the parts share one parameter list
-    if numbered:
-        parts = [number_placeholders(p) for p in parts]
-    ctes = ", ".join(f"g{i} AS ({sql})" for i, sql in enumerate(parts[:-1]))
-    return f"WITH {ctes} {parts[-1]}" if ctes else parts[-1]
+def _summed(columns: Sequence[str], source: str, count: str) -> str:
+    keys = ", ".join(f"c.{name}" for name in columns)
+    return (
+        f"SELECT {keys}, SUM(c.amount) AS amount, "  # nosec B608
+        f"SUM(c.amount_reporting) AS amount_reporting, {count} AS entries FROM {source} c"
+    ), keys
+
+
+def _statement(grains: list[Grain], *, sign: int, where: str) -> str:
+    """One statement for every grain (PostgreSQL). The costs are read once and summed per
+    ``SOURCE_COLUMNS`` into the materialised ``src`` (each upsert reading ``costs_cost``
+    again would look every cost up once per table), then summed again per the columns each
+    family reads (a bulk write's costs share far fewer days, units, tags and statuses than
+    they are many, and the rolled-up and tag grains multiply every row they read); each
+    grain's upsert is a data-modifying CTE over its sums."""
+    everything = tuple(n for n in SOURCE_COLUMNS if n not in ("amount", "amount_reporting"))
+    select, keys = _summed(everything, COST, "COUNT(*)")
+    ctes = [
+        f"src AS MATERIALIZED ({select} WHERE c.status IN (%s, %s) AND ({where}) GROUP BY {keys})"
+    ]
+    names: dict[tuple[str, ...], str] = {everything: "src"}
+    parts = []
+    for grain in grains:
+        columns = grain.source_columns
+        if columns not in names:
+            names[columns] = f"src{len(names)}"
+            select, keys = _summed(columns, "src", "SUM(c.entries)")
+            ctes.append(f"{names[columns]} AS MATERIALIZED ({select} GROUP BY {keys})")
+        parts.append(_upsert(grain, sign=sign, where=None, source=names[columns]))
+    ctes += [f"g{i} AS ({sql})" for i, sql in enumerate(parts[:-1])]
+    return f"WITH {', '.join(ctes)} {parts[-1]}"
 
 
 def _apply(*, sign: int, where: str, params: Sequence, grains: Iterable[Grain] = GRAINS) -> None:
@@ -64,13 +98,13 @@ def _apply(*, sign: int, where: str, params: Sequence, grains: Iterable[Grain] =
     one = [*TRACKED, *params]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            parts = [_upsert(g, sign=sign, where=where) for g in grains]
+            sql = _statement(grains, sign=sign, where=where)
             if where == ONE_COST and prepared_statements_enabled():
                 # one cost's submission would pay about twice the statement's run time to
                 # plan its eight upserts: planned once per session instead
-                execute_prepared(cursor, _statement(parts, numbered=True), one, kind="summary")
+                execute_prepared(cursor, number_placeholders(sql), one, kind="summary")
             else:
-                cursor.execute(_statement(parts), one * len(parts))
+                cursor.execute(sql, one)
         else:
             for grain in grains:
                 cursor.execute(_upsert(grain, sign=sign, where=where), one)

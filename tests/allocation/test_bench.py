@@ -4,9 +4,11 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 
 from allocation import bench, engine
 from allocation.models import AllocationRun, CostNode
+from costtrack.core.models import Job
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +22,7 @@ def test_synthetic_graph_is_a_valid_dag_with_the_requested_size():
     assert outcome.invariants.conservation_delta == 0
 
 
+@override_settings(COSTTRACK_RECOMMENDATIONS_AUTO=True)  # as deployed: a run queues a job
 def test_bench_command_prints_compute_and_run_lines_at_two_sizes(capsys):
     call_command("bench", "allocation", "--rows", "80", "--repeat", "1")
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -34,6 +37,7 @@ def test_bench_command_prints_compute_and_run_lines_at_two_sizes(capsys):
     # the throwaway schema is gone; nothing was written to the real tables
     assert AllocationRun.objects.count() == 0
     assert CostNode.objects.count() == 0
+    assert Job.objects.count() == 0
 
 
 def test_allocation_bench_subcommand_takes_nodes_edges_and_dimensions(capsys):

@@ -69,6 +69,20 @@ def test_a_job_runs_in_process_after_commit_when_tasks_run_eagerly(
     assert (job.state, job.dispatches) == (JobState.DONE, 1)
 
 
+def test_held_jobs_are_written_but_not_run_until_the_dispatcher_finds_them(
+    django_capture_on_commit_callbacks, broker
+):
+    broker.conf.task_always_eager = True
+    with django_capture_on_commit_callbacks(execute=True) as hints, jobs.jobs_held():
+        pk = jobs.job_enqueue(task="tests.jobs.record", args=["later"])
+    assert (hints, CALLS) == ([], [])
+    assert Job.objects.get(pk=pk).state == JobState.PENDING
+    # outside the block the same enqueue wakes as always
+    with django_capture_on_commit_callbacks(execute=True) as hints:
+        other = jobs.job_enqueue(task="tests.jobs.record", args=["now"])
+    assert CALLS == ["now"] and Job.objects.get(pk=other).state == JobState.DONE
+
+
 def test_a_rolled_back_write_leaves_no_job(django_capture_on_commit_callbacks):
     from django.db import transaction
 

@@ -4,13 +4,16 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 
 from costs.models import Cost, ImportBatch
+from costtrack.core.models import Job
 from orgunits.models import Resource
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@override_settings(COSTTRACK_RECOMMENDATIONS_AUTO=True)  # as deployed: imports queue jobs
 def test_bench_import_times_both_grains_and_formats_against_copy(capsys, tmp_path):
     call_command(
         "bench", "import", "--rows", "3000", "--repeat", "1", "--keep-files", str(tmp_path)
@@ -38,6 +41,7 @@ def test_bench_import_times_both_grains_and_formats_against_copy(capsys, tmp_pat
     assert Cost.objects.count() == 0
     assert ImportBatch.objects.count() == 0
     assert Resource.objects.count() == 0
+    assert Job.objects.count() == 0
 
 
 def test_bench_import_of_one_account_and_csv_only(capsys):

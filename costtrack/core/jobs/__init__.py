@@ -11,7 +11,14 @@
 
 from .dispatch import job_id_of, jobs_dispatch, jobs_reap, jobs_run_eagerly, register_reaper
 from .lease import LeasedJobTask, job_claim, job_finish
-from .outbox import JobSpec, job_enqueue, jobs_enqueue, jobs_live_keys, runs_eagerly
+from .outbox import (
+    JobSpec,
+    job_enqueue,
+    jobs_enqueue,
+    jobs_held,
+    jobs_live_keys,
+    runs_eagerly,
+)
 from .settings import lease_seconds
 
 __all__ = [
@@ -23,6 +30,7 @@ __all__ = [
     "job_id_of",
     "jobs_dispatch",
     "jobs_enqueue",
+    "jobs_held",
     "jobs_live_keys",
     "jobs_reap",
     "jobs_run_eagerly",

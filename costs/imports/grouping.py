@@ -80,30 +80,41 @@ $$
 # 0.004 each make 0.00, not 0.01); instead every group of one billing account, sub-account,
 # service, day and currency gets its amount floored, and the units the floors lost from the
 # bucket's half-even total go one each to the largest remainders (earliest line first on a
-# tie). So the costs of a bucket sum exactly to its rounded total.
+# tie). So the costs of a bucket sum exactly to its rounded total. Only the keys, the first
+# line (a group's own: no line is in two groups) and the amount are sorted into buckets, in
+# byte order ("C": equal keys are equal bytes either way; a locale's order is far slower),
+# and the amounts joined back to the groups.
 ROUNDED_GROUPS = """
-    SELECT b.*,
-        round((b.floor_units + CASE WHEN b.remainder_rank <= b.lost_units THEN 1 ELSE 0 END)
-              / power(10::numeric, b.digits), b.digits) AS amount
-    FROM (
-        SELECT u.*,
-            pg_temp.round_half_even(sum(u.units) OVER bucket, 0)
-                - sum(u.floor_units) OVER bucket AS lost_units,
-            row_number() OVER (bucket ORDER BY u.units - u.floor_units DESC, u.first_line)
-                AS remainder_rank
+    SELECT g.*, r.amount
+    FROM _focus_groups g
+    JOIN (
+        SELECT b.first_line,
+            round((b.floor_units + CASE WHEN b.remainder_rank <= b.lost_units THEN 1 ELSE 0 END)
+                  / power(10::numeric, b.digits), b.digits) AS amount
         FROM (
-            SELECT d.*, floor(d.units) AS floor_units
+            SELECT u.first_line, u.floor_units, u.digits,
+                pg_temp.round_half_even(sum(u.units) OVER bucket, 0)
+                    - sum(u.floor_units) OVER bucket AS lost_units,
+                row_number() OVER (bucket ORDER BY u.units - u.floor_units DESC, u.first_line)
+                    AS remainder_rank
             FROM (
-                SELECT g0.*, (%(digits)s::jsonb ->> g0.currency)::int AS digits,
-                    g0.amount_exact
-                        * power(10::numeric, (%(digits)s::jsonb ->> g0.currency)::int) AS units
-                FROM _focus_groups g0 WHERE g0.sign <> 0
-            ) d
-        ) u
-        WINDOW bucket AS (PARTITION BY u.provider_name, u.billing_account_id,
-                          u.billing_start_text, u.billing_end_text, u.sub_account_id,
-                          u.service_name, u.day, u.currency)
-    ) b
+                SELECT d.*, floor(d.units) AS floor_units
+                FROM (
+                    SELECT g0.first_line, g0.provider_name, g0.billing_account_id,
+                        g0.billing_start_text, g0.billing_end_text, g0.sub_account_id,
+                        g0.service_name, g0.day, g0.currency,
+                        (%(digits)s::jsonb ->> g0.currency)::int AS digits,
+                        g0.amount_exact
+                            * power(10::numeric, (%(digits)s::jsonb ->> g0.currency)::int) AS units
+                    FROM _focus_groups g0 WHERE g0.sign <> 0
+                ) d
+            ) u
+            WINDOW bucket AS (PARTITION BY u.provider_name COLLATE "C",
+                              u.billing_account_id COLLATE "C", u.billing_start_text COLLATE "C",
+                              u.billing_end_text COLLATE "C", u.sub_account_id COLLATE "C",
+                              u.service_name COLLATE "C", u.day, u.currency COLLATE "C")
+        ) b
+    ) r ON r.first_line = g.first_line
 """
 
 

@@ -97,7 +97,7 @@ def _apply(*, sign: int, where: str, params: Sequence, grains: Iterable[Grain] =
     grains = list(grains)
     one = [*TRACKED, *params]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and len(grains) > 1:
             sql = _statement(grains, sign=sign, where=where)
             if where == ONE_COST and prepared_statements_enabled():
                 # one cost's submission would pay about twice the statement's run time to
@@ -106,6 +106,8 @@ def _apply(*, sign: int, where: str, params: Sequence, grains: Iterable[Grain] =
             else:
                 cursor.execute(sql, one)
         else:
+            # SQLite, or one table (the rebuild's, a month at a time): its upsert straight
+            # from the costs, with nothing to share
             for grain in grains:
                 cursor.execute(_upsert(grain, sign=sign, where=where), one)
 

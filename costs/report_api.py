@@ -128,11 +128,18 @@ class CostReportView(ReportView):
         rows = reports.cost_totals(group_by=keys, **filters)
         per_currency = reports.cost_totals_by_currency(group_by=keys, **filters)
         labels = reports.group_labels(rows, keys)
+        shown: dict[tuple, Any] = {}  # a month or day is formatted once, not once per row
+
+        def value_of(k: str, v: Any) -> Any:
+            got = shown.get((k, v), shown)
+            if got is shown:
+                got = shown[(k, v)] = group_value(k, v)
+            return got
 
         def shape(r: dict, amount_key: str, amount_currency: str) -> dict:
             out: dict[str, Any] = {}
             for k in keys if amount_key == "total" else [k for k in keys if k != "currency"]:
-                out[k] = group_value(k, r[k])
+                out[k] = value_of(k, r[k])
                 if _name_column(k):
                     out[_name_column(k)] = labels.get(k, {}).get(r[k])
             if amount_key == "total":

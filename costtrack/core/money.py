@@ -43,28 +43,43 @@ class CurrencyError(ValueError):
     pass
 
 
+_MERGED: tuple[object, dict[str, int]] = (None, {})
+
+
 def currencies() -> dict[str, int]:
-    """Every accepted currency code mapped to its number of minor-unit digits."""
-    extra = {
-        code.upper(): int(digits) for code, digits in settings.COSTTRACK_EXTRA_CURRENCIES.items()
-    }
-    return {**ISO_4217, **extra}
+    """Every accepted currency code mapped to its number of minor-unit digits (a copy)."""
+    return dict(_currencies())
+
+
+def _currencies() -> dict[str, int]:
+    # Reports round thousands of amounts per request: the table is merged once per value of
+    # the setting (``override_settings`` replaces the object, so it is found changed).
+    global _MERGED
+    extra = settings.COSTTRACK_EXTRA_CURRENCIES
+    if _MERGED[0] is not extra:
+        merged = {**ISO_4217, **{code.upper(): int(d) for code, d in extra.items()}}
+        _MERGED = (extra, merged)
+    return _MERGED[1]
 
 
 def is_known_currency(code: str) -> bool:
-    return isinstance(code, str) and code.upper() in currencies()
+    return isinstance(code, str) and code.upper() in _currencies()
 
 
 def minor_digits(code: str) -> int:
     try:
-        return currencies()[code.upper()]
+        return _currencies()[code.upper()]
     except (KeyError, AttributeError):
         raise CurrencyError(f"Unknown currency '{code}'.") from None
 
 
+_QUANTA = {digits: Decimal(1).scaleb(-digits) for digits in range(19)}
+
+
 def quantum(code: str) -> Decimal:
     """The smallest unit of a currency: 0.01 for USD, 1 for JPY, 0.00000001 for BTC."""
-    return Decimal(1).scaleb(-minor_digits(code))
+    digits = minor_digits(code)
+    return _QUANTA.get(digits) or Decimal(1).scaleb(-digits)
 
 
 def reporting_currency() -> str:

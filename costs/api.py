@@ -5,6 +5,7 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
@@ -63,7 +64,18 @@ class CostViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CostCSVRenderer]
 
+    # beside the filters: the ordering, the renderer, and both kinds of pages
+    LIST_PARAMETERS = frozenset({"ordering", "format", "cursor", "limit", "offset"})
+
     def list(self, request, *args, **kwargs):
+        # A misspelt filter would otherwise be ignored and answer (or export) every cost.
+        unknown = sorted(
+            set(request.query_params) - self.LIST_PARAMETERS - set(CostFilter.base_filters)
+        )
+        if unknown:
+            raise ValidationError(
+                {name: ["Unknown query parameter of the cost list."] for name in unknown}
+            )
         if getattr(request.accepted_renderer, "format", None) == "csv":
             # every matching cost, not one page (see costs.export)
             return cost_csv_response(self.filter_queryset(self.get_queryset()))

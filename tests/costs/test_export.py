@@ -119,6 +119,21 @@ def test_csv_bad_filter_is_a_400_naming_the_field(client_for, org, costs):
     assert "status" in response.content.decode()
 
 
+def test_a_misspelt_filter_is_a_400_naming_it_not_an_export_of_everything(client_for, org, costs):
+    client = client_for(org.fin)
+    response = client.get(URL, {"format": "csv", "incurred_on_after": "2025-03-01"})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "incurred_on_after" in body and "Unknown query parameter" in body
+    assert str(costs["usd"].pk) not in body.splitlines()[1:]
+    response = client.get(URL, {"organisation_unit": org.eng.pk, "limit": 5})
+    assert response.status_code == 400
+    assert response.json() == {"organisation_unit": ["Unknown query parameter of the cost list."]}
+    # what the list does know passes: filters, ordering, both kinds of pages
+    ok = client.get(URL, {"incurred_after": "2025-03-01", "ordering": "amount", "limit": 5})
+    assert ok.status_code == 200 and ok.json()["count"] == 2
+
+
 def test_csv_needs_authentication(api_client, costs):
     assert api_client.get(URL, {"format": "csv"}).status_code == 401
 

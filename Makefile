@@ -39,7 +39,7 @@ lint: install-test
 	$(BIN)/ruff format --check .
 
 security: install-test
-	$(BIN)/bandit -q -c pyproject.toml -r costtrack orgunits costs budgets allocation notifications
+	$(BIN)/bandit -q -c pyproject.toml -r costtrack orgunits costs budgets allocation notifications recommendations
 
 e2e-deps:
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \

@@ -46,7 +46,6 @@ TIME_KEYS = ("day", "month", "quarter")
 GROUP_KEYS = (*OBJECT_KEYS, "provider", "currency", *TIME_KEYS)
 TAG_PREFIX = "tag:"
 MAX_GROUP_KEYS = 2
-REPORT_STATUSES = (CostStatus.APPROVED, CostStatus.PENDING)
 
 
 # --- parameters -----------------------------------------------------------------------------
@@ -607,9 +606,9 @@ def list_totals(
     ``cost_totals`` rows, groups without costs left out.
 
     Read from the spend summary when it gives exactly the same answer: for a user who sees
-    every cost, approved and/or pending costs and only the filters of ``SUMMARY_LIST_FILTERS``
-    (a subtree when a unit is given); every status adds the other statuses' costs, read raw;
-    otherwise one ``GROUP BY`` over ``costs``.
+    every cost and only the filters of ``SUMMARY_LIST_FILTERS`` (a subtree when a unit is
+    given), whatever the statuses (every status when none is given: the summary holds them
+    all); otherwise one ``GROUP BY`` over ``costs``.
     """
     keys = parse_group_by(group_by)
     given = {name for name, value in filters.items() if value not in (None, "", [], ())}
@@ -619,7 +618,7 @@ def list_totals(
     summary = (
         sees_everything(user)
         and given <= SUMMARY_LIST_FILTERS
-        and set(statuses) <= set(REPORT_STATUSES)
+        and set(statuses) <= set(CostStatus.values)
         and (not unit_id or subtree)
     )
     if not summary:
@@ -632,33 +631,10 @@ def list_totals(
             start=_day(filters.get("incurred_after")),
             end=_day(filters.get("incurred_before")),
             unit=OrganizationUnit.objects.get(pk=unit_id) if unit_id else None,
-            statuses=statuses or REPORT_STATUSES,
+            statuses=statuses or tuple(CostStatus.values),
             resource=Resource.objects.get(pk=resource_id) if resource_id else None,
         )
-        if not statuses:
-            # every status: the summary holds approved and pending costs; the few drafts,
-            # rejected, cancelled and voided ones are read raw (the status/day index)
-            others = [s for s in CostStatus.values if s not in REPORT_STATUSES]
-            rest = grouped_totals(costs.filter(status__in=others), group_by=keys)
-            rows = _merged_totals(rows, rest, keys)
     return [r for r in rows if r["count"]] if keys else rows
-
-
-def _merged_totals(first: list[dict], second: list[dict], keys: Sequence[str]) -> list[dict]:
-    """Two lists of ``cost_totals`` rows as one, the rows of equal group values added up and
-    ordered by the group values (empty values last)."""
-    merged: dict[tuple, dict] = {}
-    for row in (*first, *second):
-        key = tuple(row[k] for k in keys)
-        if key in merged:
-            merged[key] = {
-                **merged[key],
-                "total": merged[key]["total"] + row["total"],
-                "count": merged[key]["count"] + row["count"],
-            }
-        else:
-            merged[key] = dict(row)
-    return [merged[k] for k in sorted(merged, key=lambda t: [(v is None, v) for v in t])]
 
 
 def _day(value) -> date | None:

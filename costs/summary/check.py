@@ -18,7 +18,7 @@ from django.db import connection, transaction
 
 from costtrack.core.exceptions import ValidationError
 
-from .grains import COST, GRAINS, TRACKED, Grain
+from .grains import COST, GRAINS, TRACKED, TRACKED_IN, Grain
 from .maintain import summary_add, summary_purge
 
 
@@ -117,7 +117,7 @@ def summary_rebuild(*, start: date | None = None, end: date | None = None) -> in
             for grain in GRAINS:
                 summary_add(where=where, params=params, grains=[grain])
             cursor.execute(
-                f"SELECT COUNT(*) FROM {COST} c WHERE c.status IN (%s, %s) AND {where}",  # nosec B608
+                f"SELECT COUNT(*) FROM {COST} c WHERE {TRACKED_IN} AND {where}",  # nosec B608
                 [*TRACKED, *params],
             )
             count += cursor.fetchone()[0]
@@ -135,7 +135,7 @@ def _difference_sql(grain: Grain, first, last) -> tuple[str, list]:
     sql = (
         f"WITH computed AS (SELECT {computed_cols}, SUM(c.amount) AS amount, "  # nosec B608
         "SUM(c.amount_reporting) AS amount_reporting, COUNT(*) AS entries "
-        f"FROM {grain.from_clause()} WHERE c.status IN (%s, %s) AND {where}"
+        f"FROM {grain.from_clause()} WHERE {TRACKED_IN} AND {where}"
         f"{grain.extra_where()} GROUP BY {', '.join(sources)}), "
         f"stored AS (SELECT {key_list}, amount, amount_reporting, entries FROM {grain.table} "
         # a row whose costs all left still counts when its amounts are not zero: the next

@@ -24,7 +24,16 @@ from ..models import (
 
 COST = Cost._meta.db_table
 UNIT_TABLE = OrganizationUnit._meta.db_table
-TRACKED = (Cost.Status.APPROVED.value, Cost.Status.PENDING.value)
+# Every status is summarised (approved first): a question about drafts, rejected, cancelled or
+# voided costs (the cost explorer's "every status") is answered from the summary like any
+# other; what counts as spend is ``SPENDING``.
+TRACKED = (
+    Cost.Status.APPROVED.value,
+    *(s for s in Cost.Status.values if s != Cost.Status.APPROVED.value),
+)
+SPENDING = (Cost.Status.APPROVED.value, Cost.Status.PENDING.value)
+# ``c.status IN (…)`` with a placeholder per tracked status (the values are ``TRACKED``)
+TRACKED_IN = f"c.status IN ({', '.join(['%s'] * len(TRACKED))})"
 
 UNIT, TREE, DETAIL, TAG = "unit", "tree", "detail", "tag"
 # Families whose rows count each cost for its unit and every ancestor of it.

@@ -19,7 +19,7 @@ from django.db import connection
 from costtrack.core.prepared import execute_prepared, prepared_statements_enabled
 from costtrack.core.prepared import numbered as number_placeholders
 
-from .grains import COST, GRAINS, SOURCE_COLUMNS, TRACKED, Grain
+from .grains import COST, GRAINS, SOURCE_COLUMNS, TRACKED, TRACKED_IN, Grain
 
 SQLITE_CHUNK = 400
 # the condition of a single cost's change (``cost_save``), run as a prepared statement
@@ -29,7 +29,7 @@ ONE_COST = "c.id = %s::bigint"
 
 
 def is_tracked(status: str) -> bool:
-    """Whether costs of this status are summarised (approved and pending are)."""
+    """Whether costs of this status are summarised (every status is)."""
     return status in TRACKED
 
 
@@ -45,7 +45,7 @@ def _upsert(grain: Grain, *, sign: int, where: str | None, source: str = COST) -
     # rows are written (and their locks taken) in key order; byte order is as good an order
     # as any, and cheaper to sort by than the locale's
     order = ", ".join(grain.ordered(k, e) for k, e in zip(keys, sources, strict=True))
-    condition = "TRUE" if where is None else f"c.status IN (%s, %s) AND ({where})"
+    condition = "TRUE" if where is None else f"{TRACKED_IN} AND ({where})"
     entries = "COUNT(*)" if where is not None else "SUM(c.entries)"
     return (
         f"INSERT INTO {table} ({key_list}, amount, amount_reporting, entries) "  # nosec B608
@@ -77,9 +77,7 @@ def _statement(grains: list[Grain], *, sign: int, where: str) -> str:
     grain's upsert is a data-modifying CTE over its sums."""
     everything = tuple(n for n in SOURCE_COLUMNS if n not in ("amount", "amount_reporting"))
     select, keys = _summed(everything, COST, "COUNT(*)")
-    ctes = [
-        f"src AS MATERIALIZED ({select} WHERE c.status IN (%s, %s) AND ({where}) GROUP BY {keys})"
-    ]
+    ctes = [f"src AS MATERIALIZED ({select} WHERE {TRACKED_IN} AND ({where}) GROUP BY {keys})"]
     names: dict[tuple[str, ...], str] = {everything: "src"}
     parts = []
     for grain in grains:
@@ -170,8 +168,7 @@ def summary_moving(*, ids: Iterable[int] | None = None, where: str | None = None
 def cost_save(cost, *, was: str | None, **save_kwargs) -> None:
     """Save one cost and move its contribution: ``was`` is the status its row has in the
     database now (None for a new cost). The old contribution leaves the summary before the
-    save, the new one enters after it; costs of untracked statuses (drafts, rejected,
-    cancelled, voided) cost no statement."""
+    save, the new one enters after it."""
     if cost.pk is not None and was is not None and is_tracked(was):
         summary_remove(ids=[cost.pk])
     cost.save(**save_kwargs)

@@ -1,11 +1,11 @@
 """Grouped spend read from the summary: what the reports, pages and budgets ask of costs.
 
-``spend_rows`` answers "totals of approved/pending costs, grouped by these keys, filtered by
+``spend_rows`` answers "totals of costs of these statuses, grouped by these keys, filtered by
 day range, unit subtree, resource and the user's visibility" from the summary tables in one
 query: whole months come from a month table, the days at either end of the range from the
 matching day table (``UNION ALL``), and the parts are merged here. It returns ``None`` when
-the summary cannot answer (an untracked status, two tag keys, a tag with resource, entity,
-provider or category), and the caller reads raw costs instead.
+the summary cannot answer (no status, two tag keys, a tag with resource, entity, provider or
+category), and the caller reads raw costs instead.
 
 Which table: a tag key → the tag tables; resource, entity or provider (as a key or the
 resource filter) → the detail tables; grouping by unit or a unit without its subtree → the
@@ -29,7 +29,7 @@ from costtrack.core.roles import sees_everything
 from orgunits.models import OrganizationUnit, Resource
 from orgunits.selectors import subtree_q, unit_range, user_root_ranges
 
-from .grains import DETAIL, TAG, TRACKED, TREE, UNIT, grain_for
+from .grains import DETAIL, SPENDING, TAG, TRACKED, TREE, UNIT, grain_for
 
 ZERO = Decimal(0)
 TAG_PREFIX = "tag:"
@@ -45,7 +45,7 @@ class SpendFilters:
     end: date | None = None
     unit: OrganizationUnit | None = None
     include_descendants: bool = True
-    statuses: tuple[str, ...] = (TRACKED[0],)
+    statuses: tuple[str, ...] = (SPENDING[0],)  # approved
     resource: Resource | None = None
     # Rolled-up rows of exactly these units (their subtree totals), for rollups; the caller
     # has checked that the user may see them.

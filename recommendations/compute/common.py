@@ -11,7 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from costs.models import SpendDay
-from costs.summary.grains import TRACKED
+from costs.summary.grains import SPENDING
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -44,7 +44,7 @@ def as_of_day(now: datetime) -> date:
     (a day's import lands later than the day itself); today when there is none."""
     today = timezone.localdate(now)
     latest = (
-        SpendDay.objects.filter(day__lte=today, entries__gt=0, status__in=TRACKED)
+        SpendDay.objects.filter(day__lte=today, entries__gt=0, status__in=SPENDING)
         .aggregate(latest=Max("day"))
         .get("latest")
     )

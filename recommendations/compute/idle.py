@@ -12,7 +12,7 @@ from django.db.models import Sum
 
 from allocation.models import CostNode, UsageRecord
 from costs.models import SpendDayDetail
-from costs.summary.grains import TRACKED
+from costs.summary.grains import SPENDING
 from orgunits.models import Resource
 
 from .common import Candidate, cents, money
@@ -31,7 +31,7 @@ def idle_resource_candidates(*, now: datetime, day: date, **_) -> list[Candidate
     first = day - timedelta(days=idle_days() - 1)
     spend = dict(
         SpendDayDetail.objects.filter(
-            day__range=(first, day), resource_key__gt=0, entries__gt=0, status__in=TRACKED
+            day__range=(first, day), resource_key__gt=0, entries__gt=0, status__in=SPENDING
         )
         .values("resource_key")
         .annotate(total=Sum("amount_reporting"))

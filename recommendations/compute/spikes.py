@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db.models import Sum
 
 from costs.models import CostCategory, SpendDay, SpendDayDetail
-from costs.summary.grains import TRACKED
+from costs.summary.grains import SPENDING
 from orgunits.models import OrganizationUnit, Resource
 
 from .common import ZERO, Candidate, cents, money
@@ -82,7 +82,7 @@ def _series(rows, day: date) -> dict:
 
 def _window(qs, day: date):
     return qs.filter(
-        day__range=(day - timedelta(days=BASELINE_DAYS), day), entries__gt=0, status__in=TRACKED
+        day__range=(day - timedelta(days=BASELINE_DAYS), day), entries__gt=0, status__in=SPENDING
     )
 
 

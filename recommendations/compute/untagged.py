@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db.models import Count, Q, Sum
 
 from costs.models import ImportBatch, ImportedCost, MappingRule
-from costs.summary.grains import TRACKED
+from costs.summary.grains import SPENDING
 
 from .common import ZERO, Candidate, cents, money
 
@@ -67,7 +67,7 @@ def untagged_candidates(*, now: datetime, **_) -> list[Candidate]:
         ImportedCost.objects.filter(
             batch_id__in=list(batches),
             role=ImportedCost.Role.CHARGE,
-            cost__status__in=TRACKED,
+            cost__status__in=SPENDING,
         )
         .values("batch_id")
         .annotate(

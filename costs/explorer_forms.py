@@ -6,7 +6,12 @@ what the user may see (the API's selectors), so another unit's id is refused as 
 unknown choice.
 """
 
+from html import escape
+
 from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from orgunits import selectors as org_selectors
 
@@ -36,6 +41,31 @@ class _NamedChoiceField(forms.ModelChoiceField):
         return f"{obj.name} ({unit.name})" if unit is not None else obj.name
 
 
+class _ManyOptionsSelect(forms.Select):
+    """A select of thousands of options (an organisation's resources) written in one pass:
+    Django's own renders each option through a template, which took half a second a page
+    for 3,000 resources. Same markup: the name, the attributes, the options escaped."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = "" if value in (None, "") else str(value)
+        # every value and label escaped here (quotes too), so the joined options are safe
+        options = SafeString(  # nosec B703 - values and labels escaped just below
+            "".join(
+                f'<option value="{escape(str(key))}"'
+                f"{' selected' if str(key) == chosen else ''}>{escape(str(label))}</option>"
+                for key, label in self.choices
+            )
+        )
+        attributes = flatatt(self.build_attrs(self.attrs, attrs))
+        return format_html('<select name="{}"{}>{}</select>', name, attributes, options)
+
+
+def _named_choices(queryset, empty_label: str) -> list[tuple]:
+    """(id, "name (unit)") of ``queryset`` read as plain values, not model instances."""
+    rows = queryset.values_list("pk", "name", "organization_unit__name")
+    return [("", empty_label), *((pk, f"{n} ({u})" if u else n) for pk, n, u in rows)]
+
+
 class ExplorerForm(forms.Form):
     """Filters (all optional) and up to two group-by keys."""
 
@@ -47,8 +77,12 @@ class ExplorerForm(forms.Form):
         queryset=None, required=False, empty_label="Any category",
         help_text="Includes its subcategories.",
     )  # fmt: skip
-    resource = _NamedChoiceField(queryset=None, required=False, empty_label="Any resource")
-    entity = _NamedChoiceField(queryset=None, required=False, empty_label="Any entity")
+    resource = _NamedChoiceField(
+        queryset=None, required=False, empty_label="Any resource", widget=_ManyOptionsSelect
+    )
+    entity = _NamedChoiceField(
+        queryset=None, required=False, empty_label="Any entity", widget=_ManyOptionsSelect
+    )
     tag = forms.CharField(
         required=False, max_length=300, label="Tag", help_text="key=value, e.g. team=data."
     )
@@ -72,8 +106,13 @@ class ExplorerForm(forms.Form):
         super().__init__(data, **kwargs)
         self.fields["organization_unit"].queryset = org_selectors.unit_list(user=user)
         self.fields["category"].queryset = selectors.category_list()
-        self.fields["resource"].queryset = org_selectors.resource_list(user=user)
-        self.fields["entity"].queryset = org_selectors.entity_list(user=user)
+        for name, queryset in (
+            ("resource", org_selectors.resource_list(user=user)),
+            ("entity", org_selectors.entity_list(user=user)),
+        ):
+            field = self.fields[name]
+            field.queryset = queryset  # what a chosen id is checked against
+            field.widget.choices = _named_choices(queryset, field.empty_label)
 
     def clean_tag(self) -> str:
         raw = self.cleaned_data["tag"].strip()

@@ -1,5 +1,6 @@
 """The cost explorer ``/costs/``: filters, grouped totals, the list and its CSV download."""
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -104,6 +105,24 @@ def test_object_filters_and_subtrees(client, org, spend):
     for name, (pk, total) in by.items():
         html = client.get(EXPLORER, {"status": "approved", name: pk}).content.decode()
         assert _total(html) == total, name
+
+
+def test_resource_and_entity_options_are_escaped_and_keep_the_choice(client, org, spend):
+    org.resource.name = '<b onmouseover="x">db</b>'
+    org.resource.save(update_fields=["name"])
+    _client(client, org.fin)
+    html = client.get(EXPLORER, {"status": "approved", "resource": org.resource.pk})
+    html = html.content.decode()
+    assert '<b onmouseover="x">' not in html
+    option = (
+        f'<option value="{org.resource.pk}" selected>&lt;b onmouseover=&quot;x&quot;&gt;db'
+        f"&lt;/b&gt; ({org.resource.organization_unit.name})</option>"
+    )
+    assert option in html
+    assert re.search(
+        r'<select name="entity" id="id_entity"[^>]*><option value="" selected>Any entity<', html
+    )
+    assert f'<option value="{org.entity.pk}">{org.entity.name}' in html
 
 
 def test_another_units_ids_are_refused(client, org, spend):

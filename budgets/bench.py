@@ -28,7 +28,7 @@ from django.utils import timezone
 from costs import services as cost_services
 from costs.models import Cost, CostCategory, ExchangeRate
 from costs.summary.check import summary_rebuild
-from costtrack.bench import bench_schema, result_line
+from costtrack.core.bench import bench_schema, result_line
 from costtrack.core.roles import FINANCE
 from notifications.kinds import Kind as NotificationKind
 from notifications.models import NotificationPreference

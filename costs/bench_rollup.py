@@ -22,7 +22,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 
-from costtrack.bench import bench_schema, compare, result_line
+from costtrack.core.bench import bench_schema, compare, result_line
 from orgunits.models import Entity, OrganizationUnit, Resource
 
 from . import reports

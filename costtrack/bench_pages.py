@@ -34,7 +34,7 @@ from costs.models import CostCategory, ExchangeRate
 from costs.summary.check import summary_rebuild
 from orgunits.models import OrganizationUnit
 
-from .bench import bench_schema, compare, result_line
+from .core.bench import bench_schema, compare, result_line
 
 DEFAULT_COSTS = 1_000_000
 SCHEMA = "bench_pages"

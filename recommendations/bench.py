@@ -31,7 +31,7 @@ from django.db import connection
 
 from costs.bench_rollup import _copy, _tree, copy_unit_tree
 from costs.summary.check import summary_rebuild
-from costtrack.bench import bench_schema, compare, result_line
+from costtrack.core.bench import bench_schema, compare, result_line
 
 SCHEMA = "bench_recommendations"
 DEFAULT_COSTS = 1_000_000

@@ -35,7 +35,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.test.utils import override_settings
 
-from costtrack.bench import bench_schema, result_line
+from costtrack.core.bench import bench_schema, result_line
 from costtrack.core.jobs import jobs_held
 
 from ..models import CostCategory, MappingRule

@@ -9,6 +9,8 @@ from selenium.webdriver.common.by import By
 from tests.orgunits.factories import OrganizationUnitFactory, UserFactory
 from tests.reports.factories import CostFactory
 
+from .waits import click_to_new_page
+
 pytestmark = pytest.mark.e2e
 
 
@@ -32,7 +34,7 @@ def test_dashboard_and_unit_page_show_charts_and_figures(browser, sign_in, live_
     figures = browser.find_element(By.CSS_SELECTOR, "#trend-heading ~ figure table").text
     assert "1,334.56" in figures
 
-    browser.find_element(By.LINK_TEXT, "Engineering").click()
+    click_to_new_page(browser, browser.find_element(By.LINK_TEXT, "Engineering"))
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Engineering")
     assert browser.find_element(By.ID, "unit-total").text == "1,334.56 USD"
     assert browser.find_element(By.ID, "unit-own").text == "100.00 USD"

@@ -21,13 +21,13 @@ import random
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
+from costtrack.core.bench import bench_schema
 from costtrack.core.jobs import jobs_held
 
 from . import engine
@@ -180,29 +180,6 @@ def _bench_models() -> list:
         AllocationFlow,
         LedgerEntry,
     ]
-
-
-@contextmanager
-def throwaway_schema() -> Iterator[None]:
-    """Fresh tables for the models above in their own schema, searched first; dropped after.
-
-    Tables not created here (groups, permissions) resolve to the public schema read-only.
-    """
-    if connection.vendor != "postgresql":
-        raise RuntimeError("The allocation benchmark needs PostgreSQL (DATABASE_URL).")
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        cursor.execute(f"CREATE SCHEMA {SCHEMA}")
-        cursor.execute(f"SET search_path TO {SCHEMA}, public")
-    try:
-        with connection.schema_editor() as editor:
-            for model in _bench_models():
-                editor.create_model(model)
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET search_path")
-            cursor.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
 
 
 def _copy(table: str, columns: list[str], rows) -> None:
@@ -378,7 +355,7 @@ def scenario_lines(
     yield _line("allocation.compute", compute, None, **size, **counts)
 
     # jobs a run records are written and timed; running them is not the run's work
-    with throwaway_schema(), jobs_held():
+    with bench_schema(SCHEMA, _bench_models(), read_public=True), jobs_held():
         log("writing the graph, usage and costs into a throwaway schema")
         load_into_database(inp)
 

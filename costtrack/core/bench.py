@@ -56,22 +56,24 @@ def result_line(scenario: str, *, ours: float, floor: float, **extra: Any) -> di
 
 
 @contextmanager
-def bench_schema(name: str, models: list) -> Iterator[None]:
+def bench_schema(name: str, models: list, *, read_public: bool = False) -> Iterator[None]:
     """Run the body with ``search_path`` set to a fresh PostgreSQL schema holding empty tables
     (with their indexes and constraints) for ``models``; drop the schema afterwards.
 
     The ORM and raw SQL then read and write only the throwaway tables, so a benchmark never
-    touches real data and needs no migrations of its own.
+    touches real data and needs no migrations of its own. With ``read_public`` the tables not
+    created here (groups, permissions) resolve to the public schema, searched second.
     """
     if connection.vendor != "postgresql":
         raise RuntimeError("Benchmarks need PostgreSQL (DATABASE_URL).")
     if not name.isidentifier():
         raise ValueError(f"Bad schema name {name!r}.")
     qn = connection.ops.quote_name(name)
+    search_path = f"{qn}, public" if read_public else qn
     with connection.cursor() as cursor:
         cursor.execute(f"DROP SCHEMA IF EXISTS {qn} CASCADE")
         cursor.execute(f"CREATE SCHEMA {qn}")
-        cursor.execute(f"SET search_path TO {qn}")
+        cursor.execute(f"SET search_path TO {search_path}")
     try:
         with connection.schema_editor() as editor:
             for model in models:
